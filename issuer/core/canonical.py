@@ -54,6 +54,20 @@ def _check_depth(node: Any, depth: int = 0) -> None:
             _check_depth(value, depth + 1)
 
 
+def _loader_error(error: BaseException) -> DocumentLoaderError | None:
+    """The ``DocumentLoaderError`` PyLD wrapped (it nests causes in ``details``), if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, DocumentLoaderError):
+            return cause
+        details = getattr(cause, "details", None)
+        nested = details.get("cause") if isinstance(details, dict) else None
+        cause = nested if isinstance(nested, BaseException) else cause.__cause__
+    return None
+
+
 def _jsonld_error_message(error: Exception) -> str:
     # PyLD wraps the real cause several levels deep; the innermost message is the useful one.
     cause: BaseException | None = error
@@ -76,9 +90,10 @@ def to_quads(document: dict[str, Any], loader: DocumentLoader | None = None) -> 
     _check_depth(document)
     try:
         dataset = jsonld.to_rdf(document, _options(loader))
-    except DocumentLoaderError:
-        raise
     except Exception as error:  # PyLD raises JsonLdError and, on odd input, plain errors
+        loader_error = _loader_error(error)
+        if loader_error is not None:
+            raise loader_error from error
         raise CanonicalizationError(
             f"not valid JSON-LD: {_jsonld_error_message(error)}"
         ) from error
@@ -98,9 +113,10 @@ def expand(document: dict[str, Any], loader: DocumentLoader | None = None) -> li
     _check_depth(document)
     try:
         expanded: list[Any] = jsonld.expand(document, _options(loader))
-    except DocumentLoaderError:
-        raise
     except Exception as error:
+        loader_error = _loader_error(error)
+        if loader_error is not None:
+            raise loader_error from error
         raise CanonicalizationError(
             f"not valid JSON-LD: {_jsonld_error_message(error)}"
         ) from error
