@@ -108,7 +108,7 @@ def build_credential(
     salt: str,
     valid_from: datetime,
     valid_until: datetime | None = None,
-    credential_status: list[dict[str, Any]] | None = None,
+    credential_status: dict[str, Any] | None = None,
     evidence: list[dict[str, Any]] | None = None,
     results: list[dict[str, Any]] | None = None,
     activity_start: str | None = None,
@@ -155,10 +155,11 @@ def build_credential(
     if evidence:
         credential["evidence"] = evidence
     if credential_status:
-        # One entry is an object, several an array (VC 2.0 §4.10 allows both).
-        credential["credentialStatus"] = (
-            credential_status[0] if len(credential_status) == 1 else credential_status
-        )
+        # VC 2.0 allows several status entries, but the OB 3.0 data model gives
+        # AchievementCredential.credentialStatus a multiplicity of 0..1 and its JSON Schema
+        # (what the 1EdTech validator runs) accepts only one object. So a credential carries one
+        # entry: the revocation entry, which every OB verifier checks.
+        credential["credentialStatus"] = credential_status
     if include_schema:
         # OB 3.0 §"credentialSchema": verifiers validate against every entry of this type. The
         # type term lives in the OB extensions context, which is then added as a third context.

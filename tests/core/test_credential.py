@@ -95,14 +95,9 @@ def test_envelope_shape() -> None:
 
 
 def test_valid_until_and_status_and_evidence() -> None:
-    status = [
-        {"id": "https://m.example/status/1#5", "type": "BitstringStatusListEntry",
-         "statusPurpose": "revocation", "statusListIndex": "5",
-         "statusListCredential": "https://m.example/status/1"},
-        {"id": "https://m.example/status/2#9", "type": "BitstringStatusListEntry",
-         "statusPurpose": "suspension", "statusListIndex": "9",
-         "statusListCredential": "https://m.example/status/2"},
-    ]
+    status = {"id": "https://m.example/status/1#5", "type": "BitstringStatusListEntry",
+              "statusPurpose": "revocation", "statusListIndex": "5",
+              "statusListCredential": "https://m.example/status/1"}
     credential = _credential(
         valid_until=NOW + timedelta(days=365),
         credential_status=status,
