@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 export ISSUER_BASE_URL ?= http://127.0.0.1:5000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the translation catalogs after adding or changing user-visible strings, then fill in
+# the Finnish and Swedish (and, where the English differs from the source, English) texts.
+translations: install
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -o issuer/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i issuer/translations/messages.pot -d issuer/translations

@@ -1,0 +1,94 @@
+"""Languages: every page and message in Finnish, Swedish and English (DESIGN.md "Languages").
+
+The reader chooses: an explicit ``?lang=`` (remembered in a cookie), then the cookie, then the
+browser's ``Accept-Language``, then Finnish. Source strings are English; catalogs live in
+``issuer/translations/<lang>/LC_MESSAGES/messages.po`` and are compiled to ``.mo`` on start-up
+when missing or older than the ``.po`` (so a fresh checkout works without a build step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, Response, g, request
+from flask_babel import Babel
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
+DEFAULT_LANGUAGE = "fi"
+LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
+COOKIE = "merkki_lang"
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+
+babel = Babel()
+
+
+def normalize_language(value: str | None) -> str | None:
+    if not value:
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if code in SUPPORTED_LANGUAGES else None
+
+
+def select_locale() -> str:
+    """The reader's language for this request (stored on ``g.lang`` for templates)."""
+    chosen = (
+        normalize_language(request.args.get("lang"))
+        or normalize_language(request.cookies.get(COOKIE))
+        or request.accept_languages.best_match(SUPPORTED_LANGUAGES)
+        or DEFAULT_LANGUAGE
+    )
+    g.lang = chosen
+    return chosen
+
+
+def current_language() -> str:
+    lang = getattr(g, "lang", None)
+    return lang if isinstance(lang, str) else select_locale()
+
+
+def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+    """Compile every ``messages.po`` whose ``.mo`` is missing or stale; return what was written."""
+    written = []
+    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        tmp = mo_path.with_suffix(".mo.tmp")
+        with tmp.open("wb") as mo_file:
+            write_mo(mo_file, catalog, use_fuzzy=False)
+        tmp.replace(mo_path)
+        written.append(mo_path)
+    return written
+
+
+def _remember_language(response: Response) -> Response:
+    chosen = normalize_language(request.args.get("lang"))
+    if chosen and request.cookies.get(COOKIE) != chosen:
+        response.set_cookie(
+            COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+            secure=request.is_secure,
+        )
+    vary = response.headers.get("Vary")
+    if not vary or "Accept-Language" not in vary:
+        response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    compile_catalogs()
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    babel.init_app(app, locale_selector=select_locale)
+    app.after_request(_remember_language)
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        return {
+            "current_language": current_language(),
+            "supported_languages": SUPPORTED_LANGUAGES,
+            "language_names": LANGUAGE_NAMES,
+        }
