@@ -69,7 +69,11 @@ def _remember_language(response: Response) -> Response:
     chosen = normalize_language(request.args.get("lang"))
     if chosen and request.cookies.get(COOKIE) != chosen:
         response.set_cookie(
-            COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+            COOKIE,
+            chosen,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
             secure=request.is_secure,
         )
     vary = response.headers.get("Vary")

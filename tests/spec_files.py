@@ -14,13 +14,20 @@ from typing import Any
 
 import pytest
 
-SPEC_DIR = Path(os.environ.get("MERKKI_SHARED_SPEC", Path(__file__).resolve().parents[1] / ".." / "shared" / "spec")).resolve()
+SPEC_DIR = Path(
+    os.environ.get(
+        "MERKKI_SHARED_SPEC", Path(__file__).resolve().parents[1] / ".." / "shared" / "spec"
+    )
+).resolve()
 
 
 def require_spec_dir() -> Path:
     if SPEC_DIR.is_dir():
         return SPEC_DIR
-    reason = f"official spec files not found at {SPEC_DIR} (expected ../shared/spec beside the repository)"
+    reason = (
+        f"official spec files not found at {SPEC_DIR} "
+        "(expected ../shared/spec beside the repository)"
+    )
     if os.environ.get("CI"):
         pytest.fail(reason + "; CI must not skip these tests", pytrace=False)
     pytest.skip(reason)

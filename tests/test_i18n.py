@@ -35,7 +35,9 @@ def test_every_source_string_is_translated(lang: str) -> None:
         text = string[0] if isinstance(string, tuple) else string
         if entry is None or not text or entry.fuzzy:
             missing.append(msgid)
-    assert missing == [], f"untranslated in {lang} (run `make translations`, then translate): {missing}"
+    assert missing == [], (
+        f"untranslated in {lang} (run `make translations`, then translate): {missing}"
+    )
 
 
 def test_catalogs_compile(tmp_path: Path) -> None:

@@ -94,9 +94,7 @@ def to_quads(document: dict[str, Any], loader: DocumentLoader | None = None) -> 
         loader_error = _loader_error(error)
         if loader_error is not None:
             raise loader_error from error
-        raise CanonicalizationError(
-            f"not valid JSON-LD: {_jsonld_error_message(error)}"
-        ) from error
+        raise CanonicalizationError(f"not valid JSON-LD: {_jsonld_error_message(error)}") from error
     return quads_from_pyld_dataset(dataset)
 
 
@@ -117,9 +115,7 @@ def expand(document: dict[str, Any], loader: DocumentLoader | None = None) -> li
         loader_error = _loader_error(error)
         if loader_error is not None:
             raise loader_error from error
-        raise CanonicalizationError(
-            f"not valid JSON-LD: {_jsonld_error_message(error)}"
-        ) from error
+        raise CanonicalizationError(f"not valid JSON-LD: {_jsonld_error_message(error)}") from error
     return expanded
 
 

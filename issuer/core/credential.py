@@ -164,7 +164,9 @@ def build_credential(
         # OB 3.0 §"credentialSchema": verifiers validate against every entry of this type. The
         # type term lives in the OB extensions context, which is then added as a third context.
         credential["@context"].append("https://purl.imsglobal.org/spec/ob/v3p0/extensions.json")
-        credential["credentialSchema"] = [{"id": OB_SCHEMA_URL, "type": "1EdTechJsonSchemaValidator2019"}]
+        credential["credentialSchema"] = [
+            {"id": OB_SCHEMA_URL, "type": "1EdTechJsonSchemaValidator2019"}
+        ]
     return _compact(credential)
 
 

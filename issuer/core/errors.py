@@ -35,7 +35,7 @@ class UndefinedTermError(EngineError):
         super().__init__("terms not defined by any @context: " + ", ".join(terms))
 
 
-class KeyError_(EngineError):  # noqa: N801 - avoid shadowing the builtin KeyError
+class KeyError_(EngineError):
     """A key could not be decoded, loaded or used."""
 
     code = "key_error"

@@ -99,7 +99,11 @@ def serialize_term(term: Term) -> str:
 
 def serialize_quad(quad: Quad) -> str:
     """One canonical N-Quads line, newline included."""
-    parts = [serialize_term(quad.subject), serialize_term(quad.predicate), serialize_term(quad.object)]
+    parts = [
+        serialize_term(quad.subject),
+        serialize_term(quad.predicate),
+        serialize_term(quad.object),
+    ]
     if quad.graph is not None:
         parts.append(serialize_term(quad.graph))
     return " ".join(parts) + " .\n"
@@ -172,8 +176,7 @@ class _State:
     def _check_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise CanonicalizationError(
-                "canonicalization refused: time budget of "
-                f"{self.limits.time_budget_s:g} s exceeded"
+                f"canonicalization refused: time budget of {self.limits.time_budget_s:g} s exceeded"
             )
 
 
@@ -338,7 +341,9 @@ def canonicalize_quads(
     return sorted(lines)
 
 
-def canonicalize_nquads(quads: Sequence[Quad], limits: CanonicalizationLimits = DEFAULT_LIMITS) -> str:
+def canonicalize_nquads(
+    quads: Sequence[Quad], limits: CanonicalizationLimits = DEFAULT_LIMITS
+) -> str:
     return "".join(canonicalize_quads(quads, limits))
 
 

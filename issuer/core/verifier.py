@@ -137,14 +137,18 @@ def _check_format(credential: dict[str, Any]) -> Check:
     context = credential.get("@context")
     contexts = context if isinstance(context, list) else [context]
     if not contexts or contexts[0] not in (VC_V2, VC_V1):
-        return Check("format", False, "first @context must be the VC 2.0 (or 1.1) context", "format")
+        return Check(
+            "format", False, "first @context must be the VC 2.0 (or 1.1) context", "format"
+        )
     if not any(isinstance(c, str) and c.startswith(OB_CONTEXT_PREFIX) for c in contexts[1:]):
         return Check("format", False, "the Open Badges 3.0 @context is missing", "format")
     types = credential.get("type")
     types = types if isinstance(types, list) else [types]
     if "VerifiableCredential" not in types or not CREDENTIAL_TYPES & set(types):
         return Check(
-            "format", False, "type must contain VerifiableCredential and OpenBadgeCredential",
+            "format",
+            False,
+            "type must contain VerifiableCredential and OpenBadgeCredential",
             "format",
         )
     subject = _first(credential.get("credentialSubject"))
@@ -173,7 +177,9 @@ def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> C
         return Check("terms", False, error.message, "jsonld")
     if undefined:
         return Check(
-            "terms", False, "terms not defined by any @context: " + ", ".join(undefined),
+            "terms",
+            False,
+            "terms not defined by any @context: " + ", ".join(undefined),
             "undefined_terms",
         )
     return Check("terms", True, "every property and type is defined by the contexts")
@@ -193,12 +199,16 @@ def _check_issuer(credential: dict[str, Any], results: list[ProofResult]) -> Che
     issuer_id = _issuer_id(credential)
     good = [r for r in results if r.ok]
     if not good:
-        return Check("issuer", False, "no valid proof, so the issuer's key is unconfirmed", "issuer")
+        return Check(
+            "issuer", False, "no valid proof, so the issuer's key is unconfirmed", "issuer"
+        )
     if any(r.controller == issuer_id for r in good):
         return Check("issuer", True, f"signed with a key of the issuer {issuer_id}")
     controllers = ", ".join(sorted({str(r.controller) for r in good}))
     return Check(
-        "issuer", False, f"key controller {controllers} does not match issuer {issuer_id}",
+        "issuer",
+        False,
+        f"key controller {controllers} does not match issuer {issuer_id}",
         "controller_mismatch",
     )
 
@@ -237,16 +247,21 @@ def _check_status_entry(
     purpose = str(entry.get("statusPurpose", "status"))
     name = f"status:{purpose}"
     if kind != "BitstringStatusListEntry":
-        return Check(name, None, f"status method {kind!r} is not supported, so not checked",
-                     "status_unsupported")
+        return Check(
+            name,
+            None,
+            f"status method {kind!r} is not supported, so not checked",
+            "status_unsupported",
+        )
     url = entry.get("statusListCredential")
     if not isinstance(url, str) or fetch is None:
         return Check(name, None, "the status list could not be retrieved", "status_unavailable")
     try:
         list_credential = fetch(url)
     except Exception as error:  # any retrieval problem means "could not check", never "valid"
-        return Check(name, None, f"status list {url} could not be retrieved: {error}",
-                     "status_unavailable")
+        return Check(
+            name, None, f"status list {url} could not be retrieved: {error}", "status_unavailable"
+        )
     # BSL §3.2 "Validate Algorithm" step: the status list credential must itself verify.
     proof_results = verify_proofs(list_credential, resolver, loader=loader)
     if not any(r.ok for r in proof_results):
@@ -256,7 +271,13 @@ def _check_status_entry(
     if result.status is None:
         return Check(name, None, result.message, "status_unavailable")
     if result.status:
-        code = "revoked" if purpose == "revocation" else "suspended" if purpose == "suspension" else purpose
+        code = (
+            "revoked"
+            if purpose == "revocation"
+            else "suspended"
+            if purpose == "suspension"
+            else purpose
+        )
         return Check(name, False, result.message, code)
     return Check(name, True, result.message)
 
@@ -297,8 +318,12 @@ def verify_credential(
     except Exception as error:  # verify_proofs promises not to raise; belt and braces
         results = [
             ProofResult(
-                ok=False, proof_type="unknown", cryptosuite=None, verification_method=None,
-                controller=None, message=f"proof check failed: {error}",
+                ok=False,
+                proof_type="unknown",
+                cryptosuite=None,
+                verification_method=None,
+                controller=None,
+                message=f"proof check failed: {error}",
             )
         ]
     report.checks.append(_check_proof(results))

@@ -31,9 +31,7 @@ def test_carried_context_processes_like_official(url: str) -> None:
     official = load_json("contexts/" + _official_index()[url]["file"])
     probe = {"@context": url, "@id": "urn:example:x"}
     ours = jsonld.expand(probe, {"documentLoader": make_document_loader()})
-    theirs = jsonld.expand(
-        probe, {"documentLoader": make_document_loader({url: official})}
-    )
+    theirs = jsonld.expand(probe, {"documentLoader": make_document_loader({url: official})})
     assert ours == theirs
 
 
