@@ -99,7 +99,8 @@ def credential_summary(credential: dict[str, Any]) -> dict[str, Any]:
     issuer = credential.get("issuer")
     subject = _first(credential.get("credentialSubject"))
     subject = subject if isinstance(subject, dict) else {}
-    achievement = subject.get("achievement") if isinstance(subject.get("achievement"), dict) else {}
+    found = subject.get("achievement")
+    achievement: dict[str, Any] = found if isinstance(found, dict) else {}
     return {
         "id": _text(credential.get("id")),
         "name": _text(credential.get("name")) or _text(achievement.get("name")),
