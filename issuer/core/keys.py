@@ -1,0 +1,158 @@
+"""Ed25519 signing keys and their encrypted storage on disk.
+
+Private keys are kept as PKCS#8 PEM files encrypted with a passphrase (``ISSUER_KEY_PASSPHRASE``
+in the service configuration), one file per key id, in a directory only the service user can
+read (DESIGN.md "Shape of the code": ``keys/`` holds keys, private keys encrypted). Files are
+written atomically so a crash never leaves half a key behind, and an existing key is never
+overwritten by accident: a lost signing key cannot sign again, and a replaced one no longer
+matches the key its DID document publishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from issuer.core.errors import KeyError_
+
+#: Used when no passphrase is configured, so a development checkout works out of the box. It is
+#: public (it is in the source code): keys encrypted with it are not protected at all, which is
+#: why ``passphrase_or_development`` tells the caller to warn loudly.
+DEVELOPMENT_PASSPHRASE = "merkki-development-passphrase-NOT-SECRET"  # noqa: S105 - documented
+
+# Key ids become file names: a conservative alphabet that cannot express a path, a hidden file,
+# or a name that differs only by case-folding tricks.
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_SUFFIX = ".pem"
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+
+
+def generate_private_key() -> Ed25519PrivateKey:
+    """A new random Ed25519 private key (from the operating system's CSPRNG)."""
+    return Ed25519PrivateKey.generate()
+
+
+def passphrase_or_development(value: str | None) -> tuple[str, bool]:
+    """Return ``(passphrase, is_development)``: the configured passphrase, or the public
+    development passphrase and ``True`` when none (or an empty one) is configured."""
+    if value is None or not value.strip():
+        return DEVELOPMENT_PASSPHRASE, True
+    return value, False
+
+
+def _check_key_id(key_id: object) -> str:
+    if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+        raise KeyError_(
+            f"invalid key id {key_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return key_id
+
+
+class KeyStore:
+    """Encrypted PEM files ``<directory>/<key_id>.pem`` (PKCS#8, mode 0600)."""
+
+    def __init__(self, directory: Path, passphrase: str) -> None:
+        if not isinstance(passphrase, str) or not passphrase:
+            raise KeyError_("a non-empty passphrase is required to store keys")
+        self.directory = Path(directory)
+        self._passphrase = passphrase.encode("utf-8")
+
+    def __repr__(self) -> str:  # never show the passphrase
+        return f"KeyStore({str(self.directory)!r})"
+
+    def path_for(self, key_id: str) -> Path:
+        """The file that holds ``key_id`` (validated: it cannot point outside the directory)."""
+        return self.directory / (_check_key_id(key_id) + _SUFFIX)
+
+    def exists(self, key_id: str) -> bool:
+        return self.path_for(key_id).is_file()
+
+    def save(self, key_id: str, key: Ed25519PrivateKey, *, overwrite: bool = False) -> Path:
+        """Encrypt ``key`` with the passphrase and write it atomically; return the file path.
+
+        Refuses to replace an existing key unless ``overwrite`` is true.
+        """
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyError_("only Ed25519 private keys can be stored")
+        path = self.path_for(key_id)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self._passphrase),
+        )
+        self._ensure_directory()
+        temporary = self._write_temporary(pem)
+        try:
+            if overwrite:
+                os.replace(temporary, path)
+            else:
+                # link() fails if the target exists: an atomic "create, never clobber".
+                try:
+                    os.link(temporary, path)
+                except FileExistsError:
+                    raise KeyError_(f"key {key_id!r} already exists in {self.directory}") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        return path
+
+    def load(self, key_id: str) -> Ed25519PrivateKey:
+        """Read and decrypt ``key_id``; ``KeyError_`` if missing, undecryptable or not Ed25519."""
+        path = self.path_for(key_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyError_(f"no key {key_id!r} in {self.directory}") from None
+        except OSError as error:
+            raise KeyError_(f"cannot read key {key_id!r}: {error.strerror}") from error
+        try:
+            key = serialization.load_pem_private_key(data, password=self._passphrase)
+        except TypeError:
+            # cryptography raises TypeError when the file is not encrypted at all.
+            raise KeyError_(f"key file {path} is not encrypted; refusing to use it") from None
+        except ValueError:
+            raise KeyError_(
+                f"cannot decrypt key {key_id!r} in {self.directory} (wrong ISSUER_KEY_PASSPHRASE?)"
+            ) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyError_(f"key {key_id!r} is not an Ed25519 key")
+        return key
+
+    def delete(self, key_id: str) -> None:
+        """Remove ``key_id``'s file; ``KeyError_`` if there is none."""
+        try:
+            self.path_for(key_id).unlink()
+        except FileNotFoundError:
+            raise KeyError_(f"no key {key_id!r} in {self.directory}") from None
+
+    def _ensure_directory(self) -> None:
+        if not self.directory.exists():
+            self.directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            # mkdir's mode is filtered by the umask; set it explicitly.
+            os.chmod(self.directory, _DIR_MODE)
+        elif not self.directory.is_dir():
+            raise KeyError_(f"key directory {self.directory} is not a directory")
+
+    def _write_temporary(self, data: bytes) -> str:
+        # mkstemp creates the file with mode 0600 in the target directory, so the final rename
+        # or link stays on one file system and is atomic.
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.directory)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, _FILE_MODE)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        return temporary
