@@ -9,8 +9,9 @@ Acceptance criteria covered:
 2. DB-signed OB 3.0 credentials (fresh key, did:key and did:web) pass Merkki's ``verify_proofs``.
 3. Tampering after signing is caught in both directions.
 4. Control characters (TAB, U+0008, the other C0 controls, DEL) canonicalize identically in both
-   implementations: RDFC-1.0 §4 writes them as ECHAR/UCHAR escapes. (rdf-canonize before 4.0,
-   i.e. the stack before jsonld 8.3, left TAB and U+0008 raw; the pinned 5.0.0 does not, and
+   implementations: RDFC-1.0 §4 writes them as ECHAR/UCHAR escapes. (rdf-canonize 3.x, which
+   jsonld 8.x depends on, escaped only ``" \\ LF CR`` and wrote TAB, U+0008 and the other
+   controls raw, so it diverged; the pinned rdf-canonize 5.0.0 under jsonld 9.0.0 does not, and
    ``test_canonical_nquads_agree_on_control_characters`` would catch a regression.)
 """
 
