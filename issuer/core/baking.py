@@ -298,19 +298,17 @@ class _SvgLayout(NamedTuple):
     remove: list[tuple[int, int]]  # byte spans of earlier badge elements
 
 
+# The rest of a start tag after "<": anything but quotes and ">", or quoted attribute values
+# (which may contain ">"), up to the closing ">".
+_START_TAG_REST = re.compile(rb"""(?:[^"'>]|"[^"]*"|'[^']*')*>""")
+
+
 def _start_tag_end(data: bytes, start: int) -> int:
-    """Offset just past the ">" closing the start tag at ``start`` (quotes may hold ">")."""
-    quote = 0
-    for position in range(start + 1, len(data)):
-        byte = data[position]
-        if quote:
-            if byte == quote:
-                quote = 0
-        elif byte in b"\"'":
-            quote = byte
-        elif byte == 0x3E:  # ">"
-            return position + 1
-    _fail("unterminated start tag")  # cannot happen after a successful parse
+    """Offset just past the ">" closing the start tag that begins at ``start``."""
+    match = _START_TAG_REST.match(data, start + 1)
+    if match is None:  # pragma: no cover - cannot happen after a successful parse
+        _fail("unterminated start tag")
+    return match.end()
 
 
 def _locate(svg: bytes) -> _SvgLayout:
@@ -328,10 +326,13 @@ def _locate(svg: bytes) -> _SvgLayout:
 
     def on_start(name: str, _attributes: object) -> None:
         start = parser.CurrentByteIndex
-        tag_end = _start_tag_end(svg, start)
-        if not root:
-            root.extend((start, tag_end))
-        starts.append((name, start, svg[tag_end - 2 : tag_end] == b"/>"))
+        empty = False
+        if not root or name in badge_names:  # only these tags need their extent
+            tag_end = _start_tag_end(svg, start)
+            empty = svg[tag_end - 2 : tag_end] == b"/>"
+            if not root:
+                root.extend((start, tag_end))
+        starts.append((name, start, empty))
 
     def on_end(name: str) -> None:
         _name, start, empty = starts.pop()

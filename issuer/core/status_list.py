@@ -173,8 +173,7 @@ class Bitstring:
             return NotImplemented
         return self._length == other._length and self._bytes == other._bytes
 
-    def __hash__(self) -> int:  # mutable: like bytearray, not hashable
-        raise TypeError("Bitstring is mutable and unhashable")
+    __hash__ = None  # type: ignore[assignment]  # mutable, like bytearray: not hashable
 
     def __repr__(self) -> str:
         return f"Bitstring(length={self._length}, set={len(self.set_indexes())})"
