@@ -1,0 +1,13 @@
+"""The JSON API (``/api/v1``). A skeleton for now: its errors are JSON (``issuer.errors``),
+and it describes itself at ``GET /api/v1/``."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/")
+def index() -> dict[str, str]:
+    return {"name": "Merkki", "version": "1"}

@@ -1,0 +1,276 @@
+"""The ``merkki`` command.
+
+A click group over Flask's app factory (``ScriptInfo(create_app=...)``), so it works from any
+working directory with its configuration taken from the ``ISSUER_*`` environment variables.
+Each command is one unit of work: it commits once at the end or not at all. Bad input ends
+with a one-line message and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from flask import Flask
+from flask.cli import ScriptInfo
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from issuer import create_app
+from issuer.config import ConfigError, Settings, get_settings
+from issuer.core.errors import EngineError
+from issuer.core.keys import KeyStore
+from issuer.db import get_session, unit_of_work
+from issuer.models import BadgeClass, Institution
+from issuer.services import badge_classes, institutions, issuing, keys, migrate, verification
+from issuer.services.errors import ServiceError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _load_app() -> Flask:
+    info = click.get_current_context().ensure_object(ScriptInfo)
+    try:
+        return info.load_app()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Turn expected failures into one-line ``Error: ...`` messages (exit status 1)."""
+    try:
+        yield
+    except (ServiceError, EngineError) as error:
+        raise click.ClickException(_one_line(error.message)) from None
+    except SQLAlchemyError as error:
+        first_line = str(error.orig if hasattr(error, "orig") else error).splitlines()[0]
+        raise click.ClickException(
+            f"database error: {first_line} (has `merkki init` been run?)"
+        ) from None
+
+
+def with_app(command: Callable[P, R]) -> Callable[P, R]:
+    """Run ``command`` inside the app's context, with errors reported on one line."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        app = _load_app()
+        with app.app_context(), _reported_errors():
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _settings_and_keystore() -> tuple[Settings, KeyStore]:
+    settings = get_settings()
+    return settings, keys.keystore_for(settings)
+
+
+@click.group(help="Merkki: issue and verify Open Badges 3.0 credentials.")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    # Tests hand in a ScriptInfo bound to their app (FlaskCliRunner); otherwise build the app
+    # from the environment.
+    if not isinstance(ctx.obj, ScriptInfo):
+        ctx.obj = ScriptInfo(create_app=create_app, set_debug_flag=False)
+
+
+@main.command(help="Create or upgrade the database and load badge_templates/ (idempotent).")
+@with_app
+def init() -> None:
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    click.echo(f"database at revision {migrate.head_revision()}")
+    with unit_of_work() as session:
+        loads = badge_classes.load_templates(session, settings.badge_templates_dir)
+    counts = {
+        outcome: sum(1 for load in loads if load.outcome == outcome)
+        for outcome in ("created", "updated", "unchanged")
+    }
+    click.echo(
+        f"badge templates: {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged"
+    )
+
+
+@main.group(help="Institutions (issuers).")
+def institution() -> None:
+    pass
+
+
+def _institution_json(session: Session, found: Institution, settings: Settings) -> dict[str, Any]:
+    key = keys.active_key(session, found)
+    did = institutions.institution_did(found, settings.base_url)
+    return {
+        "slug": found.slug,
+        "did": did,
+        "name": found.name_fi,
+        "profile": f"{settings.base_url}/issuers/{found.slug}",
+        "did_document": f"{settings.base_url}/issuers/{found.slug}/did.json",
+        "key_id": key.key_id,
+        "public_key_multibase": key.public_key_multibase,
+    }
+
+
+@institution.command("create", help="Create an institution with a fresh signing key.")
+@click.argument("slug")
+@click.option("--name", required=True, help="Name (Finnish, or the official name).")
+@click.option("--name-sv", help="Name in Swedish.")
+@click.option("--name-en", help="Name in English.")
+@click.option("--url", help="Web site.")
+@click.option("--email", help="Contact e-mail address.")
+@click.option("--street-address")
+@click.option("--postal-code")
+@click.option("--locality", help="City or town.")
+@click.option("--country", help="Country name, e.g. Suomi.")
+@click.option("--country-code", default="FI", show_default=True, help="ISO 3166-1 alpha-2.")
+@click.option("--business-id", help="Y-tunnus, e.g. 0123456-7 (check digit is verified).")
+@click.option("--oid", help="Opintopolku organisation OID (1.2.246.562.10.N).")
+@with_app
+def institution_create(
+    slug: str,
+    name: str,
+    name_sv: str | None,
+    name_en: str | None,
+    url: str | None,
+    email: str | None,
+    street_address: str | None,
+    postal_code: str | None,
+    locality: str | None,
+    country: str | None,
+    country_code: str,
+    business_id: str | None,
+    oid: str | None,
+) -> None:
+    settings, keystore = _settings_and_keystore()
+    details = institutions.InstitutionDetails(
+        slug=slug,
+        name_fi=name,
+        name_sv=name_sv,
+        name_en=name_en,
+        url=url,
+        email=email,
+        street_address=street_address,
+        postal_code=postal_code,
+        address_locality=locality,
+        address_country=country,
+        address_country_code=country_code.upper(),
+        business_id=business_id,
+        oid=oid,
+    )
+    with unit_of_work() as session:
+        created = institutions.create_institution(session, details, keystore)
+        result = _institution_json(session, created, settings)
+    _echo_json(result)
+
+
+@institution.command("ensure-demo", help="Create the demo institution if missing; print its DID.")
+@with_app
+def institution_ensure_demo() -> None:
+    settings, keystore = _settings_and_keystore()
+    with unit_of_work() as session:
+        demo, created = institutions.ensure_demo_institution(session, keystore)
+        did = institutions.institution_did(demo, settings.base_url)
+    click.echo(f"{'created' if created else 'found'} demo institution {demo.slug!r}", err=True)
+    click.echo(did)
+
+
+@main.group(help="Badge classes.")
+def badge() -> None:
+    pass
+
+
+@badge.command("list", help="List badge classes.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@with_app
+def badge_list(as_json: bool) -> None:
+    session = get_session()
+    rows = [_badge_json(session, found) for found in badge_classes.list_badge_classes(session)]
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>4}  {row['slug']:<48} v{row['version']:<3} {row['title']}")
+
+
+def _badge_json(session: Session, found: BadgeClass) -> dict[str, Any]:
+    version = badge_classes.current_version(session, found)
+    data = badge_classes.parsed(version)
+    return {
+        "id": found.id,
+        "slug": found.slug,
+        "version": version.version,
+        "title": data.name.get("fi"),
+        "name": data.name.as_dict(),
+        "achievement_type": data.achievement_type,
+        "institution": found.institution.slug if found.institution else None,
+        "published": found.published,
+    }
+
+
+@main.command(help="Issue a badge; prints the signed credential JSON.")
+@click.option("--institution", "institution_slug", required=True, help="Institution slug.")
+@click.option("--badge", "badge_reference", required=True, help="Badge class slug or id.")
+@click.option("--email", required=True, help="Recipient's e-mail address (stored hashed).")
+@click.option("--name", required=True, help="Recipient's name.")
+@click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
+@with_app
+def issue(institution_slug: str, badge_reference: str, email: str, name: str, lang: str) -> None:
+    settings, keystore = _settings_and_keystore()
+    with unit_of_work() as session:
+        issuer = institutions.get_institution(session, institution_slug)
+        badge_class = badge_classes.get_badge_class(session, badge_reference)
+        credential = issuing.issue_credential(
+            session,
+            issuer,
+            badge_class,
+            email,
+            name,
+            lang,
+            base_url=settings.base_url,
+            keystore=keystore,
+        )
+        signed_json = credential.signed_json
+    click.echo(signed_json)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise click.ClickException(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise click.ClickException(f"{path} does not hold a JSON object (a credential)")
+    return document
+
+
+@main.command(help="Verify a credential (.json); exit status 0 if and only if it verifies.")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
+@with_app
+def verify(file: Path) -> None:
+    document = _read_json_object(file)
+    report = verification.verify(get_session(), document, base_url=get_settings().base_url)
+    _echo_json(report.to_dict())
+    if not report.verified:
+        click.get_current_context().exit(1)

@@ -1,0 +1,202 @@
+"""Configuration: the ``ISSUER_*`` environment variables, read in this one place.
+
+Layering (Flask tutorial's app factory): ``defaults()`` -> ``from_environment()`` -> the
+``test_config`` a test passes to ``create_app``. The Flask config keys are the variable names
+without the ``ISSUER_`` prefix. ``load_settings`` turns the merged mapping into a typed, checked
+``Settings``, which the app keeps in ``app.extensions["issuer.settings"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from issuer import paths
+from issuer.core.did import DidError, did_web_for
+from issuer.core.keys import passphrase_or_development
+
+ENV_PREFIX = "ISSUER_"
+
+#: Every environment variable the service reads -> its Flask config key.
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "ISSUER_BASE_URL": "BASE_URL",
+    "ISSUER_DATABASE_URL": "DATABASE_URL",
+    "ISSUER_KEYS_DIR": "KEYS_DIR",
+    "ISSUER_KEY_PASSPHRASE": "KEY_PASSPHRASE",
+    "ISSUER_SECRET_KEY": "SECRET_KEY",
+    "ISSUER_LOG_LEVEL": "LOG_LEVEL",
+}
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+DATABASE_FILE_NAME = "merkki.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SETTINGS_EXTENSION = "issuer.settings"
+
+
+class ConfigError(ValueError):
+    """A configuration value is unusable; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The checked configuration of one app."""
+
+    #: Public URL the service is reached at, without a trailing slash; DIDs and ids derive from it.
+    base_url: str
+    database_url: str
+    keys_dir: Path
+    key_passphrase: str
+    #: True when no passphrase is configured and the public development passphrase is in use.
+    key_passphrase_is_development: bool
+    secret_key: str
+    #: True when no secret key is configured and a random one was made for this process.
+    secret_key_is_random: bool
+    log_level: str
+    badge_templates_dir: Path
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        return (
+            f"Settings(base_url={self.base_url!r}, database_url={_redacted(self.database_url)!r}, "
+            f"keys_dir={str(self.keys_dir)!r}, log_level={self.log_level!r})"
+        )
+
+
+def defaults(instance_path: str | Path) -> dict[str, Any]:
+    """The configuration when no variable is set: a development service on this machine."""
+    return {
+        "BASE_URL": DEFAULT_BASE_URL,
+        # Embedded default (DESIGN.md): SQLite in the Flask instance folder, no other service.
+        "DATABASE_URL": f"sqlite:///{Path(instance_path) / DATABASE_FILE_NAME}",
+        "KEYS_DIR": paths.KEYS_DIR,
+        # None: the public development passphrase, with a loud warning at start-up.
+        "KEY_PASSPHRASE": None,
+        # None: a random key for this process, with a warning.
+        "SECRET_KEY": None,
+        "LOG_LEVEL": "INFO",
+        # Not an environment variable: the shipped templates live in the repository.
+        "BADGE_TEMPLATES_DIR": paths.BADGE_TEMPLATES_DIR,
+    }
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Config entries for the ``ISSUER_*`` variables that are set (empty counts as unset)."""
+    return {
+        key: environ[variable]
+        for variable, key in ENVIRONMENT_VARIABLES.items()
+        if environ.get(variable, "").strip()
+    }
+
+
+def load_settings(config: Mapping[str, Any]) -> Settings:
+    """Check and normalize the merged configuration; ``ConfigError`` names what is wrong."""
+    passphrase, is_development = passphrase_or_development(config.get("KEY_PASSPHRASE"))
+    secret_key = config.get("SECRET_KEY")
+    secret_key_is_random = not secret_key
+    return Settings(
+        base_url=normalize_base_url(config.get("BASE_URL", DEFAULT_BASE_URL)),
+        database_url=_database_url(config.get("DATABASE_URL")),
+        keys_dir=_directory(config.get("KEYS_DIR"), "ISSUER_KEYS_DIR"),
+        key_passphrase=passphrase,
+        key_passphrase_is_development=is_development,
+        secret_key=str(secret_key) if secret_key else secrets.token_hex(32),
+        secret_key_is_random=secret_key_is_random,
+        log_level=_log_level(config.get("LOG_LEVEL", "INFO")),
+        badge_templates_dir=_directory(
+            config.get("BADGE_TEMPLATES_DIR", paths.BADGE_TEMPLATES_DIR), "BADGE_TEMPLATES_DIR"
+        ),
+    )
+
+
+def normalize_base_url(value: object) -> str:
+    """``ISSUER_BASE_URL`` without trailing slashes, checked to be expressible as a did:web."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("ISSUER_BASE_URL must be a URL such as https://merkki.example.fi")
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"ISSUER_BASE_URL {value!r} must be an http(s) URL with a host")
+    try:
+        # Issuer DIDs are did:web under this URL (DESIGN.md "Issuer identity"); refuse a URL
+        # that cannot become one now rather than at the first issuance.
+        did_web_for(url, "probe")
+    except DidError as error:
+        raise ConfigError(f"ISSUER_BASE_URL: {error.message}") from None
+    return url
+
+
+def _database_url(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("ISSUER_DATABASE_URL must be an SQLAlchemy database URL")
+    try:
+        make_url(value.strip())
+    except ArgumentError:
+        raise ConfigError(
+            f"ISSUER_DATABASE_URL {_redacted(value)!r} is not an SQLAlchemy database URL "
+            "(e.g. postgresql+psycopg://user@host/merkki or sqlite:////path/merkki.sqlite3)"
+        ) from None
+    return value.strip()
+
+
+def _directory(value: object, name: str) -> Path:
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ConfigError(f"{name} must be a directory path")
+    # Relative paths are taken relative to the working directory at start-up, once.
+    return Path(value).expanduser().resolve()
+
+
+def _log_level(value: object) -> str:
+    level = str(value).strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"ISSUER_LOG_LEVEL {value!r} must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _redacted(database_url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def init_app(app: Flask) -> Settings:
+    """Check ``app.config``, keep the typed settings, configure logging, warn about unsafe
+    development fallbacks."""
+    settings = load_settings(app.config)
+    app.extensions[SETTINGS_EXTENSION] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["BASE_URL"] = settings.base_url
+    app.logger.setLevel(getattr(logging, settings.log_level))
+    if settings.key_passphrase_is_development:
+        app.logger.warning(
+            "\n%s\n!!! ISSUER_KEY_PASSPHRASE is not set: private keys in %s are encrypted with\n"
+            "!!! the PUBLIC development passphrase. Anyone with the files can sign as your\n"
+            "!!! institutions. Set ISSUER_KEY_PASSPHRASE before issuing real credentials.\n%s",
+            "!" * 78,
+            settings.keys_dir,
+            "!" * 78,
+        )
+    if settings.secret_key_is_random:
+        app.logger.warning(
+            "ISSUER_SECRET_KEY is not set: using a random key for this process only "
+            "(sessions and form tokens will not survive a restart or work across workers)."
+        )
+    return settings
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """The settings of ``app`` (default: the current app)."""
+    target = app if app is not None else current_app
+    settings = target.extensions.get(SETTINGS_EXTENSION)
+    if not isinstance(settings, Settings):
+        raise RuntimeError("the app was not created by issuer.create_app")
+    return settings

@@ -1,0 +1,149 @@
+"""The database: declarative base, column types, and one session per request or command.
+
+Unit of work (DESIGN.md "Shape of the code"; SQLAlchemy "Session Basics"): services receive an
+``orm.Session`` and only ``add``/``flush``; the request or CLI boundary commits once through
+``unit_of_work()`` and rolls back on error. Whatever is left uncommitted when the app context
+ends is rolled back when the session closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from flask import Flask, current_app, g
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from issuer.config import get_settings
+
+DB_EXTENSION = "issuer.db"
+_SESSION_KEY = "issuer_db_session"
+
+# Named constraints, so that migrations can refer to them and SQLite batch mode can rebuild
+# tables (Alembic "The Importance of Naming Constraints").
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC ``datetime`` on every database.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite stores text without one and returns
+    naive values. Values are converted to UTC on the way in, and naive values coming back are
+    marked UTC, so Python code only ever sees aware UTC datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """Now, in UTC (the default of every timestamp column)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """Per-app engine and session factory (kept in ``app.extensions``, never module globals)."""
+
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for ``database_url``; SQLite gets foreign keys switched on."""
+    engine = create_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLite ignores foreign keys unless asked, per connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and session factory; close the session when a context ends."""
+    if DB_EXTENSION in app.extensions:
+        raise RuntimeError("issuer.db is already set up on this app")
+    engine = make_engine(get_settings(app).database_url)
+    app.extensions[DB_EXTENSION] = Database(engine, sessionmaker(engine))
+    app.teardown_appcontext(close_session)
+
+
+def get_database(app: Flask | None = None) -> Database:
+    target = app if app is not None else current_app
+    database = target.extensions.get(DB_EXTENSION)
+    if not isinstance(database, Database):
+        raise RuntimeError("issuer.db.init_app was not called for this app")
+    return database
+
+
+def get_session() -> Session:
+    """The session of the current app context (created on first use)."""
+    session = g.get(_SESSION_KEY)
+    if session is None:
+        session = get_database().sessionmaker()
+        setattr(g, _SESSION_KEY, session)
+    assert isinstance(session, Session)
+    return session
+
+
+def close_session(exception: BaseException | None = None) -> None:
+    """Close the context's session; anything not committed is rolled back."""
+    session = g.pop(_SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """The boundary of one request or command: commit once at the end, roll back on error."""
+    session = get_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def dispose(app: Flask) -> None:
+    """Release the app's connection pool (tests, process shutdown)."""
+    get_database(app).engine.dispose()

@@ -1,0 +1,99 @@
+"""Errors as HTTP responses, in one place.
+
+Every 4xx/5xx answer of the JSON API and of the public JSON routes is a JSON body
+``{"error": <code>, "message": <text>}``. Service and engine errors carry their own ``code``;
+HTTP errors use the snake-cased status name (``not_found``, ``method_not_allowed``). Other
+routes (HTML pages) keep Flask's default error pages unless the client asks for JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from issuer.core.errors import EngineError
+from issuer.db import close_session
+from issuer.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ServiceError,
+    TemplateError,
+)
+
+#: Blueprints whose every error is JSON.
+JSON_BLUEPRINTS = frozenset({"api", "public"})
+JSON_PATH_PREFIXES = ("/api/",)
+
+_STATUS_BY_ERROR: dict[type[ServiceError], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidInputError: 422,
+    TemplateError: 500,
+}
+
+
+def status_code_name(status: int) -> str:
+    """``404`` -> ``not_found``."""
+    return HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_").replace("-", "_")
+
+
+def error_response(status: int, message: str | None = None, *, code: str | None = None) -> Response:
+    """A JSON error body with ``status``."""
+    body: dict[str, Any] = {
+        "error": code or status_code_name(status),
+        "message": message or HTTP_STATUS_CODES.get(status, "Error"),
+    }
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    """Should this request's error be JSON? Always on the JSON blueprints and under ``/api/``;
+    elsewhere (e.g. an unknown URL) when the client prefers JSON to HTML."""
+    if request.blueprint in JSON_BLUEPRINTS or request.path.startswith(JSON_PATH_PREFIXES):
+        return True
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
+
+
+def _http_error(error: HTTPException) -> Response | HTTPException:
+    if not wants_json():
+        return error
+    status = error.code or 500
+    response = error_response(status, error.description)
+    # Keep headers such as Allow (405) and Retry-After (429, 503); the body is ours.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _service_error(error: ServiceError) -> Response:
+    status = next((code for kind, code in _STATUS_BY_ERROR.items() if isinstance(error, kind)), 400)
+    return error_response(status, error.message, code=error.code)
+
+
+def _engine_error(error: EngineError) -> Response:
+    # Engine errors reaching a view are bad input that got past the view's own checks.
+    return error_response(422, error.message, code=error.code)
+
+
+def _unexpected_error(error: Exception) -> Response | HTTPException:
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    # Nothing half-done may be committed by anyone later in this context.
+    close_session()
+    if not wants_json():
+        return InternalServerError()
+    return error_response(500, "internal error; it has been logged")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ServiceError, _service_error)
+    app.register_error_handler(EngineError, _engine_error)
+    app.register_error_handler(Exception, _unexpected_error)
