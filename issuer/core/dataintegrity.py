@@ -36,7 +36,7 @@ from issuer.core.canonical import assert_all_terms_defined, canonize, find_undef
 from issuer.core.contexts import DocumentLoader
 from issuer.core.errors import EngineError, KeyError_, ProofError
 from issuer.core.multikey import decode_public_key, public_key_bytes
-from issuer.core.resolver import KeyResolver, ResolvedKey
+from issuer.core.resolver import KeyResolver, ResolutionError, ResolvedKey
 
 DATA_INTEGRITY_PROOF = "DataIntegrityProof"
 EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
@@ -82,20 +82,36 @@ def utc_now_xsd() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_suite(options: Mapping[str, Any]) -> None:
-    """Only ``DataIntegrityProof``/``eddsa-rdfc-2022`` and ``Ed25519Signature2020`` are known."""
+class UnsupportedProofError(ProofError):
+    """A proof type or cryptosuite this verifier does not implement: it could not be checked,
+    which is not the same as being invalid."""
+
+    code = "unsupported_proof"
+
+
+# ``eddsa-2022`` is the name the draft of VC-DI-EDDSA gave the very same algorithm before it was
+# renamed ``eddsa-rdfc-2022``; OB 3.0 lists it among the prior suites that verifiers should still
+# accept, and the 1EdTech validator does. It is accepted for verification only, never produced.
+LEGACY_EDDSA_SUITES = frozenset({"eddsa-2022"})
+
+
+def _check_suite(options: Mapping[str, Any], *, verifying: bool = False) -> None:
+    """Only ``DataIntegrityProof``/``eddsa-rdfc-2022`` and ``Ed25519Signature2020`` are known
+    (plus, when verifying, the legacy ``eddsa-2022`` name)."""
     proof_type = options.get("type")
     cryptosuite = options.get("cryptosuite")
     if proof_type == DATA_INTEGRITY_PROOF:
+        if verifying and isinstance(cryptosuite, str) and cryptosuite in LEGACY_EDDSA_SUITES:
+            return
         if cryptosuite != EDDSA_RDFC_2022:
-            raise ProofError(
+            raise UnsupportedProofError(
                 f"unsupported cryptosuite {cryptosuite!r} (supported: {EDDSA_RDFC_2022})"
             )
     elif proof_type == ED25519_SIGNATURE_2020:
         if cryptosuite is not None:
             raise ProofError(f"{ED25519_SIGNATURE_2020} proofs have no cryptosuite")
     else:
-        raise ProofError(
+        raise UnsupportedProofError(
             f"unsupported proof type {proof_type!r} (supported: {DATA_INTEGRITY_PROOF} with "
             f"{EDDSA_RDFC_2022}, {ED25519_SIGNATURE_2020})"
         )
@@ -158,7 +174,11 @@ def transform(unsecured_document: JsonObject, loader: DocumentLoader | None = No
 
 
 def proof_configuration(
-    options: Mapping[str, Any], document_context: Any, loader: DocumentLoader | None = None
+    options: Mapping[str, Any],
+    document_context: Any,
+    loader: DocumentLoader | None = None,
+    *,
+    verifying: bool = False,
 ) -> str:
     """§3.3.5 Proof Configuration: canonical N-Quads of the proof options without
     ``proofValue``, with ``@context`` set to the document's. Validates type, cryptosuite and
@@ -166,7 +186,7 @@ def proof_configuration(
     if not isinstance(options, Mapping):
         raise ProofError("proof options must be a JSON object")
     config = _without(options, "proofValue")
-    _check_suite(config)
+    _check_suite(config, verifying=verifying)
     if "created" in config:
         parse_xsd_datetime(config["created"], "created")
     if document_context is None:
@@ -364,9 +384,19 @@ class ProofResult:
     verification_method: str | None
     controller: str | None
     message: str
+    #: True when the proof could not be checked at all (an unsupported cryptosuite, a key that
+    #: could not be retrieved): the verifier reports "could not verify", not "forged".
+    unchecked: bool = False
 
 
-def _result(proof: object, ok: bool, message: str, controller: str | None = None) -> ProofResult:
+def _result(
+    proof: object,
+    ok: bool,
+    message: str,
+    controller: str | None = None,
+    *,
+    unchecked: bool = False,
+) -> ProofResult:
     fields = proof if isinstance(proof, dict) else {}
 
     def text(name: str) -> str | None:
@@ -380,6 +410,7 @@ def _result(proof: object, ok: bool, message: str, controller: str | None = None
         verification_method=text("verificationMethod"),
         controller=controller,
         message=message,
+        unchecked=unchecked,
     )
 
 
@@ -406,6 +437,10 @@ class _Verifier:
     def verify(self, proof: object) -> ProofResult:
         try:
             controller = self._verify(proof)
+        except UnsupportedProofError as error:
+            return _result(proof, False, error.message, unchecked=True)
+        except ResolutionError as error:
+            return _result(proof, False, error.message, unchecked=error.unavailable)
         except EngineError as error:
             return _result(proof, False, error.message)
         except Exception as error:  # never raise for bad input, whatever it is
@@ -417,7 +452,7 @@ class _Verifier:
         """Return the key's controller if ``proof`` verifies; raise ``EngineError`` otherwise."""
         if not isinstance(proof, dict):
             raise ProofError("proof is not a JSON object")
-        _check_suite(proof)
+        _check_suite(proof, verifying=True)
         purpose = proof.get("proofPurpose")
         if purpose != self.expected_purpose:
             raise ProofError(
@@ -439,7 +474,7 @@ class _Verifier:
         input_document = _input_document(
             self.unsecured, self.all_proofs, proof.get("previousProof")
         )
-        canonical_config = proof_configuration(options, context, self.loader)
+        canonical_config = proof_configuration(options, context, self.loader, verifying=True)
         data = hash_data(canonical_config, self._transform(input_document))
         if not verify_signature(data, proof_value, resolved.public_key):
             raise ProofError(

@@ -49,6 +49,12 @@ class ResolutionError(EngineError):
 
     code = "key_resolution_failed"
 
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        #: True when the key could not be obtained (unsupported method, retrieval failed), as
+        #: opposed to a key that was obtained and found wrong.
+        self.unavailable = unavailable
+
 
 @dataclass(frozen=True)
 class ResolvedKey:
@@ -218,9 +224,13 @@ class DidWebResolver:
         try:
             document = self._fetch(url)
         except EngineError as error:
-            raise ResolutionError(f"cannot fetch DID document {url}: {error.message}") from None
+            raise ResolutionError(
+                f"cannot fetch DID document {url}: {error.message}", unavailable=True
+            ) from None
         except Exception as error:  # the injected fetcher may fail in any way
-            raise ResolutionError(f"cannot fetch DID document {url}: {error}") from None
+            raise ResolutionError(
+                f"cannot fetch DID document {url}: {error}", unavailable=True
+            ) from None
         if not isinstance(document, dict):
             raise ResolutionError(f"DID document at {url} is not a JSON object")
         if document.get("id") != did:
@@ -292,20 +302,26 @@ class ChainResolver:
 
     def resolve(self, method_id: str) -> ResolvedKey:
         method_id = _check_method_id(method_id)
-        errors: list[str] = []
+        errors: list[ResolutionError] = []
         for resolver in self._resolvers:
             if not resolver.supports(method_id):
                 continue
             try:
                 return resolver.resolve(method_id)
             except ResolutionError as error:
-                errors.append(error.message)
+                errors.append(error)
         if not errors:
+            # A method we do not implement (another DID method, another URL scheme) cannot be
+            # checked; that is reported as such, not as a forgery.
             raise ResolutionError(
                 f"unsupported verification method {method_id!r} "
-                "(supported: did:key, did:web, https URL with a Multikey fragment)"
+                "(supported: did:key, did:web, https URL with a Multikey fragment)",
+                unavailable=":" in method_id,
             )
-        raise ResolutionError("; ".join(dict.fromkeys(errors)))
+        raise ResolutionError(
+            "; ".join(dict.fromkeys(e.message for e in errors)),
+            unavailable=all(e.unavailable for e in errors),
+        )
 
 
 def standard_resolver(did_web_fetch: DidDocumentFetcher | None = None) -> ChainResolver:

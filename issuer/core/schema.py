@@ -15,6 +15,7 @@ from typing import Any
 from jsonschema import Draft201909Validator
 
 ACHIEVEMENT_CREDENTIAL_SCHEMA = "ob_v3p0_achievementcredential_schema.json"
+ENDORSEMENT_CREDENTIAL_SCHEMA = "ob_v3p0_endorsementcredential_schema.json"
 
 
 @cache

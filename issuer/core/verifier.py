@@ -20,11 +20,15 @@ from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader
 from issuer.core.dataintegrity import ProofResult, verify_proofs
 from issuer.core.errors import EngineError
 from issuer.core.resolver import KeyResolver
-from issuer.core.schema import schema_errors
+from issuer.core.schema import (
+    ACHIEVEMENT_CREDENTIAL_SCHEMA,
+    ENDORSEMENT_CREDENTIAL_SCHEMA,
+    schema_errors,
+)
 from issuer.core.status_list import check_status
 
 OB_CONTEXT_PREFIX = "https://purl.imsglobal.org/spec/ob/v3p0/context"
-CREDENTIAL_TYPES = {"OpenBadgeCredential", "AchievementCredential"}
+CREDENTIAL_TYPES = {"OpenBadgeCredential", "AchievementCredential", "EndorsementCredential"}
 MAX_CREDENTIAL_BYTES = 2 * 1024 * 1024
 
 StatusFetcher = Callable[[str], dict[str, Any]]
@@ -145,7 +149,8 @@ def _check_format(credential: dict[str, Any]) -> Check:
         return Check("format", False, "the Open Badges 3.0 @context is missing", "format")
     types = credential.get("type")
     types = types if isinstance(types, list) else [types]
-    if "VerifiableCredential" not in types or not CREDENTIAL_TYPES & set(types):
+    hashable = [t for t in types if isinstance(t, str)]
+    if "VerifiableCredential" not in hashable or not CREDENTIAL_TYPES & set(hashable):
         return Check(
             "format",
             False,
@@ -155,8 +160,15 @@ def _check_format(credential: dict[str, Any]) -> Check:
     subject = _first(credential.get("credentialSubject"))
     if not isinstance(subject, dict) or not (subject.get("id") or subject.get("identifier")):
         return Check("format", False, "credentialSubject needs an id or an identifier", "format")
+    if _is_endorsement(credential):
+        return Check("format", True, "Open Badges 3.0 endorsement credential")
     version = "2.0" if contexts[0] == VC_V2 else "1.1"
     return Check("format", True, f"Open Badges 3.0 credential (VC {version})")
+
+
+def _is_endorsement(credential: dict[str, Any]) -> bool:
+    types = credential.get("type")
+    return isinstance(types, list) and "EndorsementCredential" in types
 
 
 def _check_schema(credential: dict[str, Any]) -> Check:
@@ -164,7 +176,12 @@ def _check_schema(credential: dict[str, Any]) -> Check:
         # The OB 3.0 schema describes VC 2.0 credentials (validFrom); VC 1.1 ones are accepted
         # by verifiers (OB 3.0 §"Verification", note on VC 1.1) and checked by the other checks.
         return Check("schema", True, "VC 1.1 credential: OB 3.0 JSON Schema not applicable")
-    errors = schema_errors(credential)
+    schema = (
+        ENDORSEMENT_CREDENTIAL_SCHEMA
+        if _is_endorsement(credential)
+        else ACHIEVEMENT_CREDENTIAL_SCHEMA
+    )
+    errors = schema_errors(credential, schema)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return Check("schema", False, f"OB 3.0 JSON Schema: {errors[0]}{more}", "schema")
@@ -172,8 +189,11 @@ def _check_schema(credential: dict[str, Any]) -> Check:
 
 
 def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> Check:
+    # The proofs are checked one by one by the proof check (an unknown second proof must not
+    # spoil a valid first one), so the terms of the credential are checked without them.
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
     try:
-        undefined = find_undefined_terms(credential, loader)
+        undefined = find_undefined_terms(unsecured, loader)
     except EngineError as error:
         return Check("terms", False, error.message, "jsonld")
     if undefined:
@@ -193,7 +213,13 @@ def _check_proof(results: list[ProofResult]) -> Check:
     if good:
         suites = ", ".join(sorted({r.cryptosuite or r.proof_type for r in good}))
         return Check("proof", True, f"signature valid ({suites})")
-    return Check("proof", False, "; ".join(r.message for r in results), "invalid_proof")
+    message = "; ".join(r.message for r in results)
+    if all(r.unchecked for r in results):
+        # OB 3.0 §"Verification": what could not be checked is reported as such.
+        return Check(
+            "proof", None, f"the signature could not be checked: {message}", "proof_unchecked"
+        )
+    return Check("proof", False, message, "invalid_proof")
 
 
 def _check_issuer(credential: dict[str, Any], results: list[ProofResult]) -> Check:
@@ -201,11 +227,25 @@ def _check_issuer(credential: dict[str, Any], results: list[ProofResult]) -> Che
     good = [r for r in results if r.ok]
     if not good:
         return Check(
-            "issuer", False, "no valid proof, so the issuer's key is unconfirmed", "issuer"
+            "issuer",
+            None,
+            "no valid proof, so the issuer's key is unconfirmed",
+            "issuer_unconfirmed",
         )
     if any(r.controller == issuer_id for r in good):
         return Check("issuer", True, f"signed with a key of the issuer {issuer_id}")
     controllers = ", ".join(sorted({str(r.controller) for r in good}))
+    if all(str(r.controller).startswith("did:key:") for r in good):
+        # A did:key names nothing but itself: the signature is valid, but nothing links the key
+        # to the issuer the credential names (the 1EdTech validator skips this check for
+        # did:key). We do not claim the issuer's identity we cannot confirm.
+        return Check(
+            "issuer",
+            None,
+            f"signed with {controllers}, which is not the issuer's identifier {issuer_id}: "
+            "the issuer's identity is not confirmed",
+            "issuer_unconfirmed",
+        )
     return Check(
         "issuer",
         False,
