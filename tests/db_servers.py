@@ -1,0 +1,186 @@
+"""Throwaway database servers for the test suite.
+
+Every test that touches the database runs on SQLite and on a real PostgreSQL server
+(DESIGN.md "Shape of the code"). The PostgreSQL server is started here, once per test session,
+from the Debian ``postgresql`` package's binaries (``.ci/run`` installs the package when it is
+missing): a fresh cluster in a temporary folder, listening on 127.0.0.1 and a free port, with
+``fsync`` off (test data is disposable). ``MERKKI_TEST_POSTGRES_URL`` points the suite at an
+existing server instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVER_URL_ENV = "MERKKI_TEST_POSTGRES_URL"
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def _find_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    """A running server; ``url(database)`` builds a SQLAlchemy URL for one of its databases."""
+
+    host: str
+    port: int
+    user: str
+    data_dir: Path | None = None
+    _as_user: list[str] | None = None
+    _pg_ctl: str | None = None
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def admin_connect(self) -> object:
+        import psycopg
+
+        return psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        )
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            conn.execute(statement)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    def stop(self) -> None:
+        if self.data_dir is None or self._pg_ctl is None:
+            return
+        subprocess.run(
+            [
+                *(self._as_user or []),
+                self._pg_ctl,
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PostgresUnavailable(
+            f"{' '.join(command[:3])}... failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
+
+
+def start_postgres() -> PostgresServer:
+    """Start a private PostgreSQL cluster, or connect to ``MERKKI_TEST_POSTGRES_URL``."""
+    existing = os.environ.get(SERVER_URL_ENV)
+    if existing:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(existing)
+        return PostgresServer(
+            host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres"
+        )
+    initdb, pg_ctl = _find_binary("initdb"), _find_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise PostgresUnavailable(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found; install the Debian "
+            "package postgresql (.ci/run does)"
+        )
+    # PostgreSQL refuses to run as root; run it as the package's system user then.
+    as_user: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="merkki-pg-"))
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, user="postgres")
+    data_dir = root / "data"
+    port = _free_port()
+    _run(
+        [
+            *as_user,
+            initdb,
+            "-D",
+            str(data_dir),
+            "-U",
+            "merkki",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-instructions",
+        ]
+    )
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    _run(
+        [
+            *as_user,
+            pg_ctl,
+            "-D",
+            str(data_dir),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
+    return PostgresServer("127.0.0.1", port, "merkki", data_dir, as_user, pg_ctl)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
