@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from issuer.core.errors import EngineError
@@ -52,10 +52,27 @@ def error_response(status: int, message: str | None = None, *, code: str | None 
     return response
 
 
+def _blueprint() -> str | None:
+    """The blueprint that serves this URL, also when the method was wrong (405): routing then
+    failed, so ``request.blueprint`` is unset and the URL is matched again with a method the
+    rule allows."""
+    if request.blueprint is not None:
+        return request.blueprint
+    error = request.routing_exception
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, _ = adapter.match(method=next(iter(error.valid_methods)))
+        except HTTPException:
+            return None
+        return str(endpoint).rpartition(".")[0] or None
+    return None
+
+
 def wants_json() -> bool:
     """Should this request's error be JSON? Always on the JSON blueprints and under ``/api/``;
     elsewhere (e.g. an unknown URL) when the client prefers JSON to HTML."""
-    if request.blueprint in JSON_BLUEPRINTS or request.path.startswith(JSON_PATH_PREFIXES):
+    if _blueprint() in JSON_BLUEPRINTS or request.path.startswith(JSON_PATH_PREFIXES):
         return True
     accept = request.accept_mimetypes
     return accept["application/json"] > accept["text/html"]

@@ -1,13 +1,162 @@
 from __future__ import annotations
 
+import json
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.orm import Session
 
+from issuer import create_app
+from issuer.core.keys import KeyStore
+from issuer.db import dispose, get_session
+from issuer.services import migrate
+from tests.db_servers import PostgresServer, PostgresUnavailable, start_postgres
 from tests.spec_files import require_spec_dir
+
+BASE_URL = "http://127.0.0.1:5000"
+PASSPHRASE = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
 def spec_dir() -> Path:
     """``../shared/spec``; skips outside CI when absent, fails in CI."""
     return require_spec_dir()
+
+
+# --- badge templates ---------------------------------------------------------------------------
+
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+    b'<rect width="8" height="8"/></svg>'
+)
+
+
+def badge_template(slug: str, **changes: Any) -> dict[str, Any]:
+    """A valid badge class in the badge.json format, fully translated."""
+    data: dict[str, Any] = {
+        "slug": slug,
+        "version": "1.0",
+        "achievement_type": "Badge",
+        "name": {"fi": f"Merkki {slug}", "sv": f"Märke {slug}", "en": f"Badge {slug}"},
+        "description": {"fi": "Kuvaus.", "sv": "Beskrivning.", "en": "Description."},
+        "criteria_narrative": {"fi": "Kriteerit.", "sv": "Kriterier.", "en": "Criteria."},
+        "image": "image.svg",
+    }
+    data.update(changes)
+    return data
+
+
+def write_template(root: Path, data: dict[str, Any], image: bytes = SVG) -> Path:
+    folder = root / str(data["slug"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "badge.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    (folder / str(data.get("image", "image.svg"))).write_bytes(image)
+    return folder
+
+
+@pytest.fixture
+def templates_dir(tmp_path: Path) -> Path:
+    """Two national badge classes: one valid for 24 months, one in Finnish only."""
+    root = tmp_path / "badge_templates"
+    write_template(root, badge_template("test-badge", validity_months=24))
+    write_template(
+        root,
+        badge_template(
+            "finnish-only",
+            name={"fi": "Vain suomeksi"},
+            description={"fi": "Kuvaus."},
+            criteria_narrative={"fi": "Kriteerit."},
+        ),
+    )
+    return root
+
+
+# --- databases: every database test runs on SQLite and on PostgreSQL (DESIGN.md) --------------
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(reason + "; CI must not skip the PostgreSQL tests", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server for the session (``tests/db_servers.py``)."""
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as error:
+        _unavailable(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'merkki-test.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"merkki_test_{uuid.uuid4().hex[:16]}"
+    server.create_database(name)
+    yield server.url(name)
+    server.drop_database(name)
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    return tmp_path / "keys"
+
+
+@pytest.fixture
+def app_config(database_url: str, keys_dir: Path, templates_dir: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "BASE_URL": BASE_URL,
+        "DATABASE_URL": database_url,
+        "KEYS_DIR": keys_dir,
+        "KEY_PASSPHRASE": PASSPHRASE,
+        "SECRET_KEY": "test secret key",
+        "BADGE_TEMPLATES_DIR": templates_dir,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """The app on a migrated, empty database, with a temporary keys folder."""
+    app = create_app(app_config)
+    migrate.upgrade(app_config["DATABASE_URL"])
+    yield app
+    dispose(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """The session of an app context, for service tests (no requests inside it)."""
+    with app.app_context():
+        yield get_session()
+
+
+@pytest.fixture
+def keystore(keys_dir: Path) -> KeyStore:
+    return KeyStore(keys_dir, PASSPHRASE)

@@ -65,6 +65,18 @@ def _to_json(document: object) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2)
 
 
+def _negotiate(offered: tuple[str, ...]) -> str:
+    """The offered media type the client prefers; no Accept header means anything goes
+    (RFC 9110 §12.5.1), so the first one. 406 when none is acceptable."""
+    accept = request.accept_mimetypes
+    if not accept:
+        return offered[0]
+    media_type = accept.best_match(offered)
+    if media_type is None:
+        abort(406, "available as " + ", ".join(offered))
+    return media_type
+
+
 def _language() -> str:
     return request.accept_languages.best_match(institutions.LANGUAGES) or "fi"
 
@@ -78,9 +90,7 @@ def healthz() -> dict[str, str]:
 def did_document(slug: str) -> Response:
     institution = institutions.get_institution(get_session(), slug)
     document = institutions.did_document(institution, get_settings().base_url)
-    media_type = request.accept_mimetypes.best_match(DID_DOCUMENT_MEDIA_TYPES)
-    if media_type is None:
-        abort(406, "the DID document is available as " + ", ".join(DID_DOCUMENT_MEDIA_TYPES))
+    media_type = _negotiate(DID_DOCUMENT_MEDIA_TYPES)
     return _json(_to_json(document), media_type, vary="Accept")
 
 
@@ -96,9 +106,7 @@ def credential(credential_id: str) -> Response:
     if not CREDENTIAL_ID.fullmatch(credential_id):
         abort(404, f"no credential {credential_id!r}")
     stored = issuing.get_credential(get_session(), credential_id)
-    media_type = request.accept_mimetypes.best_match(CREDENTIAL_MEDIA_TYPES)
-    if media_type is None:
-        abort(406, "the credential is available as " + ", ".join(CREDENTIAL_MEDIA_TYPES))
+    media_type = _negotiate(CREDENTIAL_MEDIA_TYPES)
     # The exact signed bytes that were issued: never re-serialized (the proof covers the
     # JSON-LD graph, but holders compare and bake the bytes they were given).
     return _json(stored.signed_json.encode("utf-8"), media_type, vary="Accept")
@@ -110,7 +118,8 @@ def badge_image(slug: str, version: int, extension: str) -> Response:
     stored = badge_classes.get_version(get_session(), slug, version)
     if media_type is None or stored.image_media_type != media_type:
         abort(404, f"badge {slug!r} version {version} has no .{extension} image")
-    response = Response(stored.image, mimetype=media_type)
+    # content_type, not mimetype: no charset is added to image/svg+xml (XML declares its own).
+    response = Response(stored.image, content_type=media_type)
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
     if extension == "svg":

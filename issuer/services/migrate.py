@@ -28,3 +28,8 @@ def head_revision() -> str | None:
     """The newest revision the code knows."""
     config = alembic_config("sqlite://")
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Step the schema back to ``revision`` (``"base"``: nothing)."""
+    command.downgrade(alembic_config(database_url), revision)
