@@ -15,7 +15,7 @@ from flask.testing import FlaskCliRunner
 from issuer.cli import main
 from issuer.db import get_session
 from issuer.models import BadgeClass, BadgeClassVersion, Institution
-from issuer.services import issuing
+from issuer.services import issuing, migrate
 from tests.conftest import BASE_URL
 
 
@@ -151,8 +151,6 @@ def test_bad_input_is_one_line(
 
 def test_commands_before_init_say_so(runner: FlaskCliRunner, app: Flask) -> None:
     # The app fixture migrated the database; drop it back to nothing to simulate a fresh clone.
-    from issuer.services import migrate
-
     migrate.downgrade(app.config["DATABASE_URL"], "base")
     line = fails(runner, "badge", "list", "--json")
     assert "merkki init" in line
