@@ -22,13 +22,13 @@ run: install
 	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
 test: install
-	$(BIN)/ruff check issuer tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check issuer tests benchmarks
-	$(BIN)/ruff format --check issuer tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 bench: install

@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from issuer import api, config, db, errors, public
+    from issuer import api, config, db, errors, i18n, public
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.defaults(app.instance_path))
@@ -42,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.init_app(app)
     db.init_app(app)
     errors.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     return app
