@@ -34,11 +34,13 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_KEY_PASSPHRASE": "KEY_PASSPHRASE",
     "ISSUER_SECRET_KEY": "SECRET_KEY",
     "ISSUER_LOG_LEVEL": "LOG_LEVEL",
+    "ISSUER_REMOTE_FETCH": "REMOTE_FETCH",
 }
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 DATABASE_FILE_NAME = "merkki.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SWITCH_VALUES = {"on": True, "off": False}
 SETTINGS_EXTENSION = "issuer.settings"
 
 
@@ -62,6 +64,8 @@ class Settings:
     secret_key_is_random: bool
     log_level: str
     badge_templates_dir: Path
+    #: Whether verification may fetch other issuers' DID documents and status lists over HTTPS.
+    remote_fetch: bool = True
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
@@ -82,6 +86,7 @@ def defaults(instance_path: str | Path) -> dict[str, Any]:
         # None: a random key for this process, with a warning.
         "SECRET_KEY": None,
         "LOG_LEVEL": "INFO",
+        "REMOTE_FETCH": "on",
         # Not an environment variable: the shipped templates live in the repository.
         "BADGE_TEMPLATES_DIR": paths.BADGE_TEMPLATES_DIR,
     }
@@ -113,6 +118,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         badge_templates_dir=_directory(
             config.get("BADGE_TEMPLATES_DIR", paths.BADGE_TEMPLATES_DIR), "BADGE_TEMPLATES_DIR"
         ),
+        remote_fetch=_switch(config.get("REMOTE_FETCH", "on"), "ISSUER_REMOTE_FETCH"),
     )
 
 
@@ -158,6 +164,15 @@ def _log_level(value: object) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"ISSUER_LOG_LEVEL {value!r} must be one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _switch(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    switch = SWITCH_VALUES.get(str(value).strip().lower())
+    if switch is None:
+        raise ConfigError(f"{name} {value!r} must be on or off")
+    return switch
 
 
 def _redacted(database_url: str) -> str:
