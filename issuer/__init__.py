@@ -45,4 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    from issuer import auth  # after the blueprints: it exempts the API ones from CSRF checks
+
+    auth.init_app(app)
     return app

@@ -60,6 +60,13 @@ class Institution(Base):
     business_id: Mapped[str | None] = mapped_column(String(9))
     # Opintopolku (Finnish National Agency for Education) organisation OID, 1.2.246.562.10.*.
     oid: Mapped[str | None] = mapped_column(String(64))
+    # Profile shown in the catalogue (issuer.services.accounts.update_profile).
+    description_fi: Mapped[str | None] = mapped_column(Text)
+    description_sv: Mapped[str | None] = mapped_column(Text)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    # Checked and sanitised by issuer.services.images; PNG or SVG.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_media_type: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     signing_keys: Mapped[list[SigningKey]] = relationship(
@@ -159,6 +166,9 @@ class Credential(Base):
     """An issued credential, kept as the exact signed bytes that were handed out."""
 
     __tablename__ = "credential"
+    __table_args__ = (
+        Index("ix_credential_institution_id_recipient_key", "institution_id", "recipient_key"),
+    )
 
     # uuid4 hex; the public id is ``<ISSUER_BASE_URL>/credentials/<id>``.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -177,6 +187,24 @@ class Credential(Base):
     issued_at: Mapped[datetime]
     valid_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Issuing (migration 0003). HMAC-SHA256 of the normalized e-mail address under the secret
+    # key: finds a learner's credentials at an institution (re-run CSV files, packages) without
+    # keeping the address.
+    recipient_key: Mapped[str | None] = mapped_column(String(64))
+    # The learner's choices on their page (via the private manage link).
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
+    indexable: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # SHA-256 of the manage link's token (the token itself is only in the learner's e-mail).
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64))
+    # Revocation is permanent and has a reason, shown on the verification page; suspension can
+    # be lifted (issuer.services.revocation, migration 0004). The status list bits follow them.
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    suspended_at: Mapped[datetime | None]
 
     institution: Mapped[Institution] = relationship()
     badge_class_version: Mapped[BadgeClassVersion] = relationship()
+
+
+from issuer import accounts  # noqa: E402,F401 - registers the accounts tables on Base.metadata
+from issuer import models_issuing  # noqa: E402,F401 - registers the issuing tables
