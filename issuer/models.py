@@ -208,3 +208,4 @@ class Credential(Base):
 
 from issuer import accounts  # noqa: E402,F401 - registers the accounts tables on Base.metadata
 from issuer import models_issuing  # noqa: E402,F401 - registers the issuing tables
+from issuer import models_audit  # noqa: E402,F401 - registers the audit table
