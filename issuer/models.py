@@ -206,6 +206,9 @@ class Credential(Base):
     badge_class_version: Mapped[BadgeClassVersion] = relationship()
 
 
-from issuer import accounts  # noqa: E402,F401 - registers the accounts tables on Base.metadata
-from issuer import models_issuing  # noqa: E402,F401 - registers the issuing tables
-from issuer import models_audit  # noqa: E402,F401 - registers the audit table
+# The feature modules' tables share Base.metadata (Alembic and tests/test_migrations compare it).
+from issuer import (  # noqa: E402
+    accounts,  # noqa: F401 - staff users, API tokens
+    models_audit,  # noqa: F401 - the audit log
+    models_issuing,  # noqa: F401 - status lists, jobs, outbox
+)
