@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from issuer import api, config, db, errors, i18n, public
+    from issuer import api, config, db, errors, i18n, observability, public, ratelimit, security
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.defaults(app.instance_path))
@@ -43,6 +43,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
+    security.init_app(app)
+    ratelimit.init_app(app)
+    observability.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     from issuer import auth  # after the blueprints: it exempts the API ones from CSRF checks

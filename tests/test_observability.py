@@ -1,0 +1,66 @@
+"""Request ids, structured logs and Prometheus metrics (issuer/observability.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from issuer import create_app
+
+
+def test_every_response_has_a_request_id(client: FlaskClient) -> None:
+    first = client.get("/healthz").headers["X-Request-ID"]
+    second = client.get("/healthz").headers["X-Request-ID"]
+    assert len(first) == 32
+    assert first != second
+
+
+def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(
+    client: FlaskClient,
+) -> None:
+    kept = client.get("/healthz", headers={"X-Request-ID": "lb-1234abcd"})
+    assert kept.headers["X-Request-ID"] == "lb-1234abcd"
+    replaced = client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)</script>"})
+    assert replaced.headers["X-Request-ID"] != "<script>alert(1)</script>"
+
+
+def test_access_log_is_one_json_object_per_line(
+    app_config: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app({**app_config, "LOG_FORMAT": "json"})
+    capsys.readouterr()
+    request_id = app.test_client().get("/healthz").headers["X-Request-ID"]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    access = [r for r in records if r.get("path") == "/healthz"]
+    assert access
+    assert access[0]["status"] == 200
+    assert access[0]["request_id"] == request_id
+    assert access[0]["method"] == "GET"
+    assert isinstance(access[0]["duration_ms"], float | int)
+
+
+def test_metrics_for_loopback_without_token(client: FlaskClient) -> None:
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert b"merkki_http_requests_total" in response.data
+    remote = client.get("/metrics", environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert remote.status_code == 404
+
+
+def test_metrics_with_token(app_config: dict[str, Any]) -> None:
+    client = create_app({**app_config, "METRICS_TOKEN": "s3cret-token"}).test_client()
+    assert client.get("/metrics").status_code == 404
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 404
+    right = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+    assert right.status_code == 200
+
+
+def test_bad_log_format_refused(app_config: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="LOG_FORMAT"):
+        create_app({**app_config, "LOG_FORMAT": "xml"})
