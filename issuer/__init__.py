@@ -48,6 +48,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    from issuer import catalog, staff  # issue 3: staff UI, public catalogue
+
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(catalog.bp)
     from issuer import auth  # after the blueprints: it exempts the API ones from CSRF checks
 
     auth.init_app(app)

@@ -130,3 +130,24 @@ class BadgeClassAdoption(Base):
 
     institution: Mapped[Institution] = relationship()
     badge_class: Mapped[BadgeClass] = relationship()
+
+
+class PackageSetting(Base):
+    """How an institution awards a package (a badge class that ``requires`` others): issue it
+    automatically once a learner holds every component, or offer it to staff for approval.
+
+    Per institution, because a national package is awarded by many institutions with their
+    own practice. No row means "offer to staff" (nothing is issued without a decision).
+    """
+
+    __tablename__ = "package_setting"
+    __table_args__ = (UniqueConstraint("institution_id", "badge_class_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
+    badge_class_id: Mapped[int] = mapped_column(ForeignKey("badge_class.id"), index=True)
+    auto_issue: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    institution: Mapped[Institution] = relationship()
+    badge_class: Mapped[BadgeClass] = relationship()

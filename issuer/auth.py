@@ -20,7 +20,6 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Literal, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -74,8 +73,6 @@ ActorKind = Literal["user", "token", "cli"]
 #: Flask session keys of a signed-in staff member.
 SESSION_USER = "staff_user_id"
 SESSION_STAMP = "staff_stamp"
-#: A signed-in session lasts this long without a new sign-in.
-SESSION_LIFETIME = timedelta(hours=12)
 
 _ACTOR_KEY = "merkki_actor"
 
@@ -343,16 +340,11 @@ def api_auth(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Respons
 
 
 def init_app(app: Flask) -> None:
-    """Harden the session cookie and switch on CSRF protection for every form."""
+    """Switch on CSRF protection for every form. (The session cookie's HttpOnly, SameSite=Lax,
+    Secure-under-https and lifetime are set by ``issuer.security``.)"""
     https = get_settings(app).base_url.startswith("https://")
     app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=https,
-        SESSION_COOKIE_NAME="merkki_session",
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
-        # Form tokens live as long as the session (the default one hour logs people out of a
-        # long form they are filling in).
+        # Form tokens live as long as the session (the default one hour loses a long form).
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_SSL_STRICT=https,
     )

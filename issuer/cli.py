@@ -183,10 +183,19 @@ def institution_create(
 @with_app
 def institution_ensure_demo() -> None:
     settings, keystore = _settings_and_keystore()
+    from issuer.cli_accounts import DEMO_ADMIN_EMAIL, ensure_demo_admin  # issue 3
+
     with unit_of_work() as session:
         demo, created = institutions.ensure_demo_institution(session, keystore)
         did = institutions.institution_did(demo, settings.base_url)
+        admin_password = ensure_demo_admin(session, demo)
     click.echo(f"{'created' if created else 'found'} demo institution {demo.slug!r}", err=True)
+    if admin_password is not None:
+        click.echo(
+            f"demo admin: sign in at {settings.base_url}/staff/login as {DEMO_ADMIN_EMAIL} "
+            f"with the password {admin_password} (shown only now)",
+            err=True,
+        )
     click.echo(did)
 
 
@@ -274,3 +283,6 @@ def verify(file: Path) -> None:
     _echo_json(report.to_dict())
     if not report.verified:
         click.get_current_context().exit(1)
+
+
+import issuer.cli_accounts  # noqa: E402,F401 - token and user commands (issue 3)

@@ -11,3 +11,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.get("/")
 def index() -> dict[str, str]:
     return {"name": "Merkki", "version": "1"}
+
+
+import issuer.api.badge_classes  # noqa: E402,F401 - routes of issue 3

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,10 @@ from sqlalchemy.orm import Session
 
 from issuer.accounts import ApiToken, LoginThrottle, Role, StaffUser
 from issuer.models import Institution
+from issuer.services import institutions
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
+from issuer.services.images import CleanImage
+from issuer.services.institutions import InstitutionDetails
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
@@ -401,3 +405,63 @@ def _touch(session: Session, token: ApiToken, moment: datetime) -> None:
         )
         connection.commit()
     session.expire(token, ["last_used_at"])
+
+
+# --- the institution's profile -----------------------------------------------------------------
+
+
+def update_profile(
+    session: Session,
+    institution: Institution,
+    details: InstitutionDetails,
+    descriptions: Mapping[str, str | None],
+    *,
+    logo: CleanImage | None = None,
+    remove_logo: bool = False,
+) -> None:
+    """Save the institution's profile. The slug never changes (the DID is built from it); the
+    other values are checked by the same rules as at creation."""
+    if details.slug != institution.slug:
+        raise InvalidInputError("the institution's slug cannot change")
+    # One set of rules for creating and editing an institution (Y-tunnus check digit, OID arc,
+    # e-mail, http(s) URL, country code).
+    institutions._check_details(details)  # the creation rules, reused on purpose
+    institution.name_fi = details.name_fi.strip()
+    for attribute in (
+        "name_sv",
+        "name_en",
+        "url",
+        "email",
+        "street_address",
+        "postal_code",
+        "address_locality",
+        "address_country",
+        "business_id",
+        "oid",
+    ):
+        value = getattr(details, attribute)
+        setattr(institution, attribute, (value or "").strip() or None)
+    institution.address_country_code = details.address_country_code
+    for lang in ("fi", "sv", "en"):
+        text = (descriptions.get(lang) or "").replace("\r\n", "\n").strip()
+        setattr(institution, f"description_{lang}", text or None)
+    if logo is not None:
+        institution.logo = logo.data
+        institution.logo_media_type = logo.media_type
+    elif remove_logo:
+        institution.logo = None
+        institution.logo_media_type = None
+    session.flush()
+
+
+def institution_description(institution: Institution, lang: str) -> str | None:
+    """The description in ``lang``, falling back as badge-class texts do (fi, en, sv)."""
+    texts = {
+        "fi": institution.description_fi,
+        "sv": institution.description_sv,
+        "en": institution.description_en,
+    }
+    for candidate in (lang, "fi", "en", "sv"):
+        if texts.get(candidate):
+            return texts[candidate]
+    return None

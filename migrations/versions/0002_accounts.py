@@ -149,8 +149,46 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_table(
+        "package_setting",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("institution_id", sa.Integer(), nullable=False),
+        sa.Column("badge_class_id", sa.Integer(), nullable=False),
+        sa.Column("auto_issue", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["badge_class_id"],
+            ["badge_class.id"],
+            name=op.f("fk_package_setting_badge_class_id_badge_class"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["institution_id"],
+            ["institution.id"],
+            name=op.f("fk_package_setting_institution_id_institution"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_package_setting")),
+        sa.UniqueConstraint(
+            "institution_id",
+            "badge_class_id",
+            name=op.f("uq_package_setting_institution_id_badge_class_id"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_package_setting_institution_id"),
+        "package_setting",
+        ["institution_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_package_setting_badge_class_id"),
+        "package_setting",
+        ["badge_class_id"],
+        unique=False,
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("package_setting")
     op.drop_table("badge_class_adoption")
     op.drop_table("login_throttle")
     op.drop_table("api_token")

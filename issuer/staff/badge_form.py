@@ -1,0 +1,210 @@
+"""The badge-class form: HTML form fields <-> the badge.json format, and field errors.
+
+The form's input names are the format's dotted field paths (``name.fi``, ``workload.ects``,
+``learning_outcomes.2.sv``, ``esco_skills.0.uri``), so an engine ``FieldError`` for
+``learning_outcomes.2`` lands next to the inputs it is about. The form does no validation of
+its own: it only turns text inputs into the format's types (numbers, lists), and whatever it
+cannot turn is passed on unchanged, so that the engine reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
+
+from issuer.core.badgeclass import LANGUAGES, FieldError
+
+#: Fields holding one text per language.
+TEXT_FIELDS = (
+    "name",
+    "description",
+    "criteria_narrative",
+    "assessment_description",
+    "quality_assurance",
+    "prerequisites",
+    "stackability",
+    "further_information",
+    "field_of_study",
+)
+STRING_FIELDS = (
+    "slug",
+    "version",
+    "achievement_type",
+    "human_code",
+    "criteria_url",
+    "quality_assurance_url",
+    "assessment_type",
+    "participation_form",
+    "supervision",
+)
+INTEGER_FIELDS = ("eqf_level", "nqf_level", "validity_months")
+WORKLOAD_FIELDS = ("hours", "ects", "competence_points")
+#: Empty rows offered after the filled ones in list fields.
+SPARE_ROWS = 2
+MIN_OUTCOME_ROWS = 3
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.replace("\r\n", "\n").strip()
+    return value or None
+
+
+def _number(value: str | None) -> Any:
+    """``"2,5"`` -> 2.5 (Finnish and Swedish write a decimal comma); unparseable text stays
+    text, for the engine to report."""
+    text = _clean(value)
+    if text is None:
+        return None
+    try:
+        number = float(text.replace(",", ".").replace("\u00a0", "").replace(" ", ""))
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number
+
+
+def _integer(value: str | None) -> Any:
+    text = _clean(value)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _text(form: Mapping[str, str], prefix: str) -> dict[str, str] | None:
+    texts = {lang: _clean(form.get(f"{prefix}.{lang}")) for lang in LANGUAGES}
+    present = {lang: text for lang, text in texts.items() if text is not None}
+    return present or None
+
+
+def _indexes(form: Mapping[str, str], prefix: str) -> list[int]:
+    found = set()
+    for key in form:
+        if key.startswith(prefix + "."):
+            head = key[len(prefix) + 1 :].split(".", 1)[0]
+            if head.isdigit() and len(head) < 4:
+                found.add(int(head))
+    return sorted(found)
+
+
+def form_to_data(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The badge.json object the submitted form describes (empty inputs are left out)."""
+    data: dict[str, Any] = {}
+    for field in STRING_FIELDS:
+        data[field] = _clean(form.get(field))
+    for field in TEXT_FIELDS:
+        data[field] = _text(form, field)
+    for field in INTEGER_FIELDS:
+        data[field] = _integer(form.get(field))
+    workload = {key: _number(form.get(f"workload.{key}")) for key in WORKLOAD_FIELDS}
+    data["workload"] = {k: v for k, v in workload.items() if v is not None} or None
+    outcomes = [_text(form, f"learning_outcomes.{i}") for i in _indexes(form, "learning_outcomes")]
+    data["learning_outcomes"] = [outcome for outcome in outcomes if outcome] or None
+    skills = []
+    for index in _indexes(form, "esco_skills"):
+        uri = _clean(form.get(f"esco_skills.{index}.uri"))
+        name = _text(form, f"esco_skills.{index}.name")
+        if uri or name:
+            skills.append({"uri": uri, "name": name})
+    data["esco_skills"] = skills or None
+    tags = [tag.strip() for tag in (form.get("tags") or "").split(",")]
+    data["tags"] = [tag for tag in tags if tag] or None
+    data["competence_areas"] = [a for a in form.getlist("competence_areas") if a] or None
+    data["requires"] = [slug for slug in form.getlist("requires") if slug] or None
+    creator_name = _text(form, "creator.name")
+    creator_url = _clean(form.get("creator.url"))
+    creator_id = _clean(form.get("creator.id"))
+    if creator_name or creator_url or creator_id:
+        data["creator"] = {"name": creator_name, "url": creator_url, "id": creator_id}
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def data_to_form(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Values to fill the form with: input name -> text, plus list fields as lists."""
+    values: dict[str, Any] = {}
+
+    def put_text(prefix: str, text: Any) -> None:
+        if isinstance(text, Mapping):
+            for lang in LANGUAGES:
+                if isinstance(text.get(lang), str):
+                    values[f"{prefix}.{lang}"] = text[lang]
+
+    for field in STRING_FIELDS:
+        if data.get(field) is not None:
+            values[field] = str(data[field])
+    for field in INTEGER_FIELDS:
+        if data.get(field) is not None:
+            values[field] = str(data[field])
+    for field in TEXT_FIELDS:
+        put_text(field, data.get(field))
+    workload = data.get("workload")
+    if isinstance(workload, Mapping):
+        for key in WORKLOAD_FIELDS:
+            if workload.get(key) is not None:
+                values[f"workload.{key}"] = str(workload[key])
+    outcomes = data.get("learning_outcomes")
+    for index, outcome in enumerate(outcomes if isinstance(outcomes, list) else []):
+        put_text(f"learning_outcomes.{index}", outcome)
+    skills = data.get("esco_skills")
+    for index, skill in enumerate(skills if isinstance(skills, list) else []):
+        if isinstance(skill, Mapping):
+            if skill.get("uri") is not None:
+                values[f"esco_skills.{index}.uri"] = str(skill["uri"])
+            put_text(f"esco_skills.{index}.name", skill.get("name"))
+    tags = data.get("tags")
+    if isinstance(tags, list):
+        values["tags"] = ", ".join(str(tag) for tag in tags)
+    creator = data.get("creator")
+    if isinstance(creator, Mapping):
+        put_text("creator.name", creator.get("name"))
+        for key in ("url", "id"):
+            if creator.get(key) is not None:
+                values[f"creator.{key}"] = str(creator[key])
+    areas = data.get("competence_areas")
+    values["competence_areas"] = list(areas) if isinstance(areas, list) else []
+    requires = data.get("requires")
+    values["requires"] = list(requires) if isinstance(requires, list) else []
+    values["outcome_rows"] = max(
+        MIN_OUTCOME_ROWS, (len(outcomes) if isinstance(outcomes, list) else 0) + SPARE_ROWS
+    )
+    values["skill_rows"] = (len(skills) if isinstance(skills, list) else 0) + SPARE_ROWS
+    return values
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+_MESSAGES = {
+    "required": _l("This field is required."),
+    "type": _l("Enter a value of the right kind here."),
+    "invalid": _l("This value is not valid."),
+    "too_long": _l("This is too long."),
+    "out_of_range": _l("This number is outside the allowed range."),
+    "unknown_value": _l("Choose one of the allowed values."),
+    "duplicate": _l("This value is already taken or listed twice."),
+    "language": _l("Only Finnish, Swedish and English are supported."),
+    "unknown_field": _l("This field is not part of a badge class."),
+    "immutable": _l("This cannot be changed after the badge class is created."),
+}
+_EU_REQUIRED = _l(
+    "A MicroCredential must have this (EU Council Recommendation 2022/C 243/02, Annex I)."
+)
+
+
+def error_message(error: FieldError) -> str:
+    """A translated message for ``error`` (the engine's own messages are English)."""
+    if error.code == "required" and "MicroCredential" in error.message:
+        return str(_EU_REQUIRED)
+    message = _MESSAGES.get(error.code)
+    return str(message) if message is not None else error.message
+
+
+def errors_by_field(errors: list[FieldError]) -> dict[str, str]:
+    """Field path -> translated message. A path the form has no input for (``""``, an
+    unknown field) is kept too; the form lists every error at its top."""
+    return {error.field: error_message(error) for error in errors}

@@ -1,0 +1,80 @@
+"""Helpers shared by the staff views: rendering, error pages, the institution acted for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from issuer.auth import Role, current_actor, institution_for_actor
+from issuer.models import Institution
+from issuer.services.errors import NotFoundError
+from issuer.staff import bp
+
+
+def render(template: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    return render_template(template, **context), status
+
+
+def staff_user() -> Any:
+    return g.get("staff_user")
+
+
+def is_service_admin() -> bool:
+    return current_actor().role is Role.SERVICE_ADMIN
+
+
+def acting_institution(session: Session) -> Institution | None:
+    """The institution a page acts for: the staff member's own; a service admin's choice
+    (``?institution=<slug>``), or None when a service admin has not chosen one."""
+    actor = current_actor()
+    chosen = request.values.get("institution") or None
+    if actor.institution_id is None and chosen is None:
+        return None
+    return institution_for_actor(session, chosen)
+
+
+def all_institutions(session: Session) -> list[Institution]:
+    return list(session.scalars(select(Institution).order_by(Institution.name_fi)))
+
+
+_ERROR_TEXTS = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Not allowed"), _l("Your role does not allow this.")),
+    404: (_l("Not found"), _l("There is nothing here, or you have no access to it.")),
+    405: (_l("Not allowed"), _l("This address does not accept that kind of request.")),
+    413: (_l("Too large"), _l("The upload is too large.")),
+    429: (_l("Too many attempts"), _l("Too many attempts. Wait a while and try again.")),
+}
+
+
+def error_page(status: int, message: str | None = None) -> ResponseReturnValue:
+    title, default = _ERROR_TEXTS.get(status, (_l("Error"), _l("Something went wrong.")))
+    return render("staff/error.html", status, title=str(title), message=message or str(default))
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+    return error_page(
+        400, _("The form has expired or was not sent from this site. Reload the page and retry.")
+    )
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    if status >= 500:
+        return error
+    return error_page(status)
+
+
+@bp.errorhandler(NotFoundError)
+def _not_found(error: NotFoundError) -> ResponseReturnValue:
+    return error_page(404)

@@ -1,0 +1,182 @@
+"""Signing in and out, roles, CSRF, the sign-in throttle, one-time passwords."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from issuer.db import get_session
+from issuer.services import accounts
+from tests.staff.support import (
+    PASSWORD,
+    World,
+    csrf_token,
+    login,
+    signed_in,
+    world,  # noqa: F401 - fixture
+)
+
+
+def test_staff_pages_redirect_to_sign_in_with_next(app: Flask, world: World) -> None:
+    client = app.test_client()
+    response = client.get("/staff/badge-classes?x=1")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/staff/login?next=")
+    assert "badge-classes" in response.headers["Location"]
+
+
+def test_sign_in_goes_to_next_page_but_never_off_site(app: Flask, world: World) -> None:
+    client = app.test_client()
+    token = csrf_token(client)
+    response = client.post(
+        "/staff/login?next=/staff/badge-classes",
+        data={"email": world.a.admin_email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/staff/badge-classes"
+    client = app.test_client()
+    token = csrf_token(client)
+    response = client.post(
+        "/staff/login?next=//evil.example/x",
+        data={"email": world.a.admin_email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/staff/"
+
+
+def test_bad_credentials_get_one_generic_answer(app: Flask, world: World) -> None:
+    client = app.test_client()
+    wrong_password = login(client, world.a.admin_email, "not the password at all")
+    unknown_user = login(client, "nobody@nowhere.test", "not the password at all")
+    assert wrong_password.status_code == unknown_user.status_code == 200
+    message = "The e-mail address or the password is not right."
+    for response in (wrong_password, unknown_user):
+        assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert client.get("/staff/").status_code == 302  # still signed out
+
+
+def test_session_cookie_is_hardened(app: Flask, world: World) -> None:
+    client = app.test_client()
+    response = login(client, world.a.admin_email)
+    cookies = [value for name, value in response.headers if name == "Set-Cookie"]
+    session_cookie = next(c for c in cookies if c.startswith(app.config["SESSION_COOKIE_NAME"]))
+    assert "HttpOnly" in session_cookie
+    assert "SameSite=Lax" in session_cookie
+
+
+def test_sign_in_is_throttled_per_address_and_email(app: Flask, world: World) -> None:
+    client = app.test_client()
+    for _ in range(accounts.MAX_FAILURES):
+        assert login(client, world.a.admin_email, "wrong password guess").status_code == 200
+    # Now even the right password is refused until the window ends.
+    throttled = login(client, world.a.admin_email)
+    assert throttled.status_code == 429
+    assert "15" in throttled.get_data(as_text=True)
+    # Another account from the same address is not affected.
+    assert login(client, world.a.issuer_email).status_code == 302
+
+
+def test_a_success_clears_the_failure_count(app: Flask, world: World) -> None:
+    client = app.test_client()
+    for _ in range(accounts.MAX_FAILURES - 1):
+        login(client, world.a.admin_email, "wrong password guess")
+    assert login(client, world.a.admin_email).status_code == 302
+    client.post("/staff/logout", data={"csrf_token": csrf_token(client, "/staff/")})
+    for _ in range(accounts.MAX_FAILURES - 1):
+        login(client, world.a.admin_email, "wrong password guess")
+    assert login(client, world.a.admin_email).status_code == 302
+
+
+def test_login_without_csrf_token_is_refused(app: Flask, world: World) -> None:
+    client = app.test_client()
+    response = client.post(
+        "/staff/login", data={"email": world.a.admin_email, "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert client.get("/staff/").status_code == 302
+
+
+def test_sign_out_needs_post_with_token_and_ends_the_session(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.admin_email)
+    assert client.get("/staff/logout").status_code == 405
+    assert client.post("/staff/logout").status_code == 400  # no CSRF token
+    assert client.get("/staff/").status_code == 200
+    token = csrf_token(client, "/staff/")
+    assert client.post("/staff/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/staff/").status_code == 302
+
+
+def test_issuer_role_cannot_reach_admin_pages(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.issuer_email)
+    for url in ("/staff/users", "/staff/tokens", "/staff/institution"):
+        assert client.get(url).status_code == 403
+    assert client.get("/staff/badge-classes").status_code == 200
+
+
+def test_deactivation_ends_existing_sessions(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.issuer_email)
+    assert client.get("/staff/").status_code == 200
+    with app.app_context():
+        session = get_session()
+        user = accounts.find_user_by_email(session, world.a.issuer_email)
+        assert user is not None
+        accounts.set_active(session, user, False)
+        session.commit()
+    assert client.get("/staff/").status_code == 302
+    assert login(app.test_client(), world.a.issuer_email).status_code == 200  # refused
+
+
+def test_one_time_password_must_be_changed_first(app: Flask, world: World) -> None:
+    admin = signed_in(app, world.a.admin_email)
+    token = csrf_token(admin, "/staff/users")
+    created = admin.post(
+        "/staff/users",
+        data={"email": "New.Teacher@A.test", "name": "Uusi", "role": "issuer", "csrf_token": token},
+    )
+    assert created.status_code == 200
+    page = created.get_data(as_text=True)
+    assert "new.teacher@a.test" in page
+    one_time = page.split('id="one-time-password"', 1)[1].split("<code>", 1)[1].split("<", 1)[0]
+
+    newcomer = app.test_client()
+    assert login(newcomer, "new.teacher@a.test", one_time).status_code == 302
+    # Every page leads to the password change until it is done.
+    assert newcomer.get("/staff/badge-classes").headers["Location"] == "/staff/password"
+    token = csrf_token(newcomer, "/staff/password")
+    changed = newcomer.post(
+        "/staff/password",
+        data={
+            "current": one_time,
+            "new": "my own secret passphrase",
+            "confirm": "my own secret passphrase",
+            "csrf_token": token,
+        },
+    )
+    assert changed.status_code == 302
+    assert newcomer.get("/staff/badge-classes").status_code == 200
+    # The one-time password no longer works.
+    assert login(app.test_client(), "new.teacher@a.test", one_time).status_code == 200
+
+
+def test_password_change_ends_other_sessions(app: Flask, world: World) -> None:
+    first = signed_in(app, world.a.issuer_email)
+    second = signed_in(app, world.a.issuer_email)
+    token = csrf_token(first, "/staff/password")
+    first.post(
+        "/staff/password",
+        data={
+            "current": PASSWORD,
+            "new": "another long password",
+            "confirm": "another long password",
+            "csrf_token": token,
+        },
+    )
+    assert first.get("/staff/").status_code == 200
+    assert second.get("/staff/").status_code == 302
+
+
+def test_staff_pages_are_translated(app: Flask, world: World) -> None:
+    client = app.test_client()
+    finnish = client.get("/staff/login?lang=fi").get_data(as_text=True)
+    swedish = client.get("/staff/login?lang=sv").get_data(as_text=True)
+    english = client.get("/staff/login?lang=en").get_data(as_text=True)
+    assert "Kirjaudu sisään" in finnish
+    assert "Logga in" in swedish
+    assert "Sign in" in english
