@@ -52,6 +52,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(staff.bp)
     app.register_blueprint(catalog.bp)
+    from issuer import learner, staff_issuing  # issue 4: learner pages, issuing UI, jobs
+
+    learner.init_app(app)
+    staff_issuing.init_app(app)
     from issuer import auth  # after the blueprints: it exempts the API ones from CSRF checks
 
     auth.init_app(app)

@@ -35,6 +35,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_SECRET_KEY": "SECRET_KEY",
     "ISSUER_LOG_LEVEL": "LOG_LEVEL",
     "ISSUER_REMOTE_FETCH": "REMOTE_FETCH",
+    "ISSUER_SMTP_URL": "SMTP_URL",
     # Read by issuer/security.py, issuer/ratelimit.py and issuer/observability.py.
     "ISSUER_MAX_REQUEST_BYTES": "MAX_REQUEST_BYTES",
     "ISSUER_PROXY_FIX": "PROXY_FIX",
@@ -76,6 +77,8 @@ class Settings:
     badge_templates_dir: Path
     #: Whether verification may fetch other issuers' DID documents and status lists over HTTPS.
     remote_fetch: bool = True
+    #: Where learner mails go (``smtp://`` or ``smtps://``); None: they wait in the outbox.
+    smtp_url: str | None = None
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
@@ -129,6 +132,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             config.get("BADGE_TEMPLATES_DIR", paths.BADGE_TEMPLATES_DIR), "BADGE_TEMPLATES_DIR"
         ),
         remote_fetch=_switch(config.get("REMOTE_FETCH", "on"), "ISSUER_REMOTE_FETCH"),
+        smtp_url=_smtp_url(config.get("SMTP_URL")),
     )
 
 
@@ -174,6 +178,19 @@ def _log_level(value: object) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"ISSUER_LOG_LEVEL {value!r} must be one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def _smtp_url(value: object) -> str | None:
+    """``ISSUER_SMTP_URL``, checked by the mail module's parser (scheme, host, port, options)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    from issuer.services.mail import SmtpUrlError, parse_smtp_url
+
+    try:
+        parse_smtp_url(str(value).strip())
+    except SmtpUrlError as error:
+        raise ConfigError(f"ISSUER_SMTP_URL: {error}") from None
+    return str(value).strip()
 
 
 def _switch(value: object, name: str) -> bool:

@@ -203,7 +203,9 @@ class BulkJobRow(Base):
     evidence_narrative: Mapped[str | None] = mapped_column(Text)
     grade: Mapped[str | None] = mapped_column(String(255))
     valid_until: Mapped[datetime | None]
-    state: Mapped[RowState] = mapped_column(_enum(RowState, "job_row_state"), default=RowState.PENDING)
+    state: Mapped[RowState] = mapped_column(
+        _enum(RowState, "job_row_state"), default=RowState.PENDING
+    )
     credential_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("credential.id"))
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -251,6 +253,8 @@ class PackageOffer(Base):
 
 class MailState(enum.StrEnum):
     PENDING = "pending"
+    #: Claimed by a sender (one process sends it, even with several workers).
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
@@ -270,7 +274,9 @@ class OutboxMail(Base):
     lang: Mapped[str] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
-    state: Mapped[MailState] = mapped_column(_enum(MailState, "mail_state"), default=MailState.PENDING)
+    state: Mapped[MailState] = mapped_column(
+        _enum(MailState, "mail_state"), default=MailState.PENDING
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

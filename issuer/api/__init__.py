@@ -14,3 +14,6 @@ def index() -> dict[str, str]:
 
 
 import issuer.api.badge_classes  # noqa: E402,F401 - routes of issue 3
+
+
+from issuer.api import credentials  # noqa: E402,F401 - issuing routes (issue 4)

@@ -11,6 +11,7 @@ import json
 import re
 
 from flask import Blueprint, Response, abort, request
+from flask.typing import ResponseReturnValue
 
 from issuer.config import get_settings
 from issuer.db import get_session
@@ -77,6 +78,16 @@ def _negotiate(offered: tuple[str, ...]) -> str:
     return media_type
 
 
+def _prefers_html() -> bool:
+    """Does the client rank HTML above every JSON type we serve? Browsers do (``text/html``
+    first, ``*/*;q=0.8``); ``*/*`` alone and no Accept header mean JSON, as before, because the
+    JSON types are offered first and win ties."""
+    accept = request.accept_mimetypes
+    if not accept:
+        return False
+    return accept.best_match((*CREDENTIAL_MEDIA_TYPES, "text/html")) == "text/html"
+
+
 def _language() -> str:
     return request.accept_languages.best_match(institutions.LANGUAGES) or "fi"
 
@@ -102,7 +113,12 @@ def issuer_profile(slug: str) -> Response:
 
 
 @bp.get("/credentials/<credential_id>")
-def credential(credential_id: str) -> Response:
+def credential(credential_id: str) -> ResponseReturnValue:
+    if _prefers_html():
+        # A person's browser: the learner page (issuer.learner), in the reader's language.
+        from issuer.learner import credential_page
+
+        return credential_page(credential_id)
     if not CREDENTIAL_ID.fullmatch(credential_id):
         abort(404, f"no credential {credential_id!r}")
     stored = issuing.get_credential(get_session(), credential_id)

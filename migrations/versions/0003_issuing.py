@@ -262,7 +262,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column(
             "state",
-            _enum(op.f("ck_outbox_mail_mail_state"), "pending", "sent", "failed"),
+            _enum(op.f("ck_outbox_mail_mail_state"), "pending", "sending", "sent", "failed"),
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),

@@ -1,0 +1,244 @@
+"""The learner's side: the credential page (HTML), the stable download routes, the private
+manage link, and the published status lists.
+
+Routes (all public; the manage link is protected by its secret token):
+
+* ``/credentials/<id>`` is served by ``issuer.public``; when the client prefers HTML it calls
+  ``credential_page`` here. JSON clients get the signed bytes as before.
+* ``/credentials/<id>/badge.png`` and ``badge.svg``: the badge artwork baked with the exact
+  signed JSON (``issuer.learner.artwork``).
+* ``/credentials/<id>/credential.json``: the signed JSON as a download, byte for byte.
+* ``/credentials/<id>/qr.png`` and ``qr.svg``: a QR code of ``/verify/<id>``.
+* ``/credentials/<id>/manage/<token>``: hide the page, or let search engines index it.
+* ``/status/<institution>/<purpose>/<number>``: a signed ``BitstringStatusListCredential``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import UTC
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+
+from issuer.config import get_settings
+from issuer.core.qr import qr_png, qr_svg
+from issuer.db import get_session, unit_of_work
+from issuer.errors import error_response
+from issuer.i18n import current_language
+from issuer.learner import artwork
+from issuer.learner.page import page_facts, page_links
+from issuer.models import Credential
+from issuer.services import issuing, status
+from issuer.services.errors import NotFoundError
+
+bp = Blueprint("learner", __name__)
+
+CREDENTIAL_ID = re.compile(r"[0-9a-f]{32}")
+#: Credentials never change once issued; their images can be cached for a day (not "immutable":
+#: the artwork rendering may improve).
+DOWNLOAD_CACHE = "public, max-age=86400"
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
+STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
+
+
+def _credential(credential_id: str) -> Credential:
+    if not CREDENTIAL_ID.fullmatch(credential_id):
+        abort(404)
+    credential = get_session().get(Credential, credential_id)
+    if credential is None:
+        abort(404)
+    return credential
+
+
+def _download(
+    body: bytes, content_type: str, filename: str, *, attachment: bool = False
+) -> Response:
+    response = Response(body, content_type=content_type)
+    disposition = "attachment" if attachment else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Cache-Control"] = DOWNLOAD_CACHE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if content_type.startswith("image/svg+xml"):
+        # An SVG opened directly is a document that could run script; ours are artwork only.
+        response.headers["Content-Security-Policy"] = SVG_CSP
+    return response
+
+
+def _wants_download() -> bool:
+    return request.args.get("download") == "1"
+
+
+# --- the page --------------------------------------------------------------------------------
+
+
+def credential_page(credential_id: str) -> ResponseReturnValue:
+    """The HTML page of a credential (``issuer.public`` calls this when HTML is preferred)."""
+    credential = (
+        get_session().get(Credential, credential_id)
+        if CREDENTIAL_ID.fullmatch(credential_id)
+        else None
+    )
+    if credential is None:
+        return render_template("learner/not_found.html"), 404
+    lang = current_language()
+    base_url = get_settings().base_url
+    facts = page_facts(get_session(), credential, lang)
+    links = page_links(base_url, credential, facts)
+    response = Response(
+        render_template(
+            "learner/credential.html",
+            credential=credential,
+            facts=facts,
+            links=links,
+            hidden=credential.hidden,
+            indexable=credential.indexable and not credential.hidden,
+        )
+    )
+    response.headers["Vary"] = "Accept, Accept-Language, Cookie"
+    if not (credential.indexable and not credential.hidden):
+        # The meta tag covers HTML readers; the header covers everything else.
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+
+@bp.get("/credentials/<credential_id>/badge.png")
+def badge_png(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    try:
+        body = artwork.baked_png(credential.badge_class_version, credential.signed_json)
+    except artwork.ArtworkError:
+        abort(404)
+    return _download(body, "image/png", f"badge-{credential.id}.png", attachment=_wants_download())
+
+
+@bp.get("/credentials/<credential_id>/badge.svg")
+def badge_svg(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    try:
+        body = artwork.baked_svg(credential.badge_class_version, credential.signed_json)
+    except artwork.ArtworkError:
+        abort(404)
+    return _download(
+        body, "image/svg+xml", f"badge-{credential.id}.svg", attachment=_wants_download()
+    )
+
+
+@bp.get("/credentials/<credential_id>/credential.json")
+def credential_json(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    return _download(
+        credential.signed_json.encode("utf-8"),
+        CREDENTIAL_MEDIA_TYPE,
+        f"credential-{credential.id}.json",
+        attachment=True,
+    )
+
+
+@bp.get("/credentials/<credential_id>/qr.png")
+def qr_code_png(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    url = issuing.verify_url(get_settings().base_url, credential.id)
+    return _download(
+        qr_png(url), "image/png", f"qr-{credential.id}.png", attachment=_wants_download()
+    )
+
+
+@bp.get("/credentials/<credential_id>/qr.svg")
+def qr_code_svg(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    url = issuing.verify_url(get_settings().base_url, credential.id)
+    return _download(
+        qr_svg(url), "image/svg+xml", f"qr-{credential.id}.svg", attachment=_wants_download()
+    )
+
+
+# --- the manage link -------------------------------------------------------------------------
+
+
+class ManageForm(FlaskForm):  # type: ignore[misc]
+    hidden = BooleanField(lazy_gettext("Hide my badge page"))
+    indexable = BooleanField(lazy_gettext("Let search engines list my badge page"))
+
+
+def _managed(credential_id: str, token: str) -> Credential:
+    credential = _credential(credential_id)
+    expected = credential.manage_token_hash
+    # Constant-time comparison of the hashes: the token is the only secret here.
+    if expected is None or not hmac.compare_digest(expected, issuing.token_hash(token)):
+        abort(404)
+    return credential
+
+
+@bp.route("/credentials/<credential_id>/manage/<token>", methods=["GET", "POST"])
+def manage(credential_id: str, token: str) -> ResponseReturnValue:
+    with unit_of_work():
+        credential = _managed(credential_id, token)
+        form = ManageForm(obj=credential)
+        if form.validate_on_submit():
+            credential.hidden = bool(form.hidden.data)
+            credential.indexable = bool(form.indexable.data)
+            flash(_("Your choices were saved."), "success")
+            saved = True
+        else:
+            saved = False
+        facts = page_facts(get_session(), credential, current_language())
+        page = issuing.credential_url(get_settings().base_url, credential.id)
+    if saved:
+        return redirect(url_for("learner.manage", credential_id=credential_id, token=token))
+    response = Response(
+        render_template("learner/manage.html", form=form, facts=facts, page_url=page),
+        status=422 if request.method == "POST" else 200,
+    )
+    # The URL holds a secret: keep it out of caches, referrers and search engines.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- status lists ----------------------------------------------------------------------------
+
+
+@bp.get("/status/<institution_slug>/<purpose>/<int:number>")
+def status_list(institution_slug: str, purpose: str, number: int) -> ResponseReturnValue:
+    """A signed ``BitstringStatusListCredential`` ([BSL] §"Bitstring Status List Credential"):
+    cacheable for its ``ttl`` (``Cache-Control: max-age``), with an ``ETag`` for conditional
+    requests, and readable from any origin (browser-based verifiers)."""
+    if purpose not in status.PURPOSES:
+        return _status_error(404, f"no status purpose {purpose!r}")
+    try:
+        with unit_of_work() as session:
+            row = status.get_list(session, institution_slug, purpose, number)
+            text, etag, last_modified = status.signed_list_credential(session, row)
+    except NotFoundError as error:
+        return _status_error(404, error.message)
+    response = Response(text.encode("utf-8"), content_type=STATUS_LIST_MEDIA_TYPE)
+    response.headers["Cache-Control"] = f"public, max-age={status.TTL_MS // 1000}"
+    response.headers["ETag"] = etag
+    response.last_modified = last_modified.astimezone(UTC)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified"
+    response.make_conditional(request)
+    return response
+
+
+def _status_error(code: int, message: str) -> Response:
+    response = error_response(code, message)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def init_app(app: Any) -> None:
+    app.register_blueprint(bp)

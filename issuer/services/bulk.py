@@ -1,0 +1,492 @@
+"""Issuing a cohort from a CSV file.
+
+1. ``parse_csv`` reads and checks the whole file first: encoding (UTF-8, with or without BOM;
+   anything else is refused with advice), delimiter (``,`` or ``;`` — Excel in Finland writes
+   ``;``), header names (case-insensitive), and every row. Every bad row is reported with its
+   line number and reason; a file with any bad row issues nothing.
+2. ``create_job`` stores the rows in a ``BulkJob`` (one ``BulkJobRow`` per line).
+3. A job runner (``issuer.services.jobs``) calls ``process_batch`` until the job is done; each
+   batch is one transaction, so an interrupted job resumes after its last committed batch.
+
+Running the same file again issues nothing new for rows already issued: a row whose learner
+(``recipient_key``) already holds the badge class from the institution is *skipped*.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from issuer.core.errors import EngineError
+from issuer.models import BadgeClass, Institution
+from issuer.models_issuing import BulkJob, BulkJobRow, JobState, RowState
+from issuer.services import audit, badge_classes, issuing
+from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
+
+#: Largest file accepted (10,000 rows take well under 2 MB).
+MAX_CSV_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 50_000
+#: Rows per transaction.
+BATCH_SIZE = 200
+#: At most this many row errors are listed (the count is always given).
+MAX_REPORTED_ERRORS = 1000
+
+REQUIRED_COLUMNS = ("email", "name")
+OPTIONAL_COLUMNS = ("lang", "evidence_url", "evidence_narrative", "grade", "valid_until")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+DELIMITERS = (",", ";")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int
+    email: str
+    name: str
+    lang: str
+    evidence_url: str | None = None
+    evidence_narrative: str | None = None
+    grade: str | None = None
+    valid_until: datetime | None = None
+
+
+class CsvError(InvalidInputError):
+    """The file cannot be issued: ``errors`` names every bad line (line 0: the file itself)."""
+
+    code = "invalid_csv"
+
+    def __init__(self, errors: list[RowError], total_errors: int | None = None) -> None:
+        count = total_errors if total_errors is not None else len(errors)
+        first = "; ".join(
+            f"line {error.line}: {error.message}" if error.line else error.message
+            for error in errors[:3]
+        )
+        more = f" (and {count - 3} more)" if count > 3 else ""
+        super().__init__(f"the CSV file has {count} problem(s): {first}{more}")
+        self.errors = errors
+        self.total_errors = count
+
+
+@dataclass
+class ParsedCsv:
+    rows: list[CsvRow] = field(default_factory=list)
+    delimiter: str = ","
+    sha256: str = ""
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_CSV_BYTES:
+        raise CsvError(
+            [RowError(0, f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")]
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CsvError(
+            [RowError(0, "the file is UTF-16 text; save it as CSV UTF-8 (in Excel: 'CSV UTF-8')")]
+        )
+    try:
+        # utf-8-sig drops the byte order mark Excel writes at the start of "CSV UTF-8" files.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CsvError(
+            [
+                RowError(
+                    line,
+                    "is not UTF-8 text (the file looks like Windows-1252/Latin-1); save the "
+                    "file as CSV UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')",
+                )
+            ]
+        ) from None
+
+
+def _delimiter(header_line: str) -> str:
+    counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    if counts[best] == 0:
+        raise CsvError(
+            [
+                RowError(
+                    1,
+                    "the first line must be a header naming the columns, separated by ',' or "
+                    f"';': at least {', '.join(REQUIRED_COLUMNS)}",
+                )
+            ]
+        )
+    return best
+
+
+def _header(names: list[str]) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    errors: list[str] = []
+    for position, raw in enumerate(names):
+        name = raw.strip().lower().replace("-", "_").replace(" ", "_")
+        if name == "e_mail":
+            name = "email"
+        if not name:
+            errors.append(f"column {position + 1} has no name")
+        elif name not in COLUMNS:
+            errors.append(f"unknown column {raw.strip()!r} (known: {', '.join(COLUMNS)})")
+        elif name in columns:
+            errors.append(f"column {name!r} appears twice")
+        else:
+            columns[name] = position
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        errors.append(f"missing column(s) {', '.join(missing)}")
+    if errors:
+        raise CsvError([RowError(1, "; ".join(errors))])
+    return columns
+
+
+def _cell(values: list[str], columns: dict[str, int], name: str) -> str | None:
+    position = columns.get(name)
+    if position is None or position >= len(values):
+        return None
+    return values[position].strip() or None
+
+
+def _row(
+    values: list[str],
+    columns: dict[str, int],
+    line: int,
+    default_lang: str,
+    languages: list[str],
+    now: datetime,
+) -> tuple[CsvRow | None, list[str]]:
+    problems: list[str] = []
+    email = name = ""
+    try:
+        email = issuing.check_email(_cell(values, columns, "email") or "")
+    except InvalidInputError as error:
+        problems.append(error.message if _cell(values, columns, "email") else "email is empty")
+    try:
+        name = issuing.check_name(_cell(values, columns, "name") or "")
+    except InvalidInputError as error:
+        problems.append(error.message)
+    lang = (_cell(values, columns, "lang") or default_lang).lower()
+    if lang not in issuing.LANGUAGES:
+        problems.append(f"lang must be fi, sv or en, not {lang!r}")
+    elif lang not in languages:
+        problems.append(f"the badge class is not fully translated into {lang!r}")
+    evidence_url = _cell(values, columns, "evidence_url")
+    if evidence_url is not None:
+        try:
+            evidence_url = issuing.check_url(evidence_url)
+        except InvalidInputError as error:
+            problems.append(f"evidence_url: {error.message}")
+    narrative = _cell(values, columns, "evidence_narrative")
+    if narrative is not None and len(narrative) > issuing.MAX_NARRATIVE_LENGTH:
+        problems.append(f"evidence_narrative is longer than {issuing.MAX_NARRATIVE_LENGTH}")
+    grade = _cell(values, columns, "grade")
+    if grade is not None and len(grade) > issuing.MAX_GRADE_LENGTH:
+        problems.append(f"grade is longer than {issuing.MAX_GRADE_LENGTH} characters")
+    valid_until: datetime | None = None
+    raw_valid_until = _cell(values, columns, "valid_until")
+    if raw_valid_until is not None:
+        try:
+            valid_until = issuing.parse_valid_until(raw_valid_until)
+            if valid_until <= now:
+                problems.append("valid_until must be in the future")
+        except InvalidInputError as error:
+            problems.append(error.message)
+    if problems:
+        return None, problems
+    return (
+        CsvRow(
+            line=line,
+            email=email,
+            name=name,
+            lang=lang,
+            evidence_url=evidence_url,
+            evidence_narrative=narrative,
+            grade=grade,
+            valid_until=valid_until,
+        ),
+        [],
+    )
+
+
+def parse_csv(
+    data: bytes,
+    *,
+    default_lang: str = "fi",
+    languages: list[str] | None = None,
+    now: datetime | None = None,
+) -> ParsedCsv:
+    """Read and check the whole file; ``CsvError`` lists every bad line (see the module doc).
+
+    ``languages``: the languages the badge class is fully translated into (default: all).
+    """
+    moment = now or datetime.now(UTC)
+    allowed = list(languages) if languages is not None else list(issuing.LANGUAGES)
+    text = _decode(data)
+    first_line = text.split("\n", 1)[0]
+    delimiter = _delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    errors: list[RowError] = []
+    total_errors = 0
+    rows: list[CsvRow] = []
+    seen: dict[str, int] = {}
+
+    def report(line: int, message: str) -> None:
+        nonlocal total_errors
+        total_errors += 1
+        if len(errors) < MAX_REPORTED_ERRORS:
+            errors.append(RowError(line, message))
+
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise CsvError([RowError(0, "the file is empty")]) from None
+    columns = _header(header)
+    line = reader.line_num + 1
+    try:
+        for values in reader:
+            start, line = line, reader.line_num + 1
+            if not any(value.strip() for value in values):
+                continue
+            if len(rows) + total_errors >= MAX_ROWS:
+                raise CsvError([RowError(start, f"the file has more than {MAX_ROWS} rows")])
+            if len(values) != len(header):
+                report(start, f"has {len(values)} fields, the header has {len(header)}")
+                continue
+            row, problems = _row(values, columns, start, default_lang, allowed, moment)
+            if row is None:
+                report(start, "; ".join(problems))
+                continue
+            earlier = seen.get(row.email)
+            if earlier is not None:
+                report(start, f"the same e-mail address as line {earlier}")
+                continue
+            seen[row.email] = start
+            rows.append(row)
+    except csv.Error as error:
+        report(reader.line_num, f"is not valid CSV: {error}")
+    if total_errors:
+        raise CsvError(errors, total_errors)
+    if not rows:
+        raise CsvError([RowError(0, "the file has a header but no rows")])
+    return ParsedCsv(rows=rows, delimiter=delimiter, sha256=hashlib.sha256(data).hexdigest())
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobActor:
+    """The actor a job's audit events name: whoever started the job."""
+
+    kind: str
+    id: int | None
+    label: str
+
+
+def create_job(
+    session: Session,
+    institution: Institution,
+    badge_class: BadgeClass,
+    parsed: ParsedCsv,
+    *,
+    actor: audit.AuditActor,
+    file_name: str | None = None,
+) -> BulkJob:
+    """Store a checked file as a pending job (rows inserted in one statement)."""
+    if not badge_classes.usable_by(badge_class, institution):
+        raise NotFoundError(
+            f"institution {institution.slug!r} cannot issue badge class {badge_class.slug!r}"
+        )
+    actor_id = getattr(actor, "id", None)
+    job = BulkJob(
+        institution_id=institution.id,
+        badge_class_id=badge_class.id,
+        state=JobState.PENDING,
+        file_name=(file_name or "")[:255] or None,
+        file_sha256=parsed.sha256,
+        total=len(parsed.rows),
+        issued=0,
+        skipped=0,
+        failed=0,
+        created_by=str(actor.label)[:320],
+        actor_kind=str(actor.kind)[:16],
+        actor_id=actor_id if isinstance(actor_id, int) else None,
+    )
+    session.add(job)
+    session.flush()
+    session.execute(
+        insert(BulkJobRow),
+        [
+            {
+                "job_id": job.id,
+                "line": row.line,
+                "email": row.email,
+                "name": row.name,
+                "lang": row.lang,
+                "evidence_url": row.evidence_url,
+                "evidence_narrative": row.evidence_narrative,
+                "grade": row.grade,
+                "valid_until": row.valid_until,
+                "state": RowState.PENDING,
+            }
+            for row in parsed.rows
+        ],
+    )
+    if "issue_bulk" in audit.ACTIONS:
+        audit.record(
+            session,
+            actor=actor,
+            action="issue_bulk",
+            institution_id=institution.id,
+            target=f"job:{job.id}",
+            details={"badge_class": badge_class.slug, "rows": job.total, "file": file_name},
+        )
+    return job
+
+
+def get_job(session: Session, job_id: int, institution: Institution | None = None) -> BulkJob:
+    job = session.get(BulkJob, job_id)
+    if job is None or (institution is not None and job.institution_id != institution.id):
+        raise NotFoundError(f"no job {job_id}")
+    return job
+
+
+def job_errors(session: Session, job: BulkJob, limit: int = 100) -> list[RowError]:
+    rows = session.execute(
+        select(BulkJobRow.line, BulkJobRow.error)
+        .where(BulkJobRow.job_id == job.id, BulkJobRow.state == RowState.FAILED)
+        .order_by(BulkJobRow.line)
+        .limit(limit)
+    )
+    return [RowError(line, error or "") for line, error in rows]
+
+
+def pending_rows(session: Session, job: BulkJob) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(BulkJobRow)
+            .where(BulkJobRow.job_id == job.id, BulkJobRow.state == RowState.PENDING)
+        )
+        or 0
+    )
+
+
+def job_json(job: BulkJob, errors: list[RowError] | None = None) -> dict[str, Any]:
+    processed = job.issued + job.skipped + job.failed
+    body: dict[str, Any] = {
+        "id": job.id,
+        "state": job.state.value,
+        "badge_class": job.badge_class.slug,
+        "total": job.total,
+        "processed": processed,
+        "issued": job.issued,
+        "skipped": job.skipped,
+        "failed": job.failed,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    if job.error:
+        body["error"] = job.error
+    if errors is not None:
+        body["errors"] = [error.to_dict() for error in errors]
+    return body
+
+
+def process_batch(
+    session: Session,
+    ctx: issuing.IssuingContext,
+    job: BulkJob,
+    *,
+    batch_size: int = BATCH_SIZE,
+    now: datetime | None = None,
+) -> bool:
+    """Issue the next ``batch_size`` pending rows of ``job`` in the caller's transaction;
+    returns True when the job has no pending rows left (and is marked done).
+
+    A row whose issuance fails (for a reason the upfront check cannot see, e.g. the institution
+    lost its signing key) is marked failed with the error, in a savepoint, and the batch goes
+    on; the job ends as done with a failure count.
+    """
+    moment = now or datetime.now(UTC)
+    job.heartbeat_at = moment
+    session.flush()  # the first write of the transaction (SQLite: take the write lock now)
+    ctx.new_transaction()
+    rows = list(
+        session.scalars(
+            select(BulkJobRow)
+            .where(BulkJobRow.job_id == job.id, BulkJobRow.state == RowState.PENDING)
+            .order_by(BulkJobRow.line)
+            .limit(batch_size)
+        )
+    )
+    if not rows:
+        job.state = JobState.DONE
+        job.finished_at = moment
+        session.flush()
+        return True
+    institution = job.institution
+    badge_class = job.badge_class
+    keys = {row.id: issuing.recipient_key(ctx.secret, row.email or "") for row in rows}
+    existing = issuing.find_credentials(session, institution, badge_class, list(keys.values()))
+    actor = JobActor(job.actor_kind, job.actor_id, job.created_by)
+    for row in rows:
+        known = existing.get(keys[row.id])
+        if known is not None:
+            row.state = RowState.SKIPPED
+            row.credential_id = known
+            row.email = None
+            job.skipped += 1
+            continue
+        options = issuing.IssueOptions(
+            lang=row.lang,
+            evidence=(
+                (issuing.Evidence(url=row.evidence_url, narrative=row.evidence_narrative),)
+                if row.evidence_url or row.evidence_narrative
+                else ()
+            ),
+            grade=row.grade,
+            valid_until=row.valid_until,
+        )
+        try:
+            with session.begin_nested():
+                issued = issuing.issue(
+                    session,
+                    ctx,
+                    institution,
+                    badge_class,
+                    row.email or "",
+                    row.name,
+                    options,
+                    actor=actor,
+                    now=moment,
+                    via=f"bulk:{job.id}",
+                )
+        except (ServiceError, EngineError) as error:
+            # The savepoint rolled back this row's writes, possibly a status list it opened:
+            # forget the allocator's view of the lists.
+            ctx.new_transaction()
+            row.state = RowState.FAILED
+            row.error = error.message[:2000]
+            job.failed += 1
+        else:
+            row.state = RowState.ISSUED
+            row.credential_id = issued.credential.id
+            existing[keys[row.id]] = issued.credential.id
+            job.issued += 1
+        row.email = None
+    session.flush()
+    return False

@@ -1,0 +1,371 @@
+"""E-mail to learners: an outbox in the database, sent after the transaction commits.
+
+* ``queue_credential_mail`` renders the mail in the learner's language and adds an
+  ``OutboxMail`` row to the issuing transaction. Nothing is sent inside a transaction: a mail
+  cannot be rolled back, so a credential whose transaction fails must not have been announced.
+* After a commit that queued mail, a sender delivers pending mails (``deliver_pending``), each
+  claimed first (``pending -> sending``) so that two processes never send the same mail. In the
+  service that happens on a background thread; ``MAIL_DELIVERY = "sync"`` (a Flask config key,
+  for tests) sends before ``commit()`` returns, ``"off"`` leaves everything to ``merkki``/staff.
+* Without ``ISSUER_SMTP_URL`` (the embedded default) nothing is sent: mails stay in the outbox,
+  where staff see them (``/staff/issue/outbox``). Failed sends keep their error; staff can send
+  them again (``resend``).
+
+``ISSUER_SMTP_URL``: ``smtp://[user[:password]@]host[:port][?starttls=1&from=addr]`` (port 25
+by default; ``starttls=1`` upgrades the connection, as port 587 expects) or
+``smtps://...`` (TLS from the start, port 465 by default). User and password are URL-decoded.
+``from`` is the sender address; by default ``merkki@<host of ISSUER_BASE_URL>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import smtplib
+import ssl
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import Flask, current_app, has_app_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from issuer.models import Credential, Institution
+from issuer.models_issuing import MailState, OutboxMail
+
+#: Flask config key: "thread" (default), "sync" or "off" (see the module docstring).
+DELIVERY_CONFIG = "MAIL_DELIVERY"
+SMTP_TIMEOUT_SECONDS = 30
+_SESSION_FLAG = "merkki_mail_queued"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class SmtpUrlError(ValueError):
+    """``ISSUER_SMTP_URL`` is not usable; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    use_ssl: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    sender: str | None
+
+    def __repr__(self) -> str:  # never show the password
+        return f"SmtpSettings(host={self.host!r}, port={self.port}, ssl={self.use_ssl})"
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """Parse ``ISSUER_SMTP_URL`` (format in the module docstring)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise SmtpUrlError("the scheme must be smtp:// or smtps://")
+    if not parts.hostname:
+        raise SmtpUrlError("a host is required, e.g. smtp://mail.example.fi:587?starttls=1")
+    try:
+        port = parts.port
+    except ValueError:
+        raise SmtpUrlError("the port must be a number 1-65535") from None
+    options = {key.lower(): values[-1] for key, values in parse_qs(parts.query).items()}
+    unknown = set(options) - {"starttls", "from"}
+    if unknown:
+        raise SmtpUrlError(f"unknown option(s) {', '.join(sorted(unknown))}; use starttls, from")
+    use_ssl = parts.scheme == "smtps"
+    starttls = options.get("starttls", "0").lower() in _TRUE
+    if use_ssl and starttls:
+        raise SmtpUrlError("smtps:// is TLS already; starttls=1 is for smtp://")
+    sender = options.get("from")
+    if sender is not None and "@" not in sender:
+        raise SmtpUrlError("from= must be an e-mail address")
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or (465 if use_ssl else 25),
+        use_ssl=use_ssl,
+        starttls=starttls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        sender=sender,
+    )
+
+
+# --- composing -------------------------------------------------------------------------------
+
+
+def _sender(settings: SmtpSettings, base_url: str) -> str:
+    if settings.sender:
+        return settings.sender
+    host = urlsplit(base_url).hostname or "localhost"
+    return f"merkki@{host}"
+
+
+def credential_mail_body(
+    *, name: str, badge: str, institution: str, page_url: str, manage_url: str, verify_url: str
+) -> str:
+    """The plain-text body in the current locale (built here rather than in a template: it is
+    plain text, where HTML escaping would garble names such as O'Brien)."""
+    paragraphs = [
+        _("Hello %(name)s,", name=name),
+        _(
+            '%(institution)s has awarded you the badge "%(badge)s".',
+            institution=institution,
+            badge=badge,
+        ),
+        _("Your badge page, which you can share (for example on LinkedIn or in your CV):")
+        + "\n"
+        + page_url,
+        _(
+            "On that page you can also download the badge as an image that carries the "
+            "credential, and the credential file for a digital wallet."
+        ),
+        _("Anyone can check that the badge is genuine here:") + "\n" + verify_url,
+        _(
+            "Your private link for managing the page (hide it, or allow search engines to list "
+            "it). Do not share this link:"
+        )
+        + "\n"
+        + manage_url,
+        _("This message was sent automatically by Merkki."),
+    ]
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def queue_credential_mail(
+    session: Session,
+    *,
+    credential: Credential,
+    email: str,
+    badge_name: str,
+    institution: Institution,
+    manage_url: str,
+    base_url: str,
+) -> OutboxMail:
+    """Add the "you received a badge" mail for ``credential`` to the outbox, in the
+    credential's language. Sent after the transaction commits."""
+    lang = credential.lang
+    page_url = f"{base_url}/credentials/{credential.id}"
+    with force_locale(lang):
+        subject = _("Your badge: %(badge)s", badge=badge_name)
+        body = credential_mail_body(
+            name=credential.recipient_name,
+            badge=badge_name,
+            institution=institution.name(lang),
+            page_url=page_url,
+            manage_url=manage_url,
+            verify_url=f"{base_url}/verify/{credential.id}",
+        )
+    mail = OutboxMail(
+        institution_id=institution.id,
+        credential_id=credential.id,
+        to_address=email,
+        lang=lang,
+        subject=subject[:255],
+        body=body,
+        state=MailState.PENDING,
+    )
+    session.add(mail)
+    session.info[_SESSION_FLAG] = True
+    return mail
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def _message(mail: OutboxMail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = mail.subject
+    message["From"] = formataddr(("Merkki", sender))
+    message["To"] = mail.to_address
+    message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
+    message["Content-Language"] = mail.lang
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.body)
+    return message
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    context = ssl.create_default_context()
+    client: smtplib.SMTP
+    if settings.use_ssl:
+        client = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=SMTP_TIMEOUT_SECONDS, context=context
+        )
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT_SECONDS)
+        if settings.starttls:
+            client.starttls(context=context)
+    if settings.username:
+        client.login(settings.username, settings.password or "")
+    return client
+
+
+def _claim(session: Session, mail_id: int) -> bool:
+    """``pending -> sending`` for one mail; False when someone else claimed it first."""
+    result = session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id, OutboxMail.state == MailState.PENDING)
+        .values(state=MailState.SENDING)
+    )
+    session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def deliver_pending(
+    session: Session, smtp_url: str | None, base_url: str, *, limit: int = 500
+) -> int:
+    """Send pending mails (oldest first) over ``smtp_url``; returns how many were sent.
+
+    Commits per mail (this runs outside any request's unit of work): a mail is claimed, then
+    marked sent, or failed with the error. Nothing happens without ``smtp_url``.
+    """
+    if not smtp_url:
+        return 0
+    settings = parse_smtp_url(smtp_url)
+    sender = _sender(settings, base_url)
+    ids = list(
+        session.scalars(
+            select(OutboxMail.id)
+            .where(OutboxMail.state == MailState.PENDING)
+            .order_by(OutboxMail.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    sent = 0
+    client: smtplib.SMTP | None = None
+    try:
+        for mail_id in ids:
+            if not _claim(session, mail_id):
+                continue
+            mail = session.get(OutboxMail, mail_id)
+            assert mail is not None
+            mail.attempts += 1
+            try:
+                if client is None:
+                    client = _connect(settings)
+                client.send_message(_message(mail, sender))
+            except (OSError, smtplib.SMTPException) as error:
+                mail.state = MailState.FAILED
+                mail.last_error = f"{type(error).__name__}: {error}"[:2000]
+                client = None  # reconnect for the next one
+            else:
+                mail.state = MailState.SENT
+                mail.sent_at = datetime.now(UTC)
+                mail.last_error = None
+                sent += 1
+            session.commit()
+    finally:
+        if client is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                client.quit()
+    return sent
+
+
+def resend(session: Session, mail: OutboxMail) -> None:
+    """Put a failed (or sent) mail back in the queue; the next delivery sends it again."""
+    mail.state = MailState.PENDING
+    session.info[_SESSION_FLAG] = True
+
+
+def list_outbox(
+    session: Session, institution: Institution, *, limit: int = 200
+) -> list[OutboxMail]:
+    return list(
+        session.scalars(
+            select(OutboxMail)
+            .where(OutboxMail.institution_id == institution.id)
+            .order_by(OutboxMail.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def masked_address(address: str) -> str:
+    """``l***@example.fi``: enough for staff to recognise, not to harvest."""
+    local, _at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def address_digest(address: str) -> str:
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()[:12]
+
+
+# --- after commit ----------------------------------------------------------------------------
+
+_sender_lock = threading.Lock()
+_sender_threads: dict[int, threading.Thread] = {}
+_rerun: dict[int, bool] = {}
+
+
+def _deliver_with_app(app: Flask) -> int:
+    from issuer.config import get_settings
+    from issuer.db import get_database
+
+    settings = get_settings(app)
+    with app.app_context():
+        session = get_database(app).sessionmaker()
+        try:
+            return deliver_pending(session, settings.smtp_url, settings.base_url)
+        finally:
+            session.close()
+
+
+def _sender_loop(app: Flask) -> None:
+    key = id(app)
+    while True:
+        try:
+            _deliver_with_app(app)
+        except Exception:  # a sender must not die silently; the mails stay pending/failed
+            app.logger.exception("mail delivery failed")
+        with _sender_lock:
+            if not _rerun.pop(key, False):
+                _sender_threads.pop(key, None)
+                return
+
+
+def notify(app: Flask) -> None:
+    """Mail was queued and committed: deliver it as ``MAIL_DELIVERY`` says."""
+    from issuer.config import get_settings
+
+    if not get_settings(app).smtp_url:
+        return
+    mode = app.config.get(DELIVERY_CONFIG, "thread")
+    if mode == "off":
+        return
+    if mode == "sync":
+        _deliver_with_app(app)
+        return
+    key = id(app)
+    with _sender_lock:
+        if key in _sender_threads:
+            _rerun[key] = True
+            return
+        # Not a daemon: a `merkki` command waits for its mails before the process exits.
+        thread = threading.Thread(target=_sender_loop, args=(app,), name="merkki-mail")
+        _sender_threads[key] = thread
+        thread.start()
+
+
+def wait_idle(app: Flask, timeout: float = 30.0) -> None:
+    """Wait for this app's sender thread (tests, shutdown)."""
+    with _sender_lock:
+        thread = _sender_threads.get(id(app))
+    if thread is not None:
+        thread.join(timeout)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    # A rollback leaves the flag set; the next commit then triggers a delivery pass, which
+    # finds nothing new or sends what is pending anyway: harmless.
+    if not session.info.pop(_SESSION_FLAG, False) or not has_app_context():
+        return
+    notify(current_app._get_current_object())  # type: ignore[attr-defined]
