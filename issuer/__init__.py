@@ -48,6 +48,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     observability.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    from issuer import staff_credentials, verify  # issue 5: verification pages, credentials UI
+
+    app.register_blueprint(verify.bp)
+    app.register_blueprint(staff_credentials.bp)
     from issuer import catalog, staff  # issue 3: staff UI, public catalogue
 
     app.register_blueprint(staff.bp)

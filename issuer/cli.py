@@ -258,31 +258,53 @@ def issue(institution_slug: str, badge_reference: str, email: str, name: str, la
     click.echo(signed_json)
 
 
-def _read_json_object(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{path} is not UTF-8 text") from None
+        with path.open("rb") as file:
+            data = file.read(verification.MAX_SUBMISSION_BYTES + 1)
     except OSError as error:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    if len(data) > verification.MAX_SUBMISSION_BYTES:
+        raise click.ClickException(
+            f"{path} is larger than {verification.MAX_SUBMISSION_BYTES // (1024 * 1024)} MiB"
+        )
+    return data
+
+
+def _check_json_object(path: Path, data: bytes) -> None:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise click.ClickException(f"{path} is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise click.ClickException(f"{path} does not hold a JSON object (a credential)")
-    return document
 
 
-@main.command(help="Verify a credential (.json); exit status 0 if and only if it verifies.")
+@main.command(
+    help="Verify a credential (.json, or a baked .png or .svg badge); prints the report; "
+    "exit status 0 if and only if it verifies."
+)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
 @with_app
 def verify(file: Path) -> None:
-    document = _read_json_object(file)
-    report = verification.verify(get_session(), document, base_url=get_settings().base_url)
-    _echo_json(report.to_dict())
-    if not report.verified:
+    data = _read_file(file)
+    if file.suffix.lower() not in (".png", ".svg"):
+        _check_json_object(file, data)
+    # The same service function as the verification page and POST /api/v1/verify.
+    result = verification.verify_submission(
+        get_session(),
+        data,
+        base_url=get_settings().base_url,
+        fetch=verification.remote_fetcher(),
+    )
+    _echo_json(result.to_dict())
+    if not result.verified:
         click.get_current_context().exit(1)
 
 
 import issuer.cli_accounts  # noqa: E402,F401 - token and user commands (issue 3)
+from issuer import cli_status  # noqa: E402,F401 - revoke, suspend, unsuspend, key commands

@@ -14,6 +14,5 @@ def index() -> dict[str, str]:
 
 
 import issuer.api.badge_classes  # noqa: E402,F401 - routes of issue 3
-
-
+from issuer.api import credential_status, verify  # noqa: E402,F401 - routes of issue 5
 from issuer.api import credentials  # noqa: E402,F401 - issuing routes (issue 4)

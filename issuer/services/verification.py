@@ -1,32 +1,113 @@
-"""Verifying credentials with the service's own knowledge of its issuers.
+"""Verifying credentials: ours and anyone's, from JSON, a baked PNG or SVG, or the database.
 
-Key resolution: ``did:key`` and ``https://...#z6Mk...`` from the identifier itself; ``did:web``
-DIDs under our own ``ISSUER_BASE_URL`` from the database, without any HTTP request (the answer
-is the DID document ``/issuers/<slug>/did.json`` would serve). A foreign ``did:web`` is
-reported unresolvable for now.
+One function decides every verdict the service gives: ``verify`` (called by ``verify_submission``
+for what people upload or post, and by ``verify_stored`` for the QR target ``/verify/<id>``). The
+page, the JSON API and ``merkki verify`` all go through it, so they cannot disagree.
+
+Key resolution:
+
+* ``did:key`` and ``https://...#z6Mk...`` from the identifier itself;
+* ``did:web`` DIDs under our own ``ISSUER_BASE_URL`` from the database, without any HTTP
+  request (the answer ``/issuers/<slug>/did.json`` would serve). A key the institution has
+  withdrawn as compromised is reported as such (DESIGN.md "Issuer identity");
+* any other ``did:web`` through the guarded fetcher (``issuer.core.safe_fetch``: https only,
+  public addresses only, short timeouts, size cap, cache), switched off by
+  ``ISSUER_REMOTE_FETCH=off``. What could not be fetched is reported as "could not be checked".
+
+Status (W3C Bitstring Status List): each of our credentials carries one ``credentialStatus``
+entry (purpose ``revocation``; OB 3.0 allows one) and also has a ``suspension`` index in the
+database. For OUR credentials the revocation list is answered from the database (so a change is
+seen at once, not after the list's ttl), and revocation and suspension are also read from the
+credential's own row; a credential from anyone else is checked only through what it carries,
+its lists fetched like DID documents.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+from flask import Flask, current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.config import get_settings
+from issuer.core.badgeclass import BadgeClassData
+from issuer.core.baking import BakingError, unbake
 from issuer.core.did import did_web_for, did_web_to_url
-from issuer.core.resolver import ChainResolver, DidDocumentFetcher, standard_resolver
-from issuer.core.verifier import VerificationReport, verify_credential
-from issuer.services import institutions
-from issuer.services.errors import NotFoundError, ServiceError
+from issuer.core.resolver import (
+    ChainResolver,
+    DidDocumentFetcher,
+    DidKeyResolver,
+    DidWebResolver,
+    FragmentMultikeyResolver,
+    ResolutionError,
+    ResolvedKey,
+    SchemeResolver,
+)
+from issuer.core.safe_fetch import FetchRefused, SafeFetcher
+from issuer.core.verifier import Check, VerificationReport, verify_credential
+from issuer.models import Credential, Institution, KeyStatus, SigningKey
+from issuer.models_issuing import StatusList
+from issuer.services import badge_classes, institutions, status
+from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 _PLACEHOLDER_SLUG = "slug"
 _DID_DOCUMENT = "/did.json"
+REMOTE_FETCHER_EXTENSION = "issuer.remote_fetcher"
+
+#: Largest upload or posted body verified: a baked badge image is typically well under 1 MiB.
+MAX_SUBMISSION_BYTES = 5 * 1024 * 1024
+
+#: ``fetch(url) -> parsed JSON``: the guarded fetcher, or a stand-in in tests.
+RemoteFetcher = Callable[[str], Any]
+Source = Literal["json", "png", "svg", "stored"]
 
 
 class ForeignDidError(ServiceError):
-    """A did:web DID outside this service; fetching those is not supported yet."""
+    """A did:web DID outside this service (asked of the database fetcher)."""
 
     code = "foreign_did"
+
+
+class UnreadableSubmissionError(InvalidInputError):
+    """What was submitted is neither a credential (JSON) nor a badge image carrying one."""
+
+    code = "unreadable_credential"
+
+
+class SubmissionTooLargeError(InvalidInputError):
+    code = "too_large"
+
+
+# --------------------------------------------------------------------------- remote fetching
+
+
+def remote_fetcher(app: Flask | None = None) -> RemoteFetcher:
+    """The app's guarded fetcher for other issuers' DID documents and status lists (one per
+    app, so its cache is shared); refuses everything when ``ISSUER_REMOTE_FETCH=off``.
+
+    Tests replace it with ``app.extensions[REMOTE_FETCHER_EXTENSION] = ...``.
+    """
+    target = app if app is not None else current_app
+    fetcher = target.extensions.get(REMOTE_FETCHER_EXTENSION)
+    if fetcher is None:
+        fetcher = SafeFetcher(enabled=get_settings(target).remote_fetch)
+        target.extensions[REMOTE_FETCHER_EXTENSION] = fetcher
+    assert callable(fetcher)
+    return fetcher
+
+
+def _refuse_all(url: str) -> Any:
+    raise FetchRefused("fetching remote documents is switched off")
+
+
+# ---------------------------------------------------------------------------- own issuers
 
 
 def own_issuer_prefix(base_url: str) -> str:
@@ -39,6 +120,11 @@ def own_issuer_prefix(base_url: str) -> str:
     return url.removesuffix(_PLACEHOLDER_SLUG + _DID_DOCUMENT)
 
 
+def own_did_prefix(base_url: str) -> str:
+    """``did:web:HOST:issuers:`` — the start of every issuer DID of this service."""
+    return did_web_for(base_url, _PLACEHOLDER_SLUG).removesuffix(_PLACEHOLDER_SLUG)
+
+
 def database_did_fetcher(session: Session, base_url: str) -> DidDocumentFetcher:
     """``fetch(url) -> DID document`` answered from the database for our own issuers."""
     prefix = own_issuer_prefix(base_url)
@@ -46,10 +132,7 @@ def database_did_fetcher(session: Session, base_url: str) -> DidDocumentFetcher:
     def fetch(url: str) -> dict[str, Any]:
         slug = url.removeprefix(prefix).removesuffix(_DID_DOCUMENT)
         if not url.startswith(prefix) or not url.endswith(_DID_DOCUMENT) or "/" in slug:
-            raise ForeignDidError(
-                f"{url} is not an issuer of this service; resolving other services' did:web "
-                "DIDs is not supported yet"
-            )
+            raise ForeignDidError(f"{url} is not an issuer of this service")
         institution = institutions.find_institution(session, slug)
         if institution is None:
             raise NotFoundError(f"this service has no issuer {slug!r}")
@@ -58,17 +141,386 @@ def database_did_fetcher(session: Session, base_url: str) -> DidDocumentFetcher:
     return fetch
 
 
-def resolver_for(session: Session, base_url: str) -> ChainResolver:
-    """did:key, fragment Multikey and (own) did:web resolution."""
-    return standard_resolver(did_web_fetch=database_did_fetcher(session, base_url))
+class OwnIssuerResolver:
+    """Our own issuers' did:web keys, from the database.
+
+    Differs from resolving the published DID document in one way only: a key that is not in the
+    document because the institution withdrew it as compromised is named as such, so that the
+    verification page can say why the credential is no longer trusted.
+    """
+
+    def __init__(self, session: Session, base_url: str) -> None:
+        self._session = session
+        self._base_url = base_url
+        self._prefix = own_did_prefix(base_url)
+        self._documents = DidWebResolver(database_did_fetcher(session, base_url))
+
+    def supports(self, method_id: str) -> bool:
+        return isinstance(method_id, str) and method_id.startswith(self._prefix)
+
+    def resolve(self, method_id: str) -> ResolvedKey:
+        did, _, fragment = method_id.partition("#")
+        slug = did.removeprefix(self._prefix)
+        institution = institutions.find_institution(self._session, slug)
+        if institution is None or institutions.institution_did(institution, self._base_url) != did:
+            # What /issuers/<slug>/did.json answers: not found. Definite, not "unavailable".
+            raise ResolutionError(f"this service has no issuer {slug!r} ({did})")
+        key = self._session.scalar(
+            select(SigningKey).where(
+                SigningKey.institution_id == institution.id,
+                SigningKey.public_key_multibase == fragment,
+            )
+        )
+        if key is not None and key.status is KeyStatus.COMPROMISED:
+            withdrawn = key.retired_at.date().isoformat() if key.retired_at else "?"
+            raise ResolutionError(
+                f"the key {fragment} was withdrawn by {institution.name_fi} as compromised on "
+                f"{withdrawn}; what it signed is no longer trusted"
+            )
+        return self._documents.resolve(method_id)
+
+
+class RemoteDidWebResolver(DidWebResolver):
+    """Other services' did:web DIDs, fetched through the guarded fetcher."""
+
+    def __init__(self, fetch: DidDocumentFetcher, own_prefix: str) -> None:
+        super().__init__(fetch)
+        self._own_prefix = own_prefix
+
+    def supports(self, method_id: str) -> bool:
+        return super().supports(method_id) and not method_id.startswith(self._own_prefix)
+
+
+def resolver_for(
+    session: Session, base_url: str, fetch: RemoteFetcher | None = None
+) -> ChainResolver:
+    """did:key, fragment Multikey, our own did:web (database) and others' did:web (``fetch``;
+    without it, other services' DIDs cannot be resolved and are reported so)."""
+    resolvers: list[SchemeResolver] = [
+        DidKeyResolver(),
+        FragmentMultikeyResolver(),
+        OwnIssuerResolver(session, base_url),
+        RemoteDidWebResolver(fetch or _refuse_all, own_did_prefix(base_url)),
+    ]
+    return ChainResolver(resolvers)
+
+
+def own_status_list(session: Session, base_url: str, url: str) -> StatusList | None:
+    """The status list we publish at ``url`` (``<base>/status/<slug>/<purpose>/<number>``)."""
+    prefix = f"{base_url}/status/"
+    if not url.startswith(prefix):
+        return None
+    parts = url.removeprefix(prefix).split("/")
+    if len(parts) != 3 or not parts[2].isdigit() or len(parts[2]) > 9:
+        return None
+    slug, purpose, number = parts
+    try:
+        return status.get_list(session, slug, purpose, int(number))
+    except NotFoundError:
+        return None
+
+
+def own_list_credential(session: Session, base_url: str, url: str) -> dict[str, Any] | None:
+    """Our own status list credential at ``url``, signed from the database as it is now (the
+    same document the public route serves), or None when ``url`` is not one of ours."""
+    found = own_status_list(session, base_url, url)
+    if found is None:
+        return None
+    text, _etag, _modified = status.signed_list_credential(session, found, base_url=base_url)
+    document = json.loads(text)
+    assert isinstance(document, dict)
+    return document
+
+
+def status_fetcher_for(
+    session: Session, base_url: str, fetch: RemoteFetcher | None = None
+) -> Callable[[str], dict[str, Any]]:
+    """``fetch(url) -> status list credential``: our own lists signed fresh from the database
+    (a change is visible at once), anyone else's through the guarded fetcher."""
+    remote = fetch or _refuse_all
+
+    def fetch_list(url: str) -> dict[str, Any]:
+        own = own_list_credential(session, base_url, url)
+        if own is not None:
+            return own
+        document = remote(url)
+        if not isinstance(document, dict):
+            raise ValueError(f"{url} did not return a JSON object")
+        return document
+
+    return fetch_list
+
+
+# ------------------------------------------------------------------------------ the verdict
+
+
+@dataclass
+class VerificationResult:
+    """A report, and what the service knows about the credential beyond it."""
+
+    report: VerificationReport
+    source: Source
+    #: Our own stored credential, when the verified one is one of ours (same id and issuer).
+    stored: Credential | None = None
+    revocation_reason: str | None = None
+    revoked_at: datetime | None = None
+    suspended_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return self.report.verified
+
+    @property
+    def verdict(self) -> str:
+        return self.report.verdict
+
+    @property
+    def credential(self) -> dict[str, Any] | None:
+        return self.report.credential
+
+    @property
+    def checks(self) -> list[Check]:
+        return self.report.checks
+
+    def check(self, name: str) -> Check | None:
+        return self.report.check(name)
+
+    def summary(self) -> dict[str, Any]:
+        return self.report.summary()
+
+    def badge_class(self) -> BadgeClassData | None:
+        """The badge class an own credential was issued from (for the EU facts)."""
+        if self.stored is None:
+            return None
+        return badge_classes.parsed(self.stored.badge_class_version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API answer: ``verified``, ``verdict``, ``checks``, ``credential`` (summary)."""
+        data = self.report.to_dict()
+        data["checks"] = [
+            {"name": c.name, "ok": c.ok, "message": c.message, "code": c.code}
+            for c in self.report.checks
+        ]
+        data["source"] = self.source
+        if self.revocation_reason is not None:
+            data["revocationReason"] = self.revocation_reason
+        return data
+
+
+def _issuer_id(document: dict[str, Any]) -> str | None:
+    issuer = document.get("issuer")
+    value = issuer.get("id") if isinstance(issuer, dict) else issuer
+    return value if isinstance(value, str) else None
+
+
+def own_record(session: Session, document: dict[str, Any], base_url: str) -> Credential | None:
+    """Our stored credential with this credential's id AND issuer, if there is one.
+
+    Both must match: anyone can copy one of our ids into a credential of their own, and our
+    database has nothing to say about that one.
+    """
+    credential_id = document.get("id")
+    prefix = f"{base_url}/credentials/"
+    if not isinstance(credential_id, str) or not credential_id.startswith(prefix):
+        return None
+    stored = session.get(Credential, credential_id.removeprefix(prefix))
+    if stored is None:
+        return None
+    institution: Institution = stored.institution
+    if institutions.institution_did(institution, base_url) != _issuer_id(document):
+        return None
+    return stored
+
+
+def _date(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _apply_own_status(session: Session, report: VerificationReport, stored: Credential) -> None:
+    """Revocation and suspension of our own credential, from the database.
+
+    The list check already ran against the list signed from the same database; the row is
+    consulted as well so that the verdict carries the reason, and so that a credential issued
+    without a status entry is still covered.
+    """
+    revoked_at = stored.revoked_at
+    reason = stored.revocation_reason
+    # Suspension is not in the credential (one status entry only, for revocation): the
+    # database allocation on the suspension list and the row decide.
+    suspended = stored.suspended_at is not None or status.is_set(
+        session, stored.id, status.SUSPENSION
+    )
+    revocation = [c for c in report.checks if c.name == "status:revocation"]
+    others = [c for c in report.checks if c.name not in ("status:revocation", "status:suspension")]
+    if revoked_at is not None:
+        message = f"revoked by the issuer on {_date(revoked_at)}"
+        if reason:
+            message += f": {reason}"
+        others.append(Check("status:revocation", False, message, "revoked"))
+    elif revocation:
+        others.extend(revocation)
+    else:
+        others.append(Check("status:revocation", True, "not revoked (issuer's records)"))
+    suspended_at = stored.suspended_at
+    if suspended and revoked_at is None:
+        since = f" since {_date(suspended_at)}" if suspended_at else ""
+        others.append(
+            Check("status:suspension", False, f"suspended by the issuer{since}", "suspended")
+        )
+    elif revoked_at is None:
+        others.append(Check("status:suspension", True, "not suspended (issuer's records)"))
+    report.checks[:] = others
 
 
 def verify(
     session: Session,
-    document: dict[str, Any],
+    document: Any,
     *,
     base_url: str,
+    fetch: RemoteFetcher | None = None,
     now: datetime | None = None,
-) -> VerificationReport:
-    """Verify ``document`` (never raises for bad input; problems are failed checks)."""
-    return verify_credential(document, resolver=resolver_for(session, base_url), now=now)
+    source: Source = "json",
+    stored: Credential | None = None,
+) -> VerificationResult:
+    """Verify ``document`` (a parsed JSON object, or JSON text/bytes) — THE verification of the
+    service. Never raises for bad input: problems are failed or unchecked checks.
+
+    ``stored`` is our own row the document was read from (``verify_stored``); otherwise the
+    row is looked up by the credential's id and issuer.
+    """
+    report = verify_credential(
+        document,
+        resolver=resolver_for(session, base_url, fetch),
+        now=now,
+        status_fetcher=status_fetcher_for(session, base_url, fetch),
+    )
+    result = VerificationResult(report=report, source=source)
+    if stored is None and report.credential is not None:
+        stored = own_record(session, report.credential, base_url)
+    if stored is not None and report.credential is not None:
+        result.stored = stored
+        result.revoked_at = stored.revoked_at
+        result.revocation_reason = stored.revocation_reason
+        result.suspended_at = stored.suspended_at
+        _apply_own_status(session, report, stored)
+    return result
+
+
+def verify_stored(
+    session: Session,
+    credential_id: str,
+    *,
+    base_url: str,
+    fetch: RemoteFetcher | None = None,
+    now: datetime | None = None,
+) -> VerificationResult:
+    """Verify the credential we issued under ``credential_id`` (the QR target), live: the same
+    checks as for an upload, on the exact text that was issued."""
+    stored = session.get(Credential, credential_id)
+    if stored is None:
+        raise NotFoundError(f"no credential {credential_id!r}")
+    return verify(
+        session,
+        stored.signed_json,
+        base_url=base_url,
+        fetch=fetch,
+        now=now,
+        source="stored",
+        stored=stored,
+    )
+
+
+# ------------------------------------------------------------------------ what people submit
+
+
+def _unsupported_format(message: str) -> VerificationReport:
+    """A report for a credential format this service does not verify: not checked, not valid."""
+    return VerificationReport(checks=[Check("format", None, message, "unsupported_format")])
+
+
+def _jwt_payload(token: str) -> dict[str, Any] | None:
+    """The JSON payload of a compact JWS, for showing what it claims (unverified)."""
+    try:
+        body = token.split(".")[1]
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (IndexError, ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if isinstance(payload, dict) and isinstance(payload.get("vc"), dict):
+        payload = payload["vc"]  # VC-JWT of VC 1.1
+    return payload if isinstance(payload, dict) else None
+
+
+def _image_kind(data: bytes) -> Source:
+    return "png" if data.startswith(b"\x89PNG") else "svg"
+
+
+def _looks_like_json(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[", b'"')
+
+
+def read_submission(data: bytes) -> tuple[Source, str | None, VerificationReport | None]:
+    """Sort out what was submitted: (source, credential JSON text) or (source, None, a report
+    saying why it cannot be verified). ``UnreadableSubmissionError`` for anything else."""
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionTooLargeError(
+            f"the file is larger than {MAX_SUBMISSION_BYTES // (1024 * 1024)} MiB"
+        )
+    if not data.strip():
+        raise UnreadableSubmissionError("nothing was submitted")
+    if _looks_like_json(data):
+        try:
+            text = data.decode("utf-8-sig")
+            parsed = json.loads(text)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise UnreadableSubmissionError("the text is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise UnreadableSubmissionError("the JSON is not an object (a credential)")
+        return "json", text, None
+    try:
+        unbaked = unbake(data)
+    except BakingError as error:
+        raise UnreadableSubmissionError(
+            f"not a credential: neither JSON nor a readable badge image ({error.message})"
+        ) from None
+    kind = _image_kind(data)
+    if unbaked is None:
+        raise UnreadableSubmissionError("the image carries no credential (it is not baked)")
+    if unbaked.format == "ob3-jwt":
+        report = _unsupported_format(
+            "the credential is a VC-JWT (compact JWS); this service verifies credentials with "
+            "an embedded proof only, so it was not checked"
+        )
+        report.credential = _jwt_payload(unbaked.text)
+        return kind, None, report
+    if unbaked.format == "ob2":
+        return (
+            kind,
+            None,
+            _unsupported_format(
+                "the image carries an Open Badges 2.0 assertion, which this service does not verify"
+            ),
+        )
+    return kind, unbaked.text, None
+
+
+def verify_submission(
+    session: Session,
+    data: bytes | str,
+    *,
+    base_url: str,
+    fetch: RemoteFetcher | None = None,
+    now: datetime | None = None,
+) -> VerificationResult:
+    """Verify what someone uploaded or posted: credential JSON, or a baked PNG or SVG.
+
+    ``UnreadableSubmissionError`` (and ``SubmissionTooLargeError``) when it is not a credential
+    at all; every problem with a credential is a check in the result.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    source, text, report = read_submission(raw)
+    if report is not None or text is None:
+        return VerificationResult(
+            report=report or _unsupported_format("not checked"), source=source
+        )
+    return verify(session, text, base_url=base_url, fetch=fetch, now=now, source=source)

@@ -1,0 +1,159 @@
+"""``merkki revoke|suspend|unsuspend`` and ``merkki key rotate|compromised|list``.
+
+Attached to the ``merkki`` group by the import at the bottom of ``issuer/cli.py``. Each command
+is one unit of work: the change, the status list bit and the audit event are committed together
+or not at all. The actor in the audit log is ``cli``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from issuer.auth import cli_actor
+from issuer.cli import _echo_json, _settings_and_keystore, main, with_app
+from issuer.config import get_settings
+from issuer.db import get_session, unit_of_work
+from issuer.models import Credential, Institution, KeyStatus, SigningKey
+from issuer.services import institutions, issuing, revocation
+from issuer.services.audit import AuditActor
+
+
+def _credential_json(credential: Credential, base_url: str) -> dict[str, Any]:
+    return {
+        "id": credential.id,
+        "url": issuing.credential_url(base_url, credential.id),
+        "institution": credential.institution.slug,
+        "recipient": credential.recipient_name,
+        "state": revocation.credential_state(credential),
+        "revoked_at": _time(credential.revoked_at),
+        "revocation_reason": credential.revocation_reason,
+        "suspended_at": _time(credential.suspended_at),
+    }
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _act(reference: str, action: str, reason: str | None) -> None:
+    base_url = get_settings().base_url
+    actor: AuditActor = cli_actor()
+    with unit_of_work() as session:
+        credential = revocation.find_credential(session, reference, base_url)
+        if action == "revoke":
+            revocation.revoke(session, credential, actor=actor, reason=reason or "")
+        elif action == "suspend":
+            revocation.suspend(session, credential, actor=actor, reason=reason)
+        else:
+            revocation.unsuspend(session, credential, actor=actor, reason=reason)
+        result = _credential_json(credential, base_url)
+    _echo_json(result)
+
+
+@main.command(help="Revoke a credential for good (CREDENTIAL_ID: its uuid or full URL).")
+@click.argument("credential_id")
+@click.option("--reason", required=True, help="Why; shown on the verification page.")
+@with_app
+def revoke(credential_id: str, reason: str) -> None:
+    _act(credential_id, "revoke", reason)
+
+
+@main.command(help="Suspend a credential until it is unsuspended.")
+@click.argument("credential_id")
+@click.option("--reason", help="Why (kept in the audit log).")
+@with_app
+def suspend(credential_id: str, reason: str | None) -> None:
+    _act(credential_id, "suspend", reason)
+
+
+@main.command(help="Lift the suspension of a credential.")
+@click.argument("credential_id")
+@click.option("--reason", help="Why (kept in the audit log).")
+@with_app
+def unsuspend(credential_id: str, reason: str | None) -> None:
+    _act(credential_id, "unsuspend", reason)
+
+
+# --------------------------------------------------------------------------------------- keys
+
+
+@main.group(help="Signing keys of an institution.")
+def key() -> None:
+    pass
+
+
+def _key_json(signing_key: SigningKey, did: str) -> dict[str, Any]:
+    return {
+        "key_id": signing_key.key_id,
+        "status": signing_key.status.value,
+        "verification_method": f"{did}#{signing_key.public_key_multibase}",
+        "public_key_multibase": signing_key.public_key_multibase,
+        "created_at": _time(signing_key.created_at),
+        "retired_at": _time(signing_key.retired_at),
+        "in_did_document": signing_key.status is not KeyStatus.COMPROMISED,
+    }
+
+
+def _institution(session: Session, slug: str) -> Institution:
+    return institutions.get_institution(session, slug)
+
+
+@key.command("list", help="List the institution's keys (active, retired, compromised).")
+@click.option("--institution", "institution_slug", required=True, help="Institution slug.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@with_app
+def key_list(institution_slug: str, as_json: bool) -> None:
+    session = get_session()
+    found = _institution(session, institution_slug)
+    did = institutions.institution_did(found, get_settings().base_url)
+    rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['status']:<12} {row['key_id']:<40} {row['public_key_multibase']}")
+
+
+@key.command("rotate", help="Make a new key active; the old one stays in the DID document.")
+@click.option("--institution", "institution_slug", required=True, help="Institution slug.")
+@with_app
+def key_rotate(institution_slug: str) -> None:
+    settings, keystore = _settings_and_keystore()
+    with unit_of_work() as session:
+        found = _institution(session, institution_slug)
+        change = revocation.rotate_key(session, found, keystore, actor=cli_actor())
+        did = institutions.institution_did(found, settings.base_url)
+        rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]
+    click.echo(f"new active key {change.key.key_id}", err=True)
+    _echo_json(rows)
+
+
+@key.command(
+    "compromised",
+    help="Withdraw a key (KEY_ID: key id or publicKeyMultibase) from the DID document; "
+    "what it signed stops verifying.",
+)
+@click.option("--institution", "institution_slug", required=True, help="Institution slug.")
+@click.argument("key_id")
+@click.option("--reason", help="What happened (kept in the audit log).")
+@with_app
+def key_compromised(institution_slug: str, key_id: str, reason: str | None) -> None:
+    settings, keystore = _settings_and_keystore()
+    with unit_of_work() as session:
+        found = _institution(session, institution_slug)
+        change = revocation.withdraw_compromised_key(
+            session, found, key_id, keystore, actor=cli_actor(), reason=reason
+        )
+        did = institutions.institution_did(found, settings.base_url)
+        rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]
+        withdrawn = change.key.key_id
+        new_active = change.new_active.key_id if change.new_active is not None else None
+    click.echo(
+        f"key {withdrawn} withdrawn; credentials it signed no longer verify"
+        + (f"; new active key {new_active}" if new_active else ""),
+        err=True,
+    )
+    _echo_json(rows)

@@ -1,0 +1,257 @@
+"""What the verification page shows, in the reader's language, built from a verification result.
+
+The verdict comes from the report alone (``VerificationReport.verdict``); this module only puts
+it into words and picks the facts a person needs: who holds it, who issued it, when, what was
+achieved (with learning outcomes and the EU micro-credential facts for our own badges), and the
+checks behind the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask_babel import format_date, gettext
+
+from issuer.core.badgeclass import eu_facts
+from issuer.core.verifier import Check, parse_datetime
+from issuer.i18n import SUPPORTED_LANGUAGES
+from issuer.services.verification import VerificationResult
+
+
+def verdict_texts() -> dict[str, tuple[str, str]]:
+    """verdict -> (headline, explanation), in the current language.
+
+    Plain ``gettext`` inside a function rather than module-level ``lazy_gettext``: the
+    message extraction (``make translations``, tests/test_i18n.py) knows ``gettext`` and ``_``.
+    """
+    return {
+        "valid": (
+            gettext("Valid"),
+            gettext(
+                "This credential is genuine: it was issued by the issuer named below, it has not "
+                "been altered, and it is in force."
+            ),
+        ),
+        "revoked": (
+            gettext("Revoked"),
+            gettext("The issuer has revoked this credential. It is no longer valid."),
+        ),
+        "suspended": (
+            gettext("Suspended"),
+            gettext(
+                "The issuer has suspended this credential for the time being. It is not valid "
+                "while suspended."
+            ),
+        ),
+        "expired": (
+            gettext("Expired"),
+            gettext("This credential is genuine, but its validity period has ended."),
+        ),
+        "not_yet_valid": (
+            gettext("Not yet valid"),
+            gettext("This credential is genuine, but its validity period has not started yet."),
+        ),
+        "not_genuine": (
+            gettext("Not genuine"),
+            gettext(
+                "This credential did not pass verification: it has been altered, it is not a valid "
+                "Open Badges credential, or it was not signed by the issuer it names."
+            ),
+        ),
+        "unverifiable": (
+            gettext("Could not be verified"),
+            gettext(
+                "Some checks could not be carried out (for example, the issuer's key or status "
+                "list could not be retrieved), so this credential cannot be confirmed as valid."
+            ),
+        ),
+    }
+
+
+def check_labels() -> dict[str, str]:
+    """check name -> label, in the current language."""
+    return {
+        "format": gettext("Credential format"),
+        "schema": gettext("Open Badges 3.0 structure"),
+        "terms": gettext("Defined vocabulary"),
+        "proof": gettext("Digital signature"),
+        "issuer": gettext("Issuer's key"),
+        "validity": gettext("Validity period"),
+        "status:revocation": gettext("Revocation status"),
+        "status:suspension": gettext("Suspension status"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    label: str
+    state: str  # "ok", "fail" or "unknown"
+    state_text: str
+    message: str
+    name: str
+
+
+@dataclass
+class VerificationView:
+    """Everything the template needs, already in the reader's language."""
+
+    verdict: str
+    headline: str
+    explanation: str
+    revocation_reason: str | None = None
+    revoked_on: str | None = None
+    suspended_since: str | None = None
+    expired_on: str | None = None
+    holder: str | None = None
+    issuer_name: str | None = None
+    issuer_id: str | None = None
+    issued_on: str | None = None
+    valid_until: str | None = None
+    achievement_name: str | None = None
+    achievement_description: str | None = None
+    achievement_type: str | None = None
+    criteria: str | None = None
+    learning_outcomes: list[str] = field(default_factory=list)
+    facts: list[tuple[str, list[str]]] = field(default_factory=list)
+    image_url: str | None = None
+    credential_id: str | None = None
+    credential_url: str | None = None
+    own: bool = False
+    checks: list[CheckRow] = field(default_factory=list)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _date(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return str(format_date(value, format="long"))
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(format_date(parse_datetime(value), format="long"))
+    except ValueError:
+        return value
+
+
+def check_rows(checks: list[Check]) -> list[CheckRow]:
+    labels = check_labels()
+    rows = []
+    for check in checks:
+        state = "ok" if check.ok is True else "fail" if check.ok is False else "unknown"
+        state_text = (
+            gettext("passed")
+            if check.ok is True
+            else gettext("failed")
+            if check.ok is False
+            else gettext("not checked")
+        )
+        label = labels.get(check.name)
+        rows.append(
+            CheckRow(
+                label=label if label is not None else check.name,
+                state=state,
+                state_text=state_text,
+                message=check.message,
+                name=check.name,
+            )
+        )
+    return rows
+
+
+def _subject(credential: dict[str, Any]) -> dict[str, Any]:
+    subject = _first(credential.get("credentialSubject"))
+    return subject if isinstance(subject, dict) else {}
+
+
+def _achievement(credential: dict[str, Any]) -> dict[str, Any]:
+    found = _subject(credential).get("achievement")
+    return found if isinstance(found, dict) else {}
+
+
+def _issuer(credential: dict[str, Any]) -> tuple[str | None, str | None]:
+    issuer = credential.get("issuer")
+    if isinstance(issuer, dict):
+        return _text(issuer.get("name")), _text(issuer.get("id"))
+    return None, _text(issuer)
+
+
+def _image(achievement: dict[str, Any], own: bool) -> str | None:
+    # Only our own artwork (same origin, allowed by the page's CSP); loading another issuer's
+    # image would tell its server who looked at the credential, and when.
+    if not own:
+        return None
+    image = achievement.get("image")
+    return _text(image.get("id")) if isinstance(image, dict) else _text(image)
+
+
+def _expired_on(result: VerificationResult) -> str | None:
+    credential = result.credential or {}
+    return _date(credential.get("validUntil") or credential.get("expirationDate"))
+
+
+def build_view(result: VerificationResult, lang: str) -> VerificationView:
+    """The page's content for ``result`` in ``lang``."""
+    verdict = result.verdict
+    texts = verdict_texts()
+    headline, explanation = texts.get(verdict, texts["unverifiable"])
+    view = VerificationView(
+        verdict=verdict,
+        headline=headline,
+        explanation=explanation,
+        checks=check_rows(result.checks),
+    )
+    if verdict == "revoked":
+        view.revocation_reason = result.revocation_reason
+        view.revoked_on = _date(result.revoked_at) if result.revoked_at else None
+    if verdict == "suspended" and result.suspended_at is not None:
+        view.suspended_since = _date(result.suspended_at)
+    if verdict == "expired":
+        view.expired_on = _expired_on(result)
+    credential = result.credential
+    if credential is None:
+        return view
+    subject = _subject(credential)
+    achievement = _achievement(credential)
+    view.holder = _text(subject.get("name"))
+    view.issuer_name, view.issuer_id = _issuer(credential)
+    view.issued_on = _date(credential.get("validFrom") or credential.get("issuanceDate"))
+    view.valid_until = _date(credential.get("validUntil") or credential.get("expirationDate"))
+    view.achievement_name = _text(achievement.get("name")) or _text(credential.get("name"))
+    view.achievement_description = _text(achievement.get("description"))
+    view.achievement_type = _text(achievement.get("achievementType"))
+    criteria = achievement.get("criteria")
+    view.criteria = _text(criteria.get("narrative")) if isinstance(criteria, dict) else None
+    view.credential_id = _text(credential.get("id"))
+    stored = result.stored
+    view.own = stored is not None
+    view.image_url = _image(achievement, view.own)
+    if stored is not None:
+        view.credential_url = view.credential_id
+        view.issuer_name = stored.institution.name(lang)
+        badge_class = result.badge_class()
+        if badge_class is not None and lang in SUPPORTED_LANGUAGES:
+            # Our own badge class holds its texts in fi, sv and en: the reader gets their
+            # language, whatever language the credential was issued in.
+            view.achievement_name = badge_class.name.get(lang)
+            view.achievement_description = badge_class.description.get(lang)
+            if badge_class.criteria_narrative is not None:
+                view.criteria = badge_class.criteria_narrative.get(lang)
+            view.learning_outcomes = [
+                outcome.get(lang) for outcome in badge_class.learning_outcomes
+            ]
+            outcomes = "\n".join(view.learning_outcomes)
+            # The learning outcomes get a list of their own on the page.
+            view.facts = [
+                (label, value.splitlines())
+                for label, value in eu_facts(badge_class, lang)
+                if not (outcomes and value == outcomes)
+            ]
+    return view
