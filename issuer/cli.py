@@ -307,4 +307,5 @@ def verify(file: Path) -> None:
 
 
 import issuer.cli_accounts  # noqa: E402,F401 - token and user commands (issue 3)
+import issuer.cli_issuing  # noqa: E402,F401 - issue-bulk, jobs run (issue 4)
 from issuer import cli_status  # noqa: E402,F401 - revoke, suspend, unsuspend, key commands
