@@ -306,6 +306,6 @@ def verify(file: Path) -> None:
         click.get_current_context().exit(1)
 
 
-import issuer.cli_accounts  # noqa: E402,F401 - token and user commands (issue 3)
+import issuer.cli_accounts  # noqa: E402 - token and user commands (issue 3)
 import issuer.cli_issuing  # noqa: E402,F401 - issue-bulk, jobs run (issue 4)
 from issuer import cli_status  # noqa: E402,F401 - revoke, suspend, unsuspend, key commands
