@@ -77,7 +77,8 @@ def render_png(svg: bytes, width: int = RENDER_WIDTH) -> bytes:
             return cached
     text = _without_external_references(svg)
     try:
-        png = bytes(resvg_py.svg_to_bytes(svg_string=text, width=width))
+        # dpi: CSS pixels per inch, so that artwork sized in mm or cm has a size at all.
+        png = bytes(resvg_py.svg_to_bytes(svg_string=text, width=width, dpi=96.0))
     except Exception as error:  # resvg reports unusable SVG as a generic exception
         raise ArtworkError(f"the SVG artwork cannot be rendered: {error}") from None
     if not png.startswith(PNG_SIGNATURE):
