@@ -1,0 +1,270 @@
+"""POST /api/v1/credentials (with Idempotency-Key), the bulk CSV endpoint and job status."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from issuer.db import get_session
+from issuer.models import Credential
+from tests.learner.support import (
+    BASE_URL,
+    World,
+    auth,
+    issuing_app_config,  # noqa: F401 - fixture
+    issuing_templates_dir,  # noqa: F401 - fixture
+    world_fixture,  # noqa: F401 - fixture
+)
+
+BODY: dict[str, Any] = {
+    "badge_class": "test-badge",
+    "recipient": {"email": "liisa@example.fi", "name": "Liisa Virtanen"},
+    "lang": "en",
+}
+
+
+def _count(app: Flask) -> int:
+    with app.app_context():
+        return get_session().scalar(select(func.count()).select_from(Credential)) or 0
+
+
+def test_issue_one_returns_201_with_the_signed_credential(app: Flask, world: World) -> None:
+    body = {
+        **BODY,
+        "evidence": [{"url": "https://portfolio.example.fi/liisa", "narrative": "Demo."}],
+        "grade": "5",
+        "activity_start_date": "2026-01-10",
+        "activity_end_date": "2026-03-20",
+        "valid_until": "2030-12-31",
+    }
+    response = app.test_client().post(
+        "/api/v1/credentials", json=body, headers=auth(world.hamk_token)
+    )
+    assert response.status_code == 201, response.text
+    answer = response.get_json()
+    assert set(answer) == {"id", "url", "credential"}
+    assert answer["url"] == f"{BASE_URL}/credentials/{answer['id']}"
+    assert response.headers["Location"] == answer["url"]
+    credential = answer["credential"]
+    assert credential["id"] == answer["url"]
+    assert credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert credential["validUntil"] == "2030-12-31T23:59:59Z"
+    assert credential["evidence"] == [
+        {
+            "id": "https://portfolio.example.fi/liisa",
+            "type": ["Evidence"],
+            "narrative": "Demo.",
+        }
+    ]
+    subject = credential["credentialSubject"]
+    assert subject["result"] == [{"type": ["Result"], "value": "5"}]
+    assert subject["activityStartDate"] == "2026-01-10"
+    assert subject["activityEndDate"] == "2026-03-20"
+    assert subject["achievement"]["inLanguage"] == "en"
+    with app.app_context():
+        stored = get_session().get(Credential, answer["id"])
+        assert stored is not None
+        assert json.loads(stored.signed_json) == credential
+
+
+def test_the_same_idempotency_key_issues_once(app: Flask, world: World) -> None:
+    client = app.test_client()
+    headers = {**auth(world.hamk_token), "Idempotency-Key": "enrolment-42"}
+    first = client.post("/api/v1/credentials", json=BODY, headers=headers)
+    # A retry (key order changed: the same request).
+    retry = client.post(
+        "/api/v1/credentials",
+        data=json.dumps(dict(reversed(list(BODY.items())))),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert first.status_code == retry.status_code == 201
+    assert first.get_json() == retry.get_json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert _count(app) == 1
+
+    different = client.post(
+        "/api/v1/credentials",
+        json={**BODY, "lang": "fi"},
+        headers=headers,
+    )
+    assert different.status_code == 422
+    assert different.get_json()["error"] == "idempotency_key_reused"
+    assert _count(app) == 1
+
+    # Keys are per caller: another institution's token may use the same key.
+    other = client.post(
+        "/api/v1/credentials",
+        json=BODY,
+        headers={**auth(world.tamk_token), "Idempotency-Key": "enrolment-42"},
+    )
+    assert other.status_code == 201
+    assert _count(app) == 2
+
+
+def test_concurrent_requests_with_one_key_issue_once(app: Flask, world: World) -> None:
+    headers = {**auth(world.hamk_token), "Idempotency-Key": "race"}
+    answers: list[tuple[int, Any]] = []
+    barrier = threading.Barrier(4)
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/credentials", json=BODY, headers=headers)
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [status for status, _ in answers] == [201] * 4, answers
+    assert len({json.dumps(body, sort_keys=True) for _, body in answers}) == 1
+    assert _count(app) == 1
+
+
+def test_without_a_key_every_request_issues(app: Flask, world: World) -> None:
+    client = app.test_client()
+    for _ in range(2):
+        assert (
+            client.post(
+                "/api/v1/credentials", json=BODY, headers=auth(world.hamk_token)
+            ).status_code
+            == 201
+        )
+    assert _count(app) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({}, {"badge_class", "recipient"}),
+        (
+            {"badge_class": "test-badge", "recipient": {"email": "nope", "name": " "}},
+            {"recipient.name"},
+        ),
+        (
+            {**BODY, "recipient": {"email": "not-an-address", "name": "X"}},
+            {"recipient.email"},
+        ),
+        ({**BODY, "lang": "de"}, {"lang"}),
+        ({**BODY, "evidence": [{"url": "javascript:alert(1)"}]}, {"evidence.0.url"}),
+        ({**BODY, "evidence": [{}]}, {"evidence.0"}),
+        ({**BODY, "valid_until": "2001-01-01"}, {"valid_until"}),
+        ({**BODY, "valid_until": "tomorrow"}, {"valid_until"}),
+        ({**BODY, "activity_start_date": "2026-02-30"}, {"activity_start_date"}),
+        (
+            {**BODY, "activity_start_date": "2026-03-01", "activity_end_date": "2026-02-01"},
+            {"activity_end_date"},
+        ),
+        ({**BODY, "badge_class": "no-such-badge"}, {"badge_class"}),
+        ({**BODY, "surprise": 1}, {"surprise"}),
+        ({**BODY, "badge_class": "finnish-only", "lang": "en"}, {"lang"}),
+    ],
+)
+def test_invalid_requests_are_422_listing_the_fields(
+    app: Flask, world: World, body: dict[str, Any], fields: set[str]
+) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials", json=body, headers=auth(world.hamk_token)
+    )
+    assert response.status_code == 422, response.text
+    answer = response.get_json()
+    assert answer["error"] == "invalid_input"
+    assert fields <= set(answer["fields"]), answer
+    assert _count(app) == 0
+
+
+def test_a_body_that_is_not_json_is_400(app: Flask, world: World) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        data="{not json",
+        content_type="application/json",
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_json"
+
+
+def test_a_token_is_required(app: Flask, world: World) -> None:
+    client = app.test_client()
+    assert client.post("/api/v1/credentials", json=BODY).status_code == 401
+    assert client.post("/api/v1/credentials", json=BODY, headers=auth("mk_x_y")).status_code == 401
+
+
+CSV = "email;name;grade\nliisa@example.fi;Liisa Virtanen;5\nmatti@example.fi;Matti Meikäläinen;4\n"
+
+
+def test_bulk_csv_is_a_job_whose_progress_can_be_read(app: Flask, world: World) -> None:
+    client = app.test_client()
+    response = client.post(
+        "/api/v1/credentials/bulk?badge_class=test-badge&lang=sv",
+        data=CSV.encode("utf-8"),
+        content_type="text/csv",
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 202, response.text
+    job = response.get_json()
+    assert job["total"] == 2
+    assert response.headers["Location"] == job["url"] == f"/api/v1/jobs/{job['id']}"
+
+    # The test app runs jobs inline: it is done already.
+    progress = client.get(job["url"], headers=auth(world.hamk_token)).get_json()
+    assert progress["state"] == "done"
+    assert (progress["issued"], progress["skipped"], progress["failed"]) == (2, 0, 0)
+    assert progress["errors"] == []
+    assert _count(app) == 2
+
+    # Another institution cannot see the job.
+    assert client.get(job["url"], headers=auth(world.tamk_token)).status_code == 404
+
+
+def test_bulk_csv_as_multipart_and_again_issues_nothing_new(app: Flask, world: World) -> None:
+    import io
+
+    client = app.test_client()
+    for expected in ((2, 0), (0, 2)):
+        response = client.post(
+            "/api/v1/credentials/bulk",
+            data={"badge_class": "test-badge", "file": (io.BytesIO(CSV.encode()), "cohort.csv")},
+            content_type="multipart/form-data",
+            headers=auth(world.hamk_token),
+        )
+        assert response.status_code == 202, response.text
+        progress = client.get(response.get_json()["url"], headers=auth(world.hamk_token))
+        answer = progress.get_json()
+        assert (answer["issued"], answer["skipped"]) == expected
+    assert _count(app) == 2
+
+
+def test_a_bulk_csv_with_bad_rows_is_refused_with_every_line_named(
+    app: Flask, world: World
+) -> None:
+    bad = "email,name\nok@example.fi,OK\nbroken,Name\nfine@example.fi,\n"
+    response = app.test_client().post(
+        "/api/v1/credentials/bulk?badge_class=test-badge",
+        data=bad.encode(),
+        content_type="text/csv",
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 422
+    answer = response.get_json()
+    assert answer["error"] == "invalid_csv"
+    assert [error["line"] for error in answer["errors"]] == [3, 4]
+    assert _count(app) == 0
+
+
+def test_bulk_needs_a_badge_class(app: Flask, world: World) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials/bulk",
+        data=CSV.encode(),
+        content_type="text/csv",
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 422
+    assert "badge_class" in response.get_json()["fields"]
