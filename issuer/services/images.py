@@ -48,6 +48,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
 
 #: SVG elements removed with everything inside them.
 FORBIDDEN_ELEMENTS = frozenset(
@@ -172,14 +173,11 @@ def clean_png(data: bytes) -> bytes:
                 decoded.save(out, format="PNG")
     except ImageError:
         raise
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        OSError,
-        SyntaxError,
-        ValueError,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"the image declares too many pixels; at most {MAX_SIDE} x {MAX_SIDE} is accepted"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageError("the PNG image is damaged or cannot be read") from None
     return out.getvalue()
 
@@ -256,8 +254,31 @@ def clean_svg(data: bytes) -> tuple[bytes, list[str]]:
     removed: list[str] = []
     _clean_attributes(root, removed)
     _clean_children(root, removed)
-    text = ET.tostring(root, encoding="unicode", default_namespace=SVG_NS)
+    uses_xlink = _plain_names(root)
+    root.set("xmlns", SVG_NS)
+    if uses_xlink:
+        root.set("xmlns:xlink", XLINK_NS)
+    text = ET.tostring(root, encoding="unicode")
     return text.encode("utf-8"), removed
+
+
+def _plain_names(root: ET.Element) -> bool:
+    """Write the SVG namespace as the default one (``<svg xmlns=...>``, as every SVG tool
+    does, rather than ElementTree's ``ns0:`` prefixes): element names lose the namespace and
+    ``xlink:`` attributes get their usual prefix. Attributes of other namespaces (editor
+    metadata, not worth reporting) are dropped. Returns whether an ``xlink:`` attribute remains."""
+    uses_xlink = False
+    for element in root.iter():
+        element.tag = _local(str(element.tag))[1]
+        for name, value in list(element.attrib.items()):
+            namespace, local = _local(name)
+            if namespace is None or namespace == XML_NS:
+                continue
+            del element.attrib[name]
+            if namespace == XLINK_NS:
+                element.set(f"xlink:{local}", value)
+                uses_xlink = True
+    return uses_xlink
 
 
 # --- default artwork ---------------------------------------------------------------------------

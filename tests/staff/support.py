@@ -2,7 +2,8 @@
 
 ``world`` builds two institutions, A and B, each with an admin, an issuer, an API token and a
 published badge class of its own, on top of the national templates of ``templates_dir``; B's
-badge class has an issued credential. Import the fixtures into a test module to use them.
+badge class has an issued credential. ``make_world`` builds it; test folders wrap it in a
+``world`` fixture.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -114,9 +114,7 @@ class World:
     service_admin_email: str
 
 
-def _party(
-    session: Any, keystore: KeyStore, slug: str, *, issue: bool, token_role: Role
-) -> Party:
+def _party(session: Any, keystore: KeyStore, slug: str, *, issue: bool, token_role: Role) -> Party:
     institution = institutions.create_institution(
         session,
         InstitutionDetails(
@@ -178,10 +176,9 @@ def _party(
     )
 
 
-@pytest.fixture
-def world(app: Flask, keystore: KeyStore) -> World:
+def make_world(app: Flask, keystore: KeyStore) -> World:
     """Institutions ``a`` and ``b`` (see the module docstring), the national templates, and a
-    service admin."""
+    service admin. Test folders wrap it in a ``world`` fixture."""
     with app.app_context():
         session = get_session()
         badge_classes.load_templates(session, app.config["BADGE_TEMPLATES_DIR"])

@@ -12,7 +12,6 @@ from tests.staff.support import (
     csrf_token,
     login,
     signed_in,
-    world,  # noqa: F401 - fixture
 )
 
 
