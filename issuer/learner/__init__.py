@@ -23,7 +23,6 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
@@ -168,8 +167,9 @@ def qr_code_svg(credential_id: str) -> Response:
 
 
 class ManageForm(FlaskForm):  # type: ignore[misc]
-    hidden = BooleanField(lazy_gettext("Hide my badge page"))
-    indexable = BooleanField(lazy_gettext("Let search engines list my badge page"))
+    # Labels are in the template (gettext there is what the catalogs extract).
+    hidden = BooleanField()
+    indexable = BooleanField()
 
 
 def _managed(credential_id: str, token: str) -> Credential:

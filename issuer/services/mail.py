@@ -185,9 +185,10 @@ def _message(mail: OutboxMail, sender: str) -> EmailMessage:
     message["From"] = formataddr(("Merkki", sender))
     message["To"] = mail.to_address
     message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
-    message["Content-Language"] = mail.lang
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.body)
+    # After set_content, which replaces every Content-* header.
+    message["Content-Language"] = mail.lang
     return message
 
 

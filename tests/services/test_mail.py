@@ -1,0 +1,240 @@
+"""E-mail: one mail per credential, in the recipient's language, through a real local SMTP
+server (aiosmtpd); the outbox without ISSUER_SMTP_URL; failures recorded and resent."""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from sqlalchemy import select
+
+from issuer.db import get_session, unit_of_work
+from issuer.models_issuing import MailState, OutboxMail
+from issuer.services import issuing, mail
+from tests.learner.support import (
+    BASE_URL,
+    World,
+    issue,
+    issuing_templates_dir,  # noqa: F401 - fixture
+    world_fixture,  # noqa: F401 - fixture
+)
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what arrives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_port(inbox: tuple[Inbox, int]) -> int:
+    return inbox[1]
+
+
+@pytest.fixture(name="app_config")
+def smtp_app_config(app_config: dict[str, Any], smtp_port: int) -> dict[str, Any]:
+    return {
+        **app_config,
+        "JOB_RUNNER": "inline",
+        "MAIL_DELIVERY": "sync",
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?from=merkki@hamk.example",
+    }
+
+
+def _body(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject", "greeting"),
+    [
+        ("fi", "Merkkisi: Merkki test-badge", "Hei Liisa Virtanen"),
+        ("sv", "Ditt märke: Märke test-badge", "Hej Liisa Virtanen"),
+        ("en", "Your badge: Badge test-badge", "Hello Liisa Virtanen"),
+    ],
+)
+def test_an_issued_credential_sends_one_mail_in_the_recipients_language(
+    app: Flask,
+    world: World,
+    inbox: tuple[Inbox, int],
+    lang: str,
+    subject: str,
+    greeting: str,
+) -> None:
+    handler, _port = inbox
+    issued = issue(app, name="Liisa Virtanen", options=issuing.IssueOptions(lang=lang))
+
+    assert len(handler.messages) == 1
+    message = handler.messages[0]
+    assert handler.envelopes[0] == ("merkki@hamk.example", ["liisa@example.fi"])
+    assert message["Subject"] == subject
+    assert message["Content-Language"] == lang
+    body = _body(message).replace("\r\n", "\n")  # SMTP lines end in CRLF
+    assert greeting in body
+    assert f"{BASE_URL}/credentials/{issued.id}\n" in body
+    assert f"{BASE_URL}/credentials/{issued.id}/manage/{issued.manage_token}" in body
+    assert f"{BASE_URL}/verify/{issued.id}" in body
+    with app.app_context():
+        [stored] = get_session().scalars(select(OutboxMail))
+        assert stored.state is MailState.SENT
+        assert stored.attempts == 1
+
+
+def test_a_failed_send_is_recorded_and_can_be_resent(
+    app: Flask, world: World, inbox: tuple[Inbox, int]
+) -> None:
+    handler, _port = inbox
+    # Point the service at a port where nobody listens.
+    good = app.extensions["issuer.settings"]
+    app.extensions["issuer.settings"] = dataclasses.replace(
+        good, smtp_url=f"smtp://127.0.0.1:{_free_port()}"
+    )
+    issue(app)
+    with app.app_context():
+        [failed] = get_session().scalars(select(OutboxMail))
+        assert failed.state is MailState.FAILED
+        assert failed.last_error
+        mail_id = failed.id
+    assert handler.messages == []
+
+    app.extensions["issuer.settings"] = good
+    with app.app_context(), unit_of_work() as session:
+        stored = session.get(OutboxMail, mail_id)
+        assert stored is not None
+        mail.resend(session, stored)
+    assert len(handler.messages) == 1
+    with app.app_context():
+        resent = get_session().get(OutboxMail, mail_id)
+        assert resent is not None
+        assert resent.state is MailState.SENT
+        assert resent.attempts == 2
+        assert resent.last_error is None
+
+
+def test_nothing_is_sent_when_the_transaction_rolls_back(
+    app: Flask, world: World, inbox: tuple[Inbox, int]
+) -> None:
+    handler, _port = inbox
+    from issuer.services import badge_classes, institutions
+
+    def failing_request() -> None:
+        with unit_of_work() as session:
+            issuing.issue(
+                session,
+                issuing.IssuingContext.from_settings(),
+                institutions.get_institution(session, "hamk"),
+                badge_classes.get_badge_class(session, "test-badge"),
+                "liisa@example.fi",
+                "Liisa",
+            )
+            raise RuntimeError("the request failed after issuing")
+
+    with app.app_context(), pytest.raises(RuntimeError):
+        failing_request()
+    assert handler.messages == []
+    with app.app_context():
+        assert list(get_session().scalars(select(OutboxMail))) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "ssl", "starttls", "user", "password"),
+    [
+        ("smtp://mail.example.fi", "mail.example.fi", 25, False, False, None, None),
+        (
+            "smtp://merkki%40x.fi:p%C3%A4ss@mail.example.fi:587?starttls=1",
+            "mail.example.fi",
+            587,
+            False,
+            True,
+            "merkki@x.fi",
+            "päss",
+        ),
+        ("smtps://u:s3cret@mail.example.fi", "mail.example.fi", 465, True, False, "u", "s3cret"),
+    ],
+)
+def test_smtp_urls(
+    url: str,
+    host: str,
+    port: int,
+    ssl: bool,
+    starttls: bool,
+    user: str | None,
+    password: str | None,
+) -> None:
+    parsed = mail.parse_smtp_url(url)
+    assert (parsed.host, parsed.port, parsed.use_ssl, parsed.starttls) == (
+        host,
+        port,
+        ssl,
+        starttls,
+    )
+    assert (parsed.username, parsed.password) == (user, password)
+    if password is not None:
+        assert password not in repr(parsed)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://mail.example.fi",
+        "smtp://",
+        "smtp://mail.example.fi:99999",
+        "smtps://mail.example.fi?starttls=1",
+        "smtp://mail.example.fi?tls=1",
+        "smtp://mail.example.fi?from=nobody",
+    ],
+)
+def test_bad_smtp_urls_stop_the_service_with_a_message(url: str) -> None:
+    from issuer.config import ConfigError, load_settings
+
+    with pytest.raises(mail.SmtpUrlError):
+        mail.parse_smtp_url(url)
+    with pytest.raises(ConfigError, match="ISSUER_SMTP_URL"):
+        load_settings({"SMTP_URL": url, "DATABASE_URL": "sqlite://", "KEYS_DIR": "."})
+
+
+def test_without_smtp_mails_wait_in_the_outbox(app: Flask, world: World) -> None:
+    app.extensions["issuer.settings"] = dataclasses.replace(
+        app.extensions["issuer.settings"], smtp_url=None
+    )
+    issue(app)
+    with app.app_context():
+        [waiting] = get_session().scalars(select(OutboxMail))
+        assert waiting.state is MailState.PENDING
+        assert waiting.to_address == "liisa@example.fi"
+        assert mail.masked_address(waiting.to_address) == "l***@example.fi"
