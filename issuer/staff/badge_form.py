@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from issuer.core.badgeclass import LANGUAGES, FieldError
@@ -179,19 +179,25 @@ def data_to_form(data: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- errors ------------------------------------------------------------------------------------
 
+
+def N_(message: str) -> str:
+    """Marks ``message`` for extraction; it is translated (``_``) where it is shown."""
+    return message
+
+
 _MESSAGES = {
-    "required": _l("This field is required."),
-    "type": _l("Enter a value of the right kind here."),
-    "invalid": _l("This value is not valid."),
-    "too_long": _l("This is too long."),
-    "out_of_range": _l("This number is outside the allowed range."),
-    "unknown_value": _l("Choose one of the allowed values."),
-    "duplicate": _l("This value is already taken or listed twice."),
-    "language": _l("Only Finnish, Swedish and English are supported."),
-    "unknown_field": _l("This field is not part of a badge class."),
-    "immutable": _l("This cannot be changed after the badge class is created."),
+    "required": N_("This field is required."),
+    "type": N_("Enter a value of the right kind here."),
+    "invalid": N_("This value is not valid."),
+    "too_long": N_("This is too long."),
+    "out_of_range": N_("This number is outside the allowed range."),
+    "unknown_value": N_("Choose one of the allowed values."),
+    "duplicate": N_("This value is already taken or listed twice."),
+    "language": N_("Only Finnish, Swedish and English are supported."),
+    "unknown_field": N_("This field is not part of a badge class."),
+    "immutable": N_("This cannot be changed after the badge class is created."),
 }
-_EU_REQUIRED = _l(
+_EU_REQUIRED = N_(
     "A MicroCredential must have this (EU Council Recommendation 2022/C 243/02, Annex I)."
 )
 
@@ -199,9 +205,9 @@ _EU_REQUIRED = _l(
 def error_message(error: FieldError) -> str:
     """A translated message for ``error`` (the engine's own messages are English)."""
     if error.code == "required" and "MicroCredential" in error.message:
-        return str(_EU_REQUIRED)
+        return str(_(_EU_REQUIRED))
     message = _MESSAGES.get(error.code)
-    return str(message) if message is not None else error.message
+    return str(_(message)) if message is not None else error.message
 
 
 def errors_by_field(errors: list[FieldError]) -> dict[str, str]:

@@ -7,7 +7,6 @@ from typing import Any
 from flask import g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,18 +44,24 @@ def all_institutions(session: Session) -> list[Institution]:
     return list(session.scalars(select(Institution).order_by(Institution.name_fi)))
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for extraction (a default `pybabel extract` keyword); it is
+    translated where it is shown."""
+    return message
+
+
 _ERROR_TEXTS = {
-    400: (_l("Bad request"), _l("The request could not be understood.")),
-    403: (_l("Not allowed"), _l("Your role does not allow this.")),
-    404: (_l("Not found"), _l("There is nothing here, or you have no access to it.")),
-    405: (_l("Not allowed"), _l("This address does not accept that kind of request.")),
-    413: (_l("Too large"), _l("The upload is too large.")),
-    429: (_l("Too many attempts"), _l("Too many attempts. Wait a while and try again.")),
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    403: (N_("Not allowed"), N_("Your role does not allow this.")),
+    404: (N_("Not found"), N_("There is nothing here, or you have no access to it.")),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    413: (N_("Too large"), N_("The upload is too large.")),
+    429: (N_("Too many attempts"), N_("Too many attempts. Wait a while and try again.")),
 }
 
 
 def error_page(status: int, message: str | None = None) -> ResponseReturnValue:
-    title, default = _ERROR_TEXTS.get(status, (_l("Error"), _l("Something went wrong.")))
+    title, default = _ERROR_TEXTS.get(status, (N_("Error"), N_("Something went wrong.")))
     return render("staff/error.html", status, title=str(title), message=message or str(default))
 
 
