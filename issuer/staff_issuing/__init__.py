@@ -138,6 +138,12 @@ def issue_one() -> ResponseReturnValue:
         )
         if badge_class is None:
             errors["badge_class"] = _("Choose a badge class.")
+        # Checked here too, so that one answer lists every problem of the form.
+        for field, check in (("email", issuing.check_email), ("name", issuing.check_name)):
+            try:
+                check(values[field])
+            except InvalidInputError as error:
+                errors[field] = error.message
         valid_until = None
         if values["valid_until"]:
             try:
