@@ -28,7 +28,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -154,6 +154,8 @@ class OwnIssuerResolver:
         self._base_url = base_url
         self._prefix = own_did_prefix(base_url)
         self._documents = DidWebResolver(database_did_fetcher(session, base_url))
+        #: Keys asked for that the institution withdrew as compromised: (key, when).
+        self.withdrawn: list[tuple[SigningKey, datetime | None]] = []
 
     def supports(self, method_id: str) -> bool:
         return isinstance(method_id, str) and method_id.startswith(self._prefix)
@@ -172,6 +174,7 @@ class OwnIssuerResolver:
             )
         )
         if key is not None and key.status is KeyStatus.COMPROMISED:
+            self.withdrawn.append((key, key.retired_at))
             withdrawn = key.retired_at.date().isoformat() if key.retired_at else "?"
             raise ResolutionError(
                 f"the key {fragment} was withdrawn by {institution.name_fi} as compromised on "
@@ -192,14 +195,18 @@ class RemoteDidWebResolver(DidWebResolver):
 
 
 def resolver_for(
-    session: Session, base_url: str, fetch: RemoteFetcher | None = None
+    session: Session,
+    base_url: str,
+    fetch: RemoteFetcher | None = None,
+    *,
+    own: OwnIssuerResolver | None = None,
 ) -> ChainResolver:
     """did:key, fragment Multikey, our own did:web (database) and others' did:web (``fetch``;
     without it, other services' DIDs cannot be resolved and are reported so)."""
     resolvers: list[SchemeResolver] = [
         DidKeyResolver(),
         FragmentMultikeyResolver(),
-        OwnIssuerResolver(session, base_url),
+        own or OwnIssuerResolver(session, base_url),
         RemoteDidWebResolver(fetch or _refuse_all, own_did_prefix(base_url)),
     ]
     return ChainResolver(resolvers)
@@ -265,7 +272,10 @@ class VerificationResult:
     revocation_reason: str | None = None
     revoked_at: datetime | None = None
     suspended_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: When the credential was signed with one of our keys that has since been withdrawn as
+    #: compromised: when it was withdrawn (the verification page says so in plain words).
+    key_withdrawn_at: datetime | None = None
+    key_withdrawn: bool = False
 
     @property
     def verified(self) -> bool:
@@ -305,6 +315,8 @@ class VerificationResult:
         data["source"] = self.source
         if self.revocation_reason is not None:
             data["revocationReason"] = self.revocation_reason
+        if self.key_withdrawn:
+            data["keyWithdrawn"] = True
         return data
 
 
@@ -389,13 +401,18 @@ def verify(
     ``stored`` is our own row the document was read from (``verify_stored``); otherwise the
     row is looked up by the credential's id and issuer.
     """
+    own = OwnIssuerResolver(session, base_url)
     report = verify_credential(
         document,
-        resolver=resolver_for(session, base_url, fetch),
+        resolver=resolver_for(session, base_url, fetch, own=own),
         now=now,
         status_fetcher=status_fetcher_for(session, base_url, fetch),
     )
     result = VerificationResult(report=report, source=source)
+    proof = report.check("proof")
+    if own.withdrawn and proof is not None and proof.ok is not True:
+        result.key_withdrawn = True
+        result.key_withdrawn_at = own.withdrawn[0][1]
     if stored is None and report.credential is not None:
         stored = own_record(session, report.credential, base_url)
     if stored is not None and report.credential is not None:

@@ -104,6 +104,8 @@ class VerificationView:
     revoked_on: str | None = None
     suspended_since: str | None = None
     expired_on: str | None = None
+    key_withdrawn: bool = False
+    key_withdrawn_on: str | None = None
     holder: str | None = None
     issuer_name: str | None = None
     issuer_id: str | None = None
@@ -215,6 +217,9 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
         view.suspended_since = _date(result.suspended_at)
     if verdict == "expired":
         view.expired_on = _expired_on(result)
+    if verdict == "not_genuine" and result.key_withdrawn:
+        view.key_withdrawn = True
+        view.key_withdrawn_on = _date(result.key_withdrawn_at) if result.key_withdrawn_at else None
     credential = result.credential
     if credential is None:
         return view

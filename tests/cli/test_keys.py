@@ -97,6 +97,11 @@ def test_rotate_then_compromise(
     page = client.get(f"/verify/{scenario.credentials['valid'].id}").get_data(as_text=True)
     assert 'data-verdict="not_genuine"' in page
     assert "compromised" in page
+    assert api.get_json()["keyWithdrawn"] is True
+    fi_page = client.get(f"/verify/{scenario.credentials['valid'].id}?lang=fi").get_data(
+        as_text=True
+    )
+    assert '<p class="key-withdrawn">Myöntäjä poisti käytöstä avaimen' in fi_page
     did = client.get("/issuers/hamk/did.json").get_json()
     assert old_key["public_key_multibase"] not in json.dumps(did)
     with app.app_context():
