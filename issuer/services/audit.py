@@ -24,6 +24,7 @@ from issuer.services.errors import InvalidInputError
 #: The actions this service records; others are refused so a typo cannot create a new kind.
 ACTIONS: tuple[str, ...] = (
     "issue",
+    "issue_bulk",
     "revoke",
     "suspend",
     "unsuspend",

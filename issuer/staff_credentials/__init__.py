@@ -41,6 +41,7 @@ def action_labels() -> dict[str, str]:
     """Audit actions in the current language."""
     return {
         "issue": gettext("Issued"),
+        "issue_bulk": gettext("Bulk issue started"),
         "revoke": gettext("Revoked"),
         "suspend": gettext("Suspended"),
         "unsuspend": gettext("Unsuspended"),
