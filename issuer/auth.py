@@ -314,9 +314,13 @@ def api_auth(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Respons
             raw = _bearer_token()
             if raw is None:
                 return _unauthorized("an API token is required (Authorization: Bearer <token>)")
-            token = accounts.authenticate_token(get_session(), raw)
+            session = get_session()
+            token = accounts.authenticate_token(session, raw)
             if token is None:
                 return _unauthorized("the API token is unknown or revoked")
+            # The token's "last used" time, committed before the view starts its own unit of
+            # work (nothing else is pending in the session yet).
+            session.commit()
             actor = Actor(
                 kind="token",
                 id=token.id,
