@@ -118,8 +118,6 @@ def test_api_tokens_are_shown_once_and_can_be_revoked(app: Flask, world: World) 
     assert "Itslearning" in listing
     assert secret.group(1) not in listing
     with app.app_context():
-        from issuer.services import accounts
-
         institution = get_session().get(Institution, world.a.institution_id)
         assert institution is not None
         token_id = next(
