@@ -288,6 +288,7 @@ class IssuingContext:
     _allocators: dict[int, status.Allocator] = field(default_factory=dict)
     #: Other services' per-context caches (e.g. which packages require a badge class).
     cache: dict[Any, Any] = field(default_factory=dict)
+    _transaction: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls) -> IssuingContext:
@@ -304,8 +305,10 @@ class IssuingContext:
         )
 
     def new_transaction(self) -> None:
-        """Forget what belongs to the previous transaction (status list allocations)."""
+        """Forget what belongs to the previous transaction (status list allocations, the
+        current badge-class versions and signing keys read in it)."""
         self._allocators.clear()
+        self._transaction.clear()
 
     def allocator(self, session: Session, institution: Institution) -> status.Allocator:
         allocator = self._allocators.get(institution.id)
@@ -317,18 +320,36 @@ class IssuingContext:
     def signing_key(
         self, session: Session, institution: Institution
     ) -> tuple[str, Ed25519PrivateKey]:
-        """(verification method, private key) of the institution's active key."""
+        """(verification method, private key) of the institution's active key (read once per
+        transaction; the decrypted key is kept while the active key stays the same)."""
+        known = self._transaction.get(("key", institution.id))
+        if known is not None:
+            return known  # type: ignore[no-any-return]
         signing_key = keys.active_key(session, institution)
         cached = self._keys.get(institution.id)
         method = verification_method_id(
             institutions.institution_did(institution, self.base_url),
             signing_key.public_key_multibase,
         )
-        if cached is not None and cached[0] == method:
-            return cached
-        loaded = (method, keys.load_private_key(self.keystore, signing_key))
-        self._keys[institution.id] = loaded
-        return loaded
+        if cached is None or cached[0] != method:
+            cached = (method, keys.load_private_key(self.keystore, signing_key))
+            self._keys[institution.id] = cached
+        self._transaction[("key", institution.id)] = cached
+        return cached
+
+    def badge_class_version(
+        self, session: Session, badge_class: BadgeClass
+    ) -> tuple[BadgeClassVersion, BadgeClassData, list[str]]:
+        """The current version, its parsed data and its complete languages (once per
+        transaction)."""
+        key = ("version", badge_class.id)
+        known = self._transaction.get(key)
+        if known is None:
+            version = badge_classes.current_version(session, badge_class)
+            bc = badge_classes.parsed(version)
+            known = (version, bc, complete_languages(bc))
+            self._transaction[key] = known
+        return known
 
     def profile(self, institution: Institution, lang: str) -> dict[str, Any]:
         key = (institution.id, lang)
@@ -487,9 +508,7 @@ def issue(
         raise NotFoundError(
             f"institution {institution.slug!r} cannot issue badge class {badge_class.slug!r}"
         )
-    version = badge_classes.current_version(session, badge_class)
-    bc = badge_classes.parsed(version)
-    languages = complete_languages(bc)
+    version, bc, languages = ctx.badge_class_version(session, badge_class)
     if lang not in languages:
         raise FieldErrors(
             {
