@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from issuer import ratelimit
 from issuer.api import bp
 from issuer.config import get_settings
-from issuer.db import get_session
+from issuer.db import unit_of_work
 from issuer.errors import error_response
 from issuer.services import verification
 
@@ -52,14 +52,18 @@ def verify_credential() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        result = verification.verify_submission(
-            get_session(),
-            body,
-            base_url=get_settings().base_url,
-            fetch=verification.remote_fetcher(),
-        )
+        # A unit of work: verifying one of our credentials may sign its status list afresh,
+        # and keeping that signature saves the next verifier the work.
+        with unit_of_work() as session:
+            result = verification.verify_submission(
+                session,
+                body,
+                base_url=get_settings().base_url,
+                fetch=verification.remote_fetcher(),
+            )
+            answer = result.to_dict()
     except verification.SubmissionTooLargeError as error:
         return error_response(413, error.message, code="too_large")
     except verification.UnreadableSubmissionError as error:
         return error_response(400, error.message, code=error.code)
-    return jsonify(result.to_dict())
+    return jsonify(answer)
