@@ -1,0 +1,131 @@
+"""What ``issuing.issue`` adds: evidence, results, dates, the learner's key, the audit event,
+the outbox mail; and what it refuses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from issuer.db import get_session
+from issuer.models import Credential
+from issuer.models_audit import AuditEvent
+from issuer.models_issuing import OutboxMail
+from issuer.services import issuing
+from tests.learner.support import (
+    World,
+    credential_json,
+    issue,
+    issuing_app_config,  # noqa: F401 - fixture
+    issuing_templates_dir,  # noqa: F401 - fixture
+    world_fixture,  # noqa: F401 - fixture
+)
+
+
+def test_evidence_grade_dates_and_validity(app: Flask, world: World) -> None:
+    options = issuing.IssueOptions(
+        lang="en",
+        evidence=(issuing.Evidence(narrative="Planned and ran a workshop."),),
+        grade="hyvä",
+        activity_start_date=date(2026, 1, 5),
+        activity_end_date=date(2026, 2, 5),
+        valid_until=datetime(2031, 5, 31, 12, 0, tzinfo=UTC),
+    )
+    issued = issue(app, options=options)
+    document = credential_json(app, issued.id)
+    assert document["evidence"] == [
+        {"type": ["Evidence"], "narrative": "Planned and ran a workshop."}
+    ]
+    subject = document["credentialSubject"]
+    assert subject["result"] == [{"type": ["Result"], "value": "hyvä"}]
+    assert (subject["activityStartDate"], subject["activityEndDate"]) == (
+        "2026-01-05",
+        "2026-02-05",
+    )
+    # The request's validity wins over the badge class's 24 months.
+    assert document["validUntil"] == "2031-05-31T12:00:00Z"
+
+
+def test_a_result_links_the_achievements_result_description() -> None:
+    achievement = {
+        "resultDescription": [
+            {"id": "urn:uuid:grade", "type": ["ResultDescription"], "name": "Grade"}
+        ]
+    }
+    assert issuing._results(achievement, "4") == [
+        {"type": ["Result"], "value": "4", "resultDescription": "urn:uuid:grade"}
+    ]
+    assert issuing._results({}, "4") == [{"type": ["Result"], "value": "4"}]
+    assert issuing._results(achievement, None) is None
+
+
+def test_the_address_is_kept_only_as_hashes_and_the_audit_names_the_issue(
+    app: Flask, world: World
+) -> None:
+    issued = issue(app, email="Liisa.Virtanen@Example.FI")
+    with app.app_context():
+        session = get_session()
+        stored = session.get(Credential, issued.id)
+        assert stored is not None
+        assert "@example.fi" not in stored.signed_json.lower()
+        secret = issuing.IssuingContext.from_settings().secret
+        assert stored.recipient_key == issuing.recipient_key(secret, "liisa.virtanen@example.fi")
+        assert stored.manage_token_hash == issuing.token_hash(issued.manage_token)
+        assert not stored.hidden
+        assert not stored.indexable
+        [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "issue"))
+        assert event.target == issued.id
+        assert event.institution_id == stored.institution_id
+        assert event.details is not None
+        assert event.details["badge_class"] == "test-badge"
+        [mail] = session.scalars(select(OutboxMail))
+        assert mail.credential_id == issued.id
+        assert mail.to_address == "liisa.virtanen@example.fi"
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "options", "field"),
+    [
+        ("x", "Liisa", issuing.IssueOptions(), "recipient.email"),
+        ("a@b.fi", "", issuing.IssueOptions(), "recipient.name"),
+        ("a@b.fi", "A\x07B", issuing.IssueOptions(), "recipient.name"),
+        ("a@b.fi", "A", issuing.IssueOptions(lang="de"), "lang"),
+        ("a@b.fi", "A", issuing.IssueOptions(grade="x" * 300), "grade"),
+        (
+            "a@b.fi",
+            "A",
+            issuing.IssueOptions(evidence=(issuing.Evidence(url="ftp://x.example/a"),)),
+            "evidence.0.url",
+        ),
+        (
+            "a@b.fi",
+            "A",
+            issuing.IssueOptions(valid_until=datetime(2000, 1, 1, tzinfo=UTC)),
+            "valid_until",
+        ),
+    ],
+)
+def test_bad_input_names_the_field_and_issues_nothing(
+    app: Flask,
+    world: World,
+    email: str,
+    name: str,
+    options: issuing.IssueOptions,
+    field: str,
+) -> None:
+    with pytest.raises(issuing.FieldErrors) as caught:
+        issue(app, email=email, name=name, options=options)
+    assert field in caught.value.fields
+    with app.app_context():
+        assert list(get_session().scalars(select(Credential))) == []
+
+
+def test_the_signed_json_is_what_the_credential_holds(app: Flask, world: World) -> None:
+    issued = issue(app)
+    with app.app_context():
+        stored = get_session().get(Credential, issued.id)
+        assert stored is not None
+        assert json.loads(stored.signed_json)["proof"][0]["type"] == "DataIntegrityProof"
