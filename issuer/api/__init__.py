@@ -13,6 +13,6 @@ def index() -> dict[str, str]:
     return {"name": "Merkki", "version": "1"}
 
 
-import issuer.api.badge_classes  # noqa: E402,F401 - routes of issue 3
+import issuer.api.badge_classes  # noqa: E402 - routes of issue 3
+import issuer.api.credentials  # noqa: E402,F401 - issuing routes (issue 4)
 from issuer.api import credential_status, verify  # noqa: E402,F401 - routes of issue 5
-from issuer.api import credentials  # noqa: E402,F401 - issuing routes (issue 4)
