@@ -105,6 +105,12 @@ def to_quads(document: dict[str, Any], loader: DocumentLoader | None = None) -> 
         if loader_error is not None:
             raise loader_error from error
         raise CanonicalizationError(f"not valid JSON-LD: {_jsonld_error_message(error)}") from error
+    # PyLD writes a list item that is a relative IRI as a triple without an object (a relative
+    # IRI is no RDF term, and no base IRI is assumed); say so instead of failing on it.
+    if any(triple.get("object") is None for triples in dataset.values() for triple in triples):
+        raise CanonicalizationError(
+            "not valid JSON-LD: a list holds an IRI that is not absolute (no base IRI is assumed)"
+        )
     return quads_from_pyld_dataset(dataset)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -88,16 +89,27 @@ class CanonicalizationLimits:
     """Bounds that keep canonicalization of hostile input fast to refuse.
 
     The defaults are far above what any credential needs (an OB 3.0 credential with every
-    EU element has about 130 quads and 15-20 blank nodes, each with a unique first-degree hash)
-    and low enough that the worst input within them is refused in well under 100 ms.
-    ``max_values`` bounds the JSON values read while deserializing a document."""
+    EU element has about 130 quads and 15-20 blank nodes, nearly always each with a unique
+    first-degree hash, so the N-degree hashing of §4.8 runs rarely and briefly) and low enough
+    that the worst input within them is refused in well under 100 ms:
 
-    max_quads: int = 20_000
-    max_blank_nodes: int = 5_000
+    * ``max_quads``, ``max_blank_nodes``: the size of the dataset;
+    * ``max_values``: the JSON values read while deserializing a document to RDF;
+    * ``max_ndegree_calls``, ``max_permutations``, ``max_ndegree_depth``: the N-degree hashing
+      work, which crafted graphs make exponential (RDFC-1.0 §A), and its recursion depth;
+    * ``ndegree_time_budget_s``: processor time (of the calling thread) for the N-degree
+      hashing, whatever the counts;
+    * ``time_budget_s``: wall-clock time for the whole canonicalization.
+    """
+
+    max_quads: int = 10_000
+    max_blank_nodes: int = 2_000
     max_ndegree_calls: int = 2_000
     max_permutations: int = 20_000
-    time_budget_s: float = 2.0
-    max_values: int = 50_000
+    time_budget_s: float = 1.0
+    max_values: int = 20_000
+    max_ndegree_depth: int = 32
+    ndegree_time_budget_s: float = 0.03
 
 
 DEFAULT_LIMITS = CanonicalizationLimits()
@@ -182,6 +194,7 @@ class _State:
         "first_degree_cache",
         "limits",
         "ndegree_calls",
+        "ndegree_deadline",
         "permutations",
     )
 
@@ -193,30 +206,45 @@ class _State:
         self.ndegree_calls = 0
         self.permutations = 0
         self.deadline = time.monotonic() + limits.time_budget_s
+        self.ndegree_deadline = 0.0
 
-    def spend_ndegree(self) -> None:
+    def spend_ndegree(self, depth: int) -> None:
         self.ndegree_calls += 1
+        if self.ndegree_calls == 1:
+            # CPU time of this thread: a loaded machine or busy sibling threads do not make a
+            # legitimate document fail, and a crafted one is stopped all the same.
+            self.ndegree_deadline = time.thread_time() + self.limits.ndegree_time_budget_s
         if self.ndegree_calls > self.limits.max_ndegree_calls:
             raise CanonicalizationError(
                 "canonicalization refused: too much blank-node hashing work "
                 f"(more than {self.limits.max_ndegree_calls} N-degree hashes)"
             )
+        if depth > self.limits.max_ndegree_depth:
+            raise CanonicalizationError(
+                "canonicalization refused: too much blank-node hashing work "
+                f"(N-degree hashing nested deeper than {self.limits.max_ndegree_depth})"
+            )
         self.check_time()
 
-    def spend_permutation(self) -> None:
-        self.permutations += 1
+    def spend_permutations(self, items: int) -> None:
+        """Count the permutations of ``items`` blank nodes before running through them, so a
+        list too long to permute is refused at once rather than after the work."""
+        self.permutations += math.factorial(min(items, 20))
         if self.permutations > self.limits.max_permutations:
             raise CanonicalizationError(
                 "canonicalization refused: too many blank-node permutations "
                 f"(more than {self.limits.max_permutations})"
             )
-        if self.permutations % 256 == 0:
-            self.check_time()
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise CanonicalizationError(
                 f"canonicalization refused: time budget of {self.limits.time_budget_s:g} s exceeded"
+            )
+        if self.ndegree_calls and time.thread_time() > self.ndegree_deadline:
+            raise CanonicalizationError(
+                "canonicalization refused: too much blank-node hashing work (time budget of "
+                f"{self.limits.ndegree_time_budget_s:g} s for N-degree hashing exceeded)"
             )
 
 
@@ -258,10 +286,10 @@ def _hash_related_blank_node(
 
 
 def _hash_n_degree(
-    state: _State, identifier: str, issuer: IdentifierIssuer
+    state: _State, identifier: str, issuer: IdentifierIssuer, depth: int = 0
 ) -> tuple[str, IdentifierIssuer]:
-    """RDFC-1.0 §4.8 "Hash N-Degree Quads"."""
-    state.spend_ndegree()
+    """RDFC-1.0 §4.8 "Hash N-Degree Quads" (``depth``: of the recursion, for the limits)."""
+    state.spend_ndegree(depth)
     hash_to_related: dict[str, list[str]] = {}
     for quad in state.blank_node_to_quads[identifier]:
         subject, predicate, obj, graph = quad
@@ -273,31 +301,44 @@ def _hash_n_degree(
             hash_to_related.setdefault(related_hash, []).append(term)
 
     data_to_hash: list[str] = []
+    canonical_issued = state.canonical.issued
     for related_hash in sorted(hash_to_related):
         data_to_hash.append(related_hash)
+        blank_nodes = hash_to_related[related_hash]
+        state.spend_permutations(len(blank_nodes))
         chosen_path = ""
         chosen_issuer: IdentifierIssuer | None = None
-        for permutation in itertools.permutations(hash_to_related[related_hash]):
-            state.spend_permutation()
-            issuer_copy = issuer.copy()
+        for count, permutation in enumerate(itertools.permutations(blank_nodes)):
+            if count & 63 == 63:
+                state.check_time()
+            # Step 5.4.4: the path of the permutation. The issuer is copied only for the
+            # permutations that get past it; the identifiers it would issue are counted here.
             path = ""
             recursion_list: list[str] = []
+            issued_here: dict[str, str] = {}
             skip = False
             for related in permutation:
-                canonical_label = state.canonical.issued.get(related)
-                if canonical_label is not None:
-                    path += canonical_label
-                else:
-                    if not issuer_copy.has(related):
-                        recursion_list.append(related)
-                    path += issuer_copy.issue(related)
+                label = canonical_issued.get(related)
+                if label is None:
+                    label = issuer.issued.get(related)
+                    if label is None:
+                        label = issued_here.get(related)
+                        if label is None:
+                            label = f"{issuer.prefix}{issuer.counter + len(issued_here)}"
+                            issued_here[related] = label
+                            recursion_list.append(related)
+                path += label
                 if chosen_path and len(path) >= len(chosen_path) and path > chosen_path:
                     skip = True
                     break
             if skip:
                 continue
+            issuer_copy = issuer.copy()
             for related in recursion_list:
-                result_hash, result_issuer = _hash_n_degree(state, related, issuer_copy)
+                issuer_copy.issue(related)
+            # Step 5.4.5: recursion into the blank nodes first met here.
+            for related in recursion_list:
+                result_hash, result_issuer = _hash_n_degree(state, related, issuer_copy, depth + 1)
                 path += issuer_copy.issue(related)
                 path += f"<{result_hash}>"
                 issuer_copy = result_issuer

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from issuer.core.contexts import DocumentLoader, default_document_loader
-from issuer.core.errors import CanonicalizationError
 from issuer.core.fastld.contextstate import Unsupported, universe_for
-from issuer.core.fastld.converter import Pass, check_depth
+from issuer.core.fastld.converter import Pass
 from issuer.core.rdfc import DEFAULT_LIMITS, CanonicalizationLimits, SerializedQuad
 
 __all__ = ["FastResult", "convert"]
@@ -42,7 +41,8 @@ def convert(
     """One pass over ``document``; ``None`` if the fast path does not handle it.
 
     Raises ``CanonicalizationError`` for documents nested deeper than the reference path allows
-    and for documents beyond ``limits`` (refused before reading all of them)."""
+    and for documents beyond ``limits`` (refused before reading all of them, so the nesting of
+    the part not read is not checked)."""
     if type(document) is not dict:
         return None
     try:
@@ -56,8 +56,4 @@ def convert(
         return None
     except RecursionError:
         return None
-    except CanonicalizationError:
-        # The reference path checks nesting before anything else; say the same here.
-        check_depth(document, 0)
-        raise
     return FastResult(walk.ground, walk.quads, walk.notes)

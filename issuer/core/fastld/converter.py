@@ -27,7 +27,6 @@ limits (too many JSON values or quads), refused before doing work proportional t
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -43,6 +42,7 @@ from issuer.core.fastld.contextstate import (
     UNDEFINED_PREFIX,
     VALUE,
     Key,
+    NodePlan,
     State,
     Universe,
     Unsupported,
@@ -127,37 +127,36 @@ def serialize_literal(lexical: str, datatype: str | None, language: str | None) 
 
 
 def literal_term(value: Any, datatype: str | None, language: str | None) -> str:
-    """The RDF literal of an expanded value object (PyLD ``_object_to_rdf``)."""
+    """The RDF literal of an expanded value object, exactly as PyLD's ``_object_to_rdf``
+    writes it (its order of tests: boolean, non-integral number, ``xsd:double`` datatype,
+    integral number, string)."""
     kind = type(value)
-    if kind is str:
-        if datatype == XSD_DOUBLE:
-            # PyLD converts what float() accepts, and leaves other strings as they are.
+    if kind is bool:
+        return serialize_literal("true" if value else "false", datatype or XSD_BOOLEAN, None)
+    if kind is float and not value.is_integer():
+        if value != value:
+            raise Unsupported("NaN")  # PyLD never finds NaN equal to itself when merging
+        return serialize_literal(canonical_double(value), datatype or XSD_DOUBLE, None)
+    if datatype == XSD_DOUBLE:
+        try:
+            number = float(value)
+        except ValueError:  # a string that is not a number stays as it is
+            return serialize_literal(value, XSD_DOUBLE, None)
+        except OverflowError:
+            raise Unsupported("number beyond the double range") from None
+        return serialize_literal(canonical_double(number), XSD_DOUBLE, None)
+    if kind is int or kind is float:
+        if abs(value) >= 1e21:
             try:
-                number = float(value)
-            except ValueError:
-                return serialize_literal(value, XSD_DOUBLE, None)
-            if not math.isfinite(number):
-                raise Unsupported("non-finite double")
-            return serialize_literal(canonical_double(number), XSD_DOUBLE, None)
+                lexical = canonical_double(value)
+            except OverflowError:
+                raise Unsupported("number beyond the double range") from None
+            return serialize_literal(lexical, datatype or XSD_DOUBLE, None)
+        return serialize_literal(str(int(value)), datatype or XSD_INTEGER, None)
+    if kind is str:
         if language is not None:
             return serialize_literal(value, datatype or RDF_LANGSTRING, language)
         return serialize_literal(value, datatype or XSD_STRING, None)
-    if kind is bool:
-        return serialize_literal("true" if value else "false", datatype or XSD_BOOLEAN, None)
-    if kind is int:
-        if abs(value) >= 10**21:
-            raise Unsupported("integer beyond 1e21")
-        if datatype == XSD_DOUBLE:
-            return serialize_literal(canonical_double(float(value)), XSD_DOUBLE, None)
-        return serialize_literal(str(value), datatype or XSD_INTEGER, None)
-    if kind is float:
-        if not math.isfinite(value) or abs(value) >= 1e21:
-            raise Unsupported("number outside the plain range")
-        if value.is_integer():
-            if datatype == XSD_DOUBLE:
-                return serialize_literal(canonical_double(value), XSD_DOUBLE, None)
-            return serialize_literal(str(int(value)), datatype or XSD_INTEGER, None)
-        return serialize_literal(canonical_double(value), datatype or XSD_DOUBLE, None)
     raise Unsupported(f"value of type {kind.__name__}")
 
 
@@ -423,7 +422,7 @@ class Pass:
                 type_scoped,
                 key,
                 element,
-                plan.special,
+                plan,
                 depth,
                 graph,
                 emit,
@@ -671,7 +670,7 @@ class Pass:
         type_scoped: State,
         key: Key | None,
         element: dict[str, Any],
-        kinds: dict[int, Key],
+        plan: NodePlan,
         depth: int,
         graph: str,
         emit: bool,
@@ -679,12 +678,15 @@ class Pass:
         inside_list: bool,
     ) -> Expanded | None:
         """Value objects (step 15), ``@list`` and ``@set`` objects (steps 13.4.x, 16)."""
+        kinds = plan.special
+        entries = plan.entries
+        type_alias = plan.type_alias
         if key is None:
             raise Unsupported("top-level value, list or set object")
         if VALUE in kinds:
-            if len(kinds) != len(element) or set(kinds) - {VALUE, TYPE, LANGUAGE}:
+            if any(entry.kind not in (VALUE, TYPE, LANGUAGE) for entry in entries):
                 raise Unsupported("value object with other keys")
-            return self.value_object(type_scoped, kinds, element, emit, judge)
+            return self.value_object(type_scoped, kinds, type_alias, element, emit, judge)
         if len(element) != 1 or LANGUAGE in kinds:
             raise Unsupported("@list or @set with other keys")
         kind, entry = next(iter(kinds.items()))
@@ -715,6 +717,7 @@ class Pass:
         self,
         type_scoped: State,
         kinds: dict[int, Key],
+        type_alias: str | None,
         element: dict[str, Any],
         emit: bool,
         judge: bool,
@@ -728,10 +731,10 @@ class Pass:
             raise Unsupported("@value that is not a JSON scalar")
         datatype: str | None = None
         language: str | None = None
-        if TYPE in kinds:
+        if type_alias is not None:
             if LANGUAGE in kinds:
                 raise Unsupported("@type and @language")
-            raw_type = element[kinds[TYPE].name]
+            raw_type = element[type_alias]
             if type(raw_type) is not str:
                 raise Unsupported("@type of a value object that is not a string")
             real, probe = type_scoped.expand_vocab(raw_type)
