@@ -126,6 +126,12 @@ def test_incomplete_micro_credential_marks_the_missing_fields(
         container = page.locator(f'[id="field-{field}"]')
         expect(container).to_have_class(re.compile(r"\bhas-error\b"))
         expect(container.locator(f'[id="error-{field}"]')).not_to_be_empty()
+        # ... and the message is tied to the field for screen readers: the group or its
+        # controls name it in aria-describedby.
+        described = container.locator(f'[aria-describedby~="error-{field}"]')
+        assert (
+            container.get_attribute("aria-describedby") == f"error-{field}" or described.count()
+        ), f"the error of {field} is not tied to it"
         # The summary links to the field it names.
         expect(summary.locator(f'a[href="#field-{field}"]').first).to_be_visible()
     # What was filled in is kept and not marked.
