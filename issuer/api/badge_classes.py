@@ -35,7 +35,6 @@ from issuer.models import BadgeClass, Institution
 from issuer.ratelimit import limit_api
 from issuer.services import badge_class_admin, badge_classes, images
 from issuer.services.badge_class_admin import BadgeClassInvalidError
-from issuer.services.errors import NotFoundError
 
 #: Keys of a request body that are settings, not badge-class content.
 SETTINGS_KEYS = ("published", "auto_issue")
@@ -265,8 +264,6 @@ def copy_badge_class(slug: str) -> ResponseReturnValue:
             result = _representation(write, saved.badge_class, institution)
     except BadgeClassInvalidError as error:
         return _validation_failed(error.errors)
-    except NotFoundError:
-        raise
     response = jsonify(result)
     response.status_code = 201
     response.headers["Location"] = f"{get_settings().base_url}/api/v1/badge-classes/{new_slug}"

@@ -7,12 +7,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from issuer.auth import login_required, safe_next, sign_in, sign_out
-from issuer.db import get_session, unit_of_work
+from issuer.db import unit_of_work
+from issuer.ratelimit import limit_login
 from issuer.services import accounts
 from issuer.services.errors import InvalidInputError
 from issuer.staff import bp
 from issuer.staff.common import render, staff_user
-from issuer.staff.forms import ActionForm, ChangePasswordForm, LoginForm
+from issuer.staff.forms import ChangePasswordForm, LoginForm
 
 
 def _client_address() -> str:
@@ -22,7 +23,11 @@ def _client_address() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_login
 def login() -> ResponseReturnValue:
+    """Sign-in. Two limits apply: ``ISSUER_RATE_LIMIT_LOGIN`` posts per client address (any
+    e-mail address, against credential stuffing) and ``accounts.MAX_FAILURES`` failures per
+    address and e-mail (against guessing one password)."""
     form = LoginForm()
     target = safe_next(request.args.get("next"))
     if not form.validate_on_submit():
@@ -88,13 +93,6 @@ def change_password() -> ResponseReturnValue:
 @bp.get("/")
 @login_required()
 def index() -> ResponseReturnValue:
-    session = get_session()
     user = staff_user()
     institution = user.institution if user.institution_id is not None else None
-    return render(
-        "staff/index.html",
-        user=user,
-        institution=institution,
-        action_form=ActionForm(),
-        session_=session,
-    )
+    return render("staff/index.html", user=user, institution=institution)

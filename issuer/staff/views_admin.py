@@ -92,10 +92,9 @@ def institution_profile() -> ResponseReturnValue:
                     logo=logo,
                     remove_logo=request.form.get("remove_logo") == "1",
                 )
-        except images.ImageTooLargeError as error:
+        except images.ImageTooLargeError:
             form.logo.errors = [_("The image is larger than 1 MiB.")]
             status = 413
-            del error
         except images.ImageError:
             form.logo.errors = [
                 _("The logo must be a PNG or SVG image whose content matches its name.")

@@ -201,7 +201,6 @@ def badge_class_view(slug: str) -> ResponseReturnValue:
         and badge_class_admin.auto_issue(session, institution, badge_class),
         action_form=ActionForm(),
         auto_form=AutoIssueForm(),
-        copy_form=CopyForm(formdata=None, slug=_copy_slug(session, badge_class.slug)),
         url=_url,
         lang=lang,
     )
