@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from issuer.accounts import BadgeClassAdoption, PackageSetting
@@ -213,7 +214,6 @@ def create_badge_class(
         created_at=moment,
         updated_at=moment,
     )
-    session.add(badge_class)
     version = BadgeClassVersion(
         badge_class=badge_class,
         version=1,
@@ -222,8 +222,15 @@ def create_badge_class(
         image_media_type=image.media_type,
         created_at=moment,
     )
-    session.add(version)
-    session.flush()
+    try:
+        # A savepoint: two requests creating the same slug at once both pass ``validate``;
+        # the unique constraint decides, and the loser gets the same field error.
+        with session.begin_nested():
+            session.add_all([badge_class, version])
+    except IntegrityError:
+        raise BadgeClassInvalidError(
+            [FieldError("slug", "duplicate", f"the slug {parsed.slug!r} is taken")]
+        ) from None
     if auto_issue is not None and institution is not None:
         set_auto_issue(session, institution, badge_class, auto_issue)
     return Saved(badge_class, version, new_version=True, changed=True)

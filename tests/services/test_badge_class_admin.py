@@ -338,3 +338,17 @@ def test_package_rules_list_requirements_and_auto_issue_per_institution(
     assert badge_class_admin.auto_issue(session, a, package.badge_class) is False
     with pytest.raises(NotFoundError):
         badge_class_admin.set_auto_issue(session, b, package.badge_class, True)
+
+
+def test_a_slug_taken_between_check_and_insert_is_a_field_error(
+    session: Session, pair: tuple[Institution, Institution], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = pair
+    badge_class_admin.create_badge_class(session, a, simple_badge("race"))
+    # As if the other request's row appeared after this one's check.
+    monkeypatch.setattr(badge_class_admin, "validate", lambda *args, **kwargs: [])
+    with pytest.raises(BadgeClassInvalidError) as raised:
+        badge_class_admin.create_badge_class(session, b, simple_badge("race"))
+    assert [(e.field, e.code) for e in raised.value.errors] == [("slug", "duplicate")]
+    # The session is still usable: only the savepoint was rolled back.
+    assert badge_classes.get_badge_class(session, "race").institution_id == a.id
