@@ -33,6 +33,7 @@ from tests.staff.support import (
     World,
     bearer,
     csrf_token,
+    fast_password_hashing,
     make_world,
     signed_in,
 )
@@ -88,7 +89,8 @@ PARAMETERS: dict[str, Callable[[World, dict[str, Any]], Any]] = {
 
 
 @pytest.fixture
-def world(app: Flask, keystore: KeyStore) -> World:
+def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> World:
+    fast_password_hashing(monkeypatch)
     return make_world(app, keystore)
 
 

@@ -13,6 +13,7 @@ from tests.staff.support import (
     World,
     bearer,
     complete_micro_credential,
+    fast_password_hashing,
     make_world,
     simple_badge,
 )
@@ -28,7 +29,8 @@ EU_FIELDS = [
 
 
 @pytest.fixture
-def world(app: Flask, keystore: KeyStore) -> World:
+def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> World:
+    fast_password_hashing(monkeypatch)
     return make_world(app, keystore)
 
 

@@ -6,9 +6,10 @@ import pytest
 from flask import Flask
 
 from issuer.core.keys import KeyStore
-from tests.staff.support import World, make_world
+from tests.staff.support import World, fast_password_hashing, make_world
 
 
 @pytest.fixture
-def world(app: Flask, keystore: KeyStore) -> World:
+def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> World:
+    fast_password_hashing(monkeypatch)
     return make_world(app, keystore)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -24,6 +26,9 @@ from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL
 
 PASSWORD = "a long enough test password"
+#: Argon2id with small parameters: the tests hash dozens of passwords, and the production cost
+#: (argon2-cffi's defaults, ~64 MiB) is what makes guessing slow, not what the tests check.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -174,6 +179,10 @@ def _party(session: Any, keystore: KeyStore, slug: str, *, issue: bool, token_ro
         badge_slug=saved.badge_class.slug,
         credential_id=credential_id,
     )
+
+
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accounts, "_hasher", FAST_HASHER)
 
 
 def make_world(app: Flask, keystore: KeyStore) -> World:
