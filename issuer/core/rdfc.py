@@ -57,13 +57,27 @@ def _escape_match(match: re.Match[str]) -> str:
     return _ESCAPE_BY_CHAR[match.group()]
 
 
+#: Escaped long texts: descriptions and criteria repeat across the credentials of a badge class.
+_ESCAPED: dict[str, str] = {}
+_ESCAPED_SIZE = 4_096
+_ESCAPED_MIN_LENGTH = 48
+
+
 def escape_literal(value: str) -> str:
     """Escape a literal's lexical form as canonical N-Quads requires."""
     # A regular-expression scan is some fifteen times faster than str.translate on text that
     # needs no escaping, which is nearly all text.
     if _NEEDS_ESCAPE.search(value) is None:
         return value
-    return _NEEDS_ESCAPE.sub(_escape_match, value)
+    if len(value) < _ESCAPED_MIN_LENGTH:
+        return _NEEDS_ESCAPE.sub(_escape_match, value)
+    found = _ESCAPED.get(value)
+    if found is None:
+        found = _NEEDS_ESCAPE.sub(_escape_match, value)
+        if len(_ESCAPED) >= _ESCAPED_SIZE:
+            _ESCAPED.clear()
+        _ESCAPED[value] = found
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,8 +454,8 @@ def _canonical_lines(
     _issue_canonical_identifiers(state)
     # Step 6: relabel and serialize.
     labels = state.canonical.issued
-    lines = set(ground)
-    add = lines.add
+    lines = list(ground)
+    add = lines.append
     for subject, predicate, obj, graph in quads:
         if subject[0] == "_":
             subject = labels[subject]
@@ -453,7 +467,15 @@ def _canonical_lines(
             add(f"{subject} {predicate} {obj} {graph} .\n")
         else:
             add(f"{subject} {predicate} {obj} .\n")
-    return sorted(lines)
+    # A dataset is a set: sort, then drop repeated lines (cheaper than hashing every line).
+    lines.sort()
+    unique: list[str] = []
+    previous = None
+    for line in lines:
+        if line != previous:
+            unique.append(line)
+            previous = line
+    return unique
 
 
 def canonicalize_serialized(

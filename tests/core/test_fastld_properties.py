@@ -35,9 +35,15 @@ from issuer.core.contexts import (
     STATUS_V1,
     VC_V1,
     VC_V2,
-    default_document_loader,
+    make_document_loader,
 )
 
+# A context with only a vocabulary mapping, as issuers add to "define" their own terms: terms
+# it catches are defined for canonicalization and undefined for the verdict.
+VOCAB_CONTEXT = "https://example.org/vocab-context.jsonld"
+LOADER = make_document_loader(
+    {VOCAB_CONTEXT: {"@context": {"@vocab": "https://example.org/vocab#"}}}
+)
 _OB = "https://purl.imsglobal.org/spec/ob/v3p0/"
 # The VC and OB context pairs found in credentials (OB 3.0.1 and older go with VC 1.1 only).
 CONTEXT_PAIRS = [
@@ -117,7 +123,7 @@ UNDEFINED_KEYS = st.sampled_from(
         "http://example.org/p",
         "@foo",
         "a b",
-        "Achievement",
+        "Profile",  # a class name used as a property
         "sec",
     ]
 )
@@ -269,8 +275,8 @@ def _achievement(draw: st.DrawFn) -> dict[str, Any]:
         tags = draw(st.lists(TEXT, max_size=4))
         achievement["tag"] = {"@list": tags} if _maybe(draw, 0.2) else tags
     if _maybe(draw, 0.7):
-        alignments = draw(st.lists(st.builds(dict), min_size=1, max_size=4))
-        achievement["alignment"] = [_alignment(draw) for _ in alignments]
+        count = draw(st.integers(min_value=1, max_value=4))
+        achievement["alignment"] = [_alignment(draw) for _ in range(count)]
         if _maybe(draw, 0.1):
             achievement["alignment"] = {"@list": achievement["alignment"]}
     if _maybe(draw, 0.3):
@@ -357,6 +363,8 @@ def credentials(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
     context: list[str] = list(draw(st.sampled_from(CONTEXT_PAIRS)))
     if _maybe(draw, 0.2):
         context.append(OB_EXTENSIONS)
+    if _maybe(draw, 0.15):
+        context.append(VOCAB_CONTEXT)
     if _maybe(draw, 0.03):
         # Redefines protected terms of the VC context: both paths must refuse it alike.
         context.append(DATA_INTEGRITY_V2)
@@ -445,6 +453,16 @@ def _outcome(function: Any, *args: Any) -> Any:
 _NON_CANONICAL_IN_PYLD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def _repeats_a_blank_node(line: str) -> bool:
+    """Does one blank node fill two positions of this N-Quads line? (Literals may contain
+    text that looks like a label: only the terms outside them count.)"""
+    subject, _, rest = line.split(" ", 2)
+    after_object = rest.rsplit('"', 1)[1] if rest.startswith('"') else rest
+    labels = [subject, *after_object.split()]
+    blank = [label for label in labels if label.startswith("_:")]
+    return len(blank) != len(set(blank))
+
+
 def _without_noncanonical_escapes(node: Any) -> Any:
     """``node`` with the control characters PyLD writes differently replaced by "?"."""
     if isinstance(node, str):
@@ -464,9 +482,11 @@ def _without_noncanonical_escapes(node: Any) -> Any:
 def test_fast_path_matches_reference(credential: dict[str, Any]) -> None:
     note(json.dumps(credential, ensure_ascii=False))
     original = copy.deepcopy(credential)
-    assert _outcome(canonize, credential) == _outcome(canonize_reference, credential)
-    assert _outcome(find_undefined_terms, credential) == _outcome(
-        find_undefined_terms_reference, credential
+    assert _outcome(canonize, credential, LOADER) == _outcome(
+        canonize_reference, credential, LOADER
+    )
+    assert _outcome(find_undefined_terms, credential, LOADER) == _outcome(
+        find_undefined_terms_reference, credential, LOADER
     )
     assert credential == original, "the fast path must not change its input"
 
@@ -477,15 +497,19 @@ def test_fast_path_matches_pyld_urdna2015(credential: dict[str, Any]) -> None:
     # PyLD's own canonicalization, independent of our RDFC-1.0 code, where its escaping is
     # canonical.
     credential = _without_noncanonical_escapes(credential)
-    nquads = _outcome(canonize, credential)
+    nquads = _outcome(canonize, credential, LOADER)
     assume(isinstance(nquads, str))
+    # PyLD hashes a quad once per blank-node position where RDFC-1.0 hashes it once (see
+    # test_rdfc): a blank node twice in one quad (an ``@id`` "_:b0" that links to itself) is
+    # where the two differ.
+    assume(not any(_repeats_a_blank_node(line) for line in nquads.splitlines()))
     note(json.dumps(credential, ensure_ascii=False))
     urdna2015 = jsonld.normalize(
         credential,
         {
             "algorithm": "URDNA2015",
             "format": "application/n-quads",
-            "documentLoader": default_document_loader,
+            "documentLoader": LOADER,
             "base": None,
         },
     )
@@ -496,7 +520,9 @@ def test_fast_path_matches_pyld_urdna2015(credential: dict[str, Any]) -> None:
 @given(credentials())
 def test_generated_credentials_take_the_fast_path(credential: dict[str, Any]) -> None:
     # Everything the generator makes is in the fast path's scope, except documents the
-    # reference path itself refuses (those are left to it, for its error messages).
-    if isinstance(_outcome(canonize_reference, credential), tuple):
+    # reference path itself refuses (those are left to it, for its error messages). (Keys
+    # that expand to the same IRI in one object fall back too: the OB 3.0.0 context maps
+    # "achievement" to the class "Achievement", so the generator avoids using "Achievement".)
+    if isinstance(_outcome(canonize_reference, credential, LOADER), tuple):
         return
-    assert fastld.convert(credential) is not None
+    assert fastld.convert(credential, LOADER) is not None

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from issuer.core.contexts import DocumentLoader, default_document_loader
-from issuer.core.fastld.contextstate import Unsupported, universe_for
+from issuer.core.errors import CanonicalizationError
+from issuer.core.fastld.contextstate import universe_for
 from issuer.core.fastld.converter import Pass
 from issuer.core.rdfc import DEFAULT_LIMITS, CanonicalizationLimits, SerializedQuad
 
@@ -52,8 +53,10 @@ def convert(
     walk = Pass(universe, limits, emit=quads, judge=undefined_terms)
     try:
         walk.document(document)
-    except Unsupported:
-        return None
-    except RecursionError:
+    except CanonicalizationError:
+        raise  # the fast path's own refusals: nesting, limits
+    except Exception:
+        # Unsupported, or anything odd (keys that are not strings, ...): the reference path
+        # handles it and reports it with its own error.
         return None
     return FastResult(walk.ground, walk.quads, walk.notes)

@@ -35,6 +35,10 @@ from pyld.context_resolver import ContextResolver
 from issuer.core.contexts import DocumentLoader
 
 UNDEFINED_PREFIX = "urn:UNDEFINEDTERM:"
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+XSD_DOUBLE = "http://www.w3.org/2001/XMLSchema#double"
+RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
 
 #: Bounds on what one loader's compiled contexts may grow to. Real documents reach a few dozen
 #: states; a document that needs more is handed to the reference path instead.
@@ -99,6 +103,7 @@ class Key:
         "iri",
         "kind",
         "language",
+        "literal_suffix",
         "mode",
         "name",
         "node_states",
@@ -200,6 +205,31 @@ class Key:
             self.mode = MODE_PLAIN
         self.value_key: Key | None = None
         self.node_states: list[State | None] = [None, None]
+        #: for a property whose string values are plain, typed or language-tagged literals in
+        #: both contexts: what follows the lexical form in N-Quads ('"', '"^^<dt>', '"@lang')
+        self.literal_suffix: str | None = None
+
+    def prepare(self) -> None:
+        """Work out ``literal_suffix`` (once, when a node plan is made)."""
+        if self.kind != PROPERTY or not (self.real and self.shown and self.plain):
+            return
+        if self.note is not None:
+            return  # defined by a vocabulary mapping: the verdict names it, the general path does
+        if self.graph or self.container_list or self.has_scoped:
+            return
+        if self.mode == MODE_PLAIN:
+            self.literal_suffix = '"'
+        elif self.mode == MODE_LANGUAGE:
+            self.literal_suffix = f'"@{self.language}'
+        elif self.mode == MODE_DATATYPE and self.datatype not in (XSD_DOUBLE, RDF_JSON):
+            if self.probe_datatype is not None and self.probe_datatype.startswith(UNDEFINED_PREFIX):
+                return  # the verdict must name it: the general path does
+            if self.datatype == XSD_STRING:
+                self.literal_suffix = '"'
+            elif self.datatype == RDF_LANGSTRING:
+                return
+            else:
+                self.literal_suffix = f'"^^<{self.datatype}>'
 
     def node_state(self, revert: bool) -> State:
         """The context a JSON object under this key is expanded in (§13.1 steps 7-8): this
@@ -272,6 +302,7 @@ class NodePlan:
             if kind == VALUE:
                 value_found = True
             if kind == PROPERTY:
+                entry.prepare()
                 self.entries.append(entry)
             elif kind == DROPPED:
                 self.dropped.append(name)

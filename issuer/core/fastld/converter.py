@@ -53,6 +53,7 @@ from issuer.core.rdfc import (
     CanonicalizationLimits,
     SerializedQuad,
     escape_literal,
+    serialize_literal,
 )
 
 MAX_DEPTH = 64
@@ -73,11 +74,6 @@ _JUDGED_ABSOLUTE = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):\S*$")
 _DOUBLE_EXPONENT = re.compile(r"(\d)0*E\+?(-)?0*(\d)")
 _UNDEFINED_LENGTH = len(UNDEFINED_PREFIX)
 _NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f]')
-
-#: Literal serializations of long texts, which repeat across the credentials of a badge class.
-_LITERAL_CACHE: dict[tuple[str, str | None, str | None], str] = {}
-_LITERAL_CACHE_SIZE = 4_096
-_LITERAL_CACHE_MIN_LENGTH = 48
 
 
 class ListObject:
@@ -102,28 +98,7 @@ def canonical_double(value: float) -> str:
 
 def plain_literal(value: str) -> str:
     """An ``xsd:string`` literal (the datatype is implicit in N-Quads)."""
-    if _NEEDS_ESCAPE.search(value) is None:
-        return '"' + value + '"'
-    return serialize_literal(value, None, None)
-
-
-def serialize_literal(lexical: str, datatype: str | None, language: str | None) -> str:
-    # Same output as rdfc.serialize_literal; long texts are served from a small cache.
-    if len(lexical) >= _LITERAL_CACHE_MIN_LENGTH:
-        cache_key = (lexical, datatype, language)
-        found = _LITERAL_CACHE.get(cache_key)
-        if found is not None:
-            return found
-    text = '"' + escape_literal(lexical) + '"'
-    if datatype == RDF_LANGSTRING or (language and datatype is None):
-        text = f"{text}@{language}"
-    elif datatype and datatype != XSD_STRING:
-        text = f"{text}^^<{datatype}>"
-    if len(lexical) >= _LITERAL_CACHE_MIN_LENGTH:
-        if len(_LITERAL_CACHE) >= _LITERAL_CACHE_SIZE:
-            _LITERAL_CACHE.clear()
-        _LITERAL_CACHE[(lexical, datatype, language)] = text
-    return text
+    return '"' + escape_literal(value) + '"'
 
 
 def literal_term(value: Any, datatype: str | None, language: str | None) -> str:
@@ -356,6 +331,11 @@ class Pass:
             if not emit:
                 return (None, None)
             return (self.iri_term(real), ("@id", real))
+        if type(value) is int and abs(value) >= 10**300:
+            try:
+                float(value)  # PyLD's Value Expansion does this and fails beyond doubles
+            except OverflowError:
+                raise Unsupported("integer beyond the double range") from None
         datatype = key.datatype
         if datatype is not None:
             if judge:
@@ -451,8 +431,37 @@ class Pass:
             kind = entry.kind
             if kind == PROPERTY:
                 value = element[entry.name]
-                if value is not None:
-                    count += self.property(entry, value, own, depth, graph, emit, judge)
+                if value is None:
+                    continue
+                suffix = entry.literal_suffix
+                if suffix is not None and type(value) is str:
+                    # The commonest property of all: one string, a literal in N-Quads.
+                    count += 1
+                    self.value_count += 1
+                    if own is None:
+                        continue
+                    if _NEEDS_ESCAPE.search(value) is None:
+                        term = '"' + value + suffix
+                    else:
+                        term = '"' + escape_literal(value) + suffix
+                    if graph or own[:3] == "_:e":
+                        self.add_merged(
+                            own,
+                            entry.subject_iri,
+                            term,
+                            graph,
+                            (entry.datatype, entry.language, value, False),
+                        )
+                    else:
+                        self.quad_count += 1
+                        if self.quad_count > self.max_quads:
+                            self.refuse_quads()
+                        if own[0] == "_":
+                            self.quads.append((own, entry.subject_iri, term, ""))
+                        else:
+                            self.ground.append(f"{own} {entry.subject_iri} {term} .\n")
+                    continue
+                count += self.property(entry, value, own, depth, graph, emit, judge)
             elif kind == ID:
                 count += 1
                 if judge:
