@@ -1,11 +1,11 @@
 """Browser tests: Playwright driving Debian's Chromium, headless, against the real app.
 
-* ``live_server`` (one per session): ``create_app`` on a temporary SQLite database and a
+* ``live_server`` (one for the browser tests): ``create_app`` on a temporary SQLite database and a
   temporary keys folder, served by werkzeug's threaded ``make_server`` on a free loopback port;
   ``ISSUER_BASE_URL`` is that address, so credential ids, QR codes and links point back to it.
   It holds one institution with an admin and a published micro-credential; tests issue and
   revoke their own credentials through the services (``LiveServer.issue``/``revoke``).
-* ``browser`` (one per session): Chromium from Debian (``/usr/bin/chromium``, or
+* ``browser`` (one for the browser tests): Chromium from Debian (``/usr/bin/chromium``, or
   ``MERKKI_CHROMIUM``), never a browser download. Missing: the tests skip, except in CI (``CI``
   set), where they fail, as the PostgreSQL and specification tests do.
 * ``browse`` (one per test): opens pages in fresh contexts (a language each) and collects
@@ -187,7 +187,7 @@ def _seed(app: Flask, keys_dir: Path) -> None:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("browser")
     templates = root / "badge_templates"
@@ -195,10 +195,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     late = _LateApp()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, late, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    config = {
+    database_url = f"sqlite:///{root / 'merkki.sqlite3'}"
+    config: dict[str, Any] = {
         "TESTING": False,  # the app as it runs in production: errors become pages, not raises
         "BASE_URL": url,
-        "DATABASE_URL": f"sqlite:///{root / 'merkki.sqlite3'}",
+        "DATABASE_URL": database_url,
         "KEYS_DIR": root / "keys",
         "KEY_PASSPHRASE": PASSPHRASE,
         "SECRET_KEY": "browser test secret key",
@@ -207,9 +208,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "JOB_RUNNER": "inline",
         "MAIL_DELIVERY": "sync",
         "LOG_FORMAT": "text",
+        # Every test signs in from 127.0.0.1; the production limit (10 a minute) would start
+        # answering 429 once the browser tests outgrow it. Rate limits have tests of their own.
+        "RATE_LIMIT_LOGIN": "100 per minute",
     }
     app = create_app(config)
-    migrate.upgrade(config["DATABASE_URL"])
+    migrate.upgrade(database_url)
     _seed(app, root / "keys")
     late.app = app
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
@@ -233,7 +237,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 # --- the browser ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = chromium_executable()
     if executable is None:
