@@ -388,6 +388,119 @@ def test_undefined_terms_come_in_the_reference_order() -> None:
     ]
 
 
+# --- memoized objects (the achievement and profiles of a badge class) -------------------------
+
+
+def _profile(**changes: Any) -> dict[str, Any]:
+    return {
+        "id": "did:web:example.fi",
+        "type": ["Profile"],
+        "name": "Oppilaitos",
+        "url": "https://example.fi",
+        "email": "info@example.fi",
+        "address": {"type": ["Address"], "addressCountryCode": "FI"},
+        **changes,
+    }
+
+
+def _achievement(**changes: Any) -> dict[str, Any]:
+    return {
+        "id": "https://example.fi/achievements/1",
+        "type": ["Achievement"],
+        "name": "Ennakointi",
+        "description": "Kuvaus\nrivit",
+        "criteria": {"narrative": "Kriteerit"},
+        "alignment": [
+            {"type": ["Alignment"], "targetName": "ESCO", "targetUrl": "http://data.europa.eu/x"},
+            {"type": ["Alignment"], "targetName": "EQF", "targetCode": "5"},
+        ],
+        "creditsAvailable": 3,
+        **changes,
+    }
+
+
+def test_memoized_objects_give_the_reference_result_every_time() -> None:
+    for recipient in ("Liisa", "Matti", "Liisa"):
+        document = credential(
+            issuer=_profile(),
+            credentialSubject=subject(name=recipient, achievement=_achievement(creator=_profile())),
+        )
+        assert fastld.convert(document) is not None
+        assert_same_as_reference(document)
+
+
+def test_a_memoized_object_twice_in_one_document_gets_its_own_blank_nodes() -> None:
+    profile = _profile(address={"type": ["Address"], "addressLocality": "Hämeenlinna"})
+    document = credential(
+        issuer=profile,
+        credentialSubject=subject(achievement=_achievement(creator=copy.deepcopy(profile))),
+    )
+    assert_same_as_reference(document)
+    assert_same_as_reference(document)  # both from the memo now
+
+
+def test_memoized_objects_follow_their_context_and_content() -> None:
+    achievement = _achievement()
+    for ob in ("context-3.0.3.json", "context-3.0.2.json"):
+        document = credential(
+            **{"@context": [VC_V2, "https://purl.imsglobal.org/spec/ob/v3p0/" + ob]},
+            credentialSubject=subject(achievement=achievement),
+        )
+        assert_same_as_reference(document)
+    # Equal for Python, not for JSON-LD: 1, 1.0 and true are three different literals.
+    for credits in (1, 1.0, True, "1"):
+        achievement["creditsAvailable"] = credits
+        assert_same_as_reference(credential(credentialSubject=subject(achievement=achievement)))
+    # Changed in place after being memoized.
+    achievement["name"] = "Toinen nimi"
+    document = credential(credentialSubject=subject(achievement=achievement))
+    assert '"Toinen nimi"' in canonize(document)
+    assert_same_as_reference(document)
+
+
+def test_memoized_verdicts_are_replayed_in_order() -> None:
+    achievement = _achievement(favouriteColour="blue", criteria={"narrative": "n", "shoe": 1})
+    for _ in range(2):
+        document = credential(
+            aardvark=1,
+            favouriteColour="red",
+            credentialSubject=subject(achievement=achievement, zebra=2),
+        )
+        assert_same_as_reference(document)
+        # Keys sorted at every level; a name is reported where it is first met.
+        assert find_undefined_terms(document) == [
+            "aardvark",
+            "shoe",
+            "favouriteColour",
+            "zebra",
+        ]
+
+
+def test_memoized_objects_are_checked_for_nesting_where_they_are_used() -> None:
+    deep_achievement = _achievement(criteria=_deep(8)["credentialSubject"])
+    shallow = credential(credentialSubject=subject(achievement=deep_achievement))
+    assert_same_as_reference(shallow)
+    node: dict[str, Any] = subject(achievement=deep_achievement)
+    for _ in range(56):  # the memoized achievement now ends deeper than 64 levels
+        node = {"description": node}
+    deep = credential(credentialSubject=node)
+    with pytest.raises(CanonicalizationError, match="nesting deeper than 64"):
+        canonize(deep)
+    assert_same_as_reference(deep)
+
+
+def test_objects_with_blank_node_identifiers_are_not_memoized() -> None:
+    achievement = _achievement(
+        alignment=[{"id": "_:a", "type": ["Alignment"], "targetName": "x"}], related={"id": "_:a"}
+    )
+    for _ in range(2):
+        document = credential(
+            evidence=[{"id": "_:a", "type": "Evidence", "name": "e"}],
+            credentialSubject=subject(achievement=achievement),
+        )
+        assert_same_as_reference(document)
+
+
 # --- what falls back to the reference path ---------------------------------------------------
 
 FALLBACK: dict[str, Any] = {

@@ -27,6 +27,7 @@ limits (too many JSON values or quads), refused before doing work proportional t
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -161,6 +162,54 @@ def context_urls(context: Any) -> tuple[str, ...]:
     raise Unsupported("embedded context object")
 
 
+class Memo:
+    """What walking one JSON object produced, to be replayed for an equal object met in the
+    same context: its N-Quads lines, its quads (blank nodes relabelled on replay), its verdicts,
+    the counts the limits apply to, and its RDF term."""
+
+    __slots__ = (
+        "blank_count",
+        "depth",
+        "first_blank",
+        "ground",
+        "notes",
+        "quad_count",
+        "quads",
+        "result",
+        "value_count",
+    )
+
+    def __init__(
+        self,
+        ground: list[str],
+        quads: list[SerializedQuad],
+        notes: list[str],
+        first_blank: int,
+        blank_count: int,
+        value_count: int,
+        quad_count: int,
+        depth: int,
+        result: tuple[str | None, Any],
+    ) -> None:
+        self.ground = ground
+        self.quads = quads
+        self.notes = notes
+        self.first_blank = first_blank
+        self.blank_count = blank_count
+        self.value_count = value_count
+        self.quad_count = quad_count
+        self.depth = depth
+        self.result = result
+
+
+#: Identified JSON objects (an ``@id``) with at least this many keys are memoized: the
+#: achievement and the profiles of a credential, the same for every credential of a badge
+#: class. Smaller ones convert faster than they serialize to a memo key.
+MEMO_MIN_KEYS = 6
+_MEMO_SIZE = 512
+_memo: dict[tuple[Any, ...], Memo] = {}
+
+
 class Pass:
     """One walk over one document. ``emit``: produce quads; ``judge``: find undefined terms."""
 
@@ -293,6 +342,8 @@ class Pass:
             self.refuse_values()
         kind = type(value)
         if kind is dict:
+            if len(value) >= MEMO_MIN_KEYS and not graph and ("id" in value or "@id" in value):
+                return self.memoized_node(state, key, value, depth, emit, judge)
             return self.node(state, key, value, depth, graph, emit, judge, inside_list)
         if kind is list:
             # Step 5: arrays; a list container makes every item a list item.
@@ -314,6 +365,76 @@ class Pass:
         if value is None:
             return None
         return self.scalar(key, value, emit, judge)
+
+    def memoized_node(
+        self, state: State, key: Key, element: dict[str, Any], depth: int, emit: bool, judge: bool
+    ) -> Expanded | None:
+        """``node`` for an object met before in the same context (state, active property,
+        pass kind): the result is a function of those and the object's JSON text, which tells
+        ``1`` from ``1.0`` and ``true`` as Python equality would not."""
+        try:
+            text = json.dumps(element, ensure_ascii=False)
+        except (TypeError, ValueError):  # not JSON: the general path decides
+            return self.node(state, key, element, depth, "", emit, judge, False)
+        memo_key = (state, key, emit, judge, text)
+        found = _memo.get(memo_key)
+        if found is not None and depth <= found.depth:
+            return self.replay(found)
+        ground_mark, quads_mark = len(self.ground), len(self.quads)
+        blank_mark, explicit_mark = self.blank_count, len(self.explicit)
+        value_mark, quad_mark = self.value_count, self.quad_count
+        outer_notes = self.notes
+        self.notes = []
+        try:
+            result = self.node(state, key, element, depth, "", emit, judge, False)
+        finally:
+            notes = self.notes
+            self.notes = outer_notes
+        for name in notes:
+            self.note(name)
+        # Blank node identifiers written in the document are shared with the rest of it: such
+        # an object is not replayed elsewhere.
+        if type(result) is tuple and len(self.explicit) == explicit_mark:
+            if len(_memo) >= _MEMO_SIZE:
+                _memo.clear()
+            _memo[memo_key] = Memo(
+                self.ground[ground_mark:],
+                self.quads[quads_mark:],
+                notes,
+                blank_mark,
+                self.blank_count - blank_mark,
+                self.value_count - value_mark,
+                self.quad_count - quad_mark,
+                depth,
+                result,
+            )
+        return result
+
+    def replay(self, memo: Memo) -> Item:
+        self.value_count += memo.value_count
+        if self.value_count > self.max_values:
+            self.refuse_values()
+        self.quad_count += memo.quad_count
+        if self.quad_count > self.max_quads:
+            self.refuse_quads()
+        labels: dict[str | None, str] = {}
+        if memo.blank_count:
+            start = self.blank_count
+            self.blank_count += memo.blank_count
+            for offset in range(memo.blank_count):
+                labels[f"_:b{memo.first_blank + offset}"] = f"_:b{start + offset}"
+        self.ground.extend(memo.ground)
+        if labels:
+            get = labels.get
+            append = self.quads.append
+            for subject, predicate, obj, graph in memo.quads:
+                append((get(subject, subject), predicate, get(obj, obj), get(graph, graph)))
+        else:
+            self.quads.extend(memo.quads)
+        for name in memo.notes:
+            self.note(name)
+        term, compare = memo.result
+        return (labels.get(term, term), compare)
 
     def scalar(self, key: Key, value: Any, emit: bool, judge: bool) -> tuple[str | None, Any]:
         """Value Expansion (§5.3) and the RDF term of the result (§17.4 "Object to RDF")."""
