@@ -103,8 +103,8 @@ def _changed(value: Any) -> Any:
 
 
 def _verifier(app: Flask) -> Any:
-    """Verify as an outside verifier would: our did:web DID documents come from the public
-    ``/issuers/<slug>/did.json`` route (through the test client instead of HTTPS)."""
+    """Verify as an outside verifier would: our did:web DID documents and status lists come
+    from the public routes (through the test client instead of HTTPS)."""
     client = app.test_client()
 
     def fetch(url: str) -> Any:
@@ -116,7 +116,8 @@ def _verifier(app: Flask) -> Any:
     resolver = standard_resolver(did_web_fetch=fetch)
 
     def verify(document: dict[str, Any]) -> VerificationReport:
-        return verify_credential(document, resolver=resolver)
+        # Status lists come from the public /status/... route, like DID documents.
+        return verify_credential(document, resolver=resolver, status_fetcher=fetch)
 
     return verify
 
