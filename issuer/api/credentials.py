@@ -31,6 +31,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response
 from issuer.models import BadgeClass
 from issuer.models_issuing import IdempotencyRecord
+from issuer.ratelimit import limit_api
 from issuer.services import badge_classes, bulk, issuing, jobs
 from issuer.services.errors import InvalidInputError, NotFoundError
 
@@ -206,6 +207,7 @@ def _find_record(institution_id: int, scope: str, key: str) -> IdempotencyRecord
 
 
 @bp.post("/credentials")
+@limit_api
 @api_auth(Role.ISSUER)
 def issue_credential() -> ResponseReturnValue:
     actor = current_actor()
@@ -294,6 +296,7 @@ def _csv_upload() -> tuple[bytes, str | None]:
 
 
 @bp.post("/credentials/bulk")
+@limit_api
 @api_auth(Role.ISSUER)
 def issue_bulk() -> ResponseReturnValue:
     actor = current_actor()
@@ -343,6 +346,7 @@ def issue_bulk() -> ResponseReturnValue:
 
 
 @bp.get("/jobs/<int:job_id>")
+@limit_api
 @api_auth(Role.ISSUER)
 def job_status(job_id: int) -> ResponseReturnValue:
     session = get_session()
