@@ -58,9 +58,11 @@ def _escape_match(match: re.Match[str]) -> str:
 
 
 #: Escaped long texts: descriptions and criteria repeat across the credentials of a badge class.
+#: Bounded in entries and entry size (at most some 16 MB whatever is thrown at it).
 _ESCAPED: dict[str, str] = {}
-_ESCAPED_SIZE = 4_096
+_ESCAPED_SIZE = 1_024
 _ESCAPED_MIN_LENGTH = 48
+_ESCAPED_MAX_LENGTH = 8_192
 
 
 def escape_literal(value: str) -> str:
@@ -69,7 +71,7 @@ def escape_literal(value: str) -> str:
     # needs no escaping, which is nearly all text.
     if _NEEDS_ESCAPE.search(value) is None:
         return value
-    if len(value) < _ESCAPED_MIN_LENGTH:
+    if not _ESCAPED_MIN_LENGTH <= len(value) <= _ESCAPED_MAX_LENGTH:
         return _NEEDS_ESCAPE.sub(_escape_match, value)
     found = _ESCAPED.get(value)
     if found is None:

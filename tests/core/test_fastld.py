@@ -610,6 +610,24 @@ def _ring(size: int) -> dict[str, Any]:
     )
 
 
+def _identified_nest(levels: int, payload: Any) -> dict[str, Any]:
+    # Objects the memo would consider (an id, six keys), each around the next, around a huge
+    # array: refused by the limits before anything serializes the whole.
+    node: dict[str, Any] = {"id": "https://x/0", "type": "Achievement", "tag": payload}
+    for level in range(levels):
+        node = {
+            "id": f"https://x/{level}",
+            "type": "Achievement",
+            "name": "n",
+            "description": "d",
+            "achievementType": "Badge",
+            "creator": {"id": f"https://p/{level}", "type": "Profile", "name": "p"},
+            "criteria": {"narrative": "c"},
+            "related": node,
+        }
+    return achievement(related=node)
+
+
 def _deep(levels: int) -> dict[str, Any]:
     node: dict[str, Any] = {"name": "x"}
     for _ in range(levels):
@@ -627,6 +645,10 @@ HOSTILE: dict[str, tuple[Any, str]] = {
         "refused: the document",
     ),
     "a million nulls": (credential(name=[None] * 1_000_000), "more than 20000 JSON values"),
+    "nested identified objects around a huge array": (
+        credential(credentialSubject=_identified_nest(40, [f"t{i}" for i in range(200_000)])),
+        "more than 20000 JSON values",
+    ),
     "deep nesting": (_deep(1000), "nesting deeper than 64"),
 }
 

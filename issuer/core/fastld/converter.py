@@ -176,11 +176,13 @@ class Memo:
         "quad_count",
         "quads",
         "result",
+        "text",
         "value_count",
     )
 
     def __init__(
         self,
+        text: str,
         ground: list[str],
         quads: list[SerializedQuad],
         notes: list[str],
@@ -191,6 +193,7 @@ class Memo:
         depth: int,
         result: tuple[str | None, Any],
     ) -> None:
+        self.text = text
         self.ground = ground
         self.quads = quads
         self.notes = notes
@@ -202,12 +205,22 @@ class Memo:
         self.result = result
 
 
-#: Identified JSON objects (an ``@id``) with at least this many keys are memoized: the
+#: Identified JSON objects (an ``id``) with at least this many keys are memoized: the
 #: achievement and the profiles of a credential, the same for every credential of a badge
-#: class. Smaller ones convert faster than they serialize to a memo key.
+#: class. Smaller ones convert faster than they serialize to a memo key. One memo per
+#: context, ``id`` and number of keys; its JSON text decides whether it applies.
 MEMO_MIN_KEYS = 6
-_MEMO_SIZE = 512
+#: Bounded in entries and in the size of what is memoized (a few MB at most).
+_MEMO_SIZE = 256
+_MEMO_MAX_TEXT = 32_768
 _memo: dict[tuple[Any, ...], Memo] = {}
+
+
+def _json_text(element: dict[str, Any]) -> str | None:
+    try:
+        return json.dumps(element, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON: never memoized
+        return None
 
 
 class Pass:
@@ -369,17 +382,22 @@ class Pass:
     def memoized_node(
         self, state: State, key: Key, element: dict[str, Any], depth: int, emit: bool, judge: bool
     ) -> Expanded | None:
-        """``node`` for an object met before in the same context (state, active property,
-        pass kind): the result is a function of those and the object's JSON text, which tells
-        ``1`` from ``1.0`` and ``true`` as Python equality would not."""
-        try:
-            text = json.dumps(element, ensure_ascii=False)
-        except (TypeError, ValueError):  # not JSON: the general path decides
+        """``node`` for an object that may have been met before in the same context (state,
+        active property, pass kind): the result is a function of those and the object's JSON
+        text, which tells ``1`` from ``1.0`` and ``true`` as Python equality would not.
+
+        The text is only made when a memo with the same ``@id`` waits to be compared, or after
+        the object was walked within the limits: a huge hostile object is refused by the limits
+        before it is ever serialized whole."""
+        identifier = element.get("id", element.get("@id"))
+        if type(identifier) is not str:
             return self.node(state, key, element, depth, "", emit, judge, False)
-        memo_key = (state, key, emit, judge, text)
-        found = _memo.get(memo_key)
+        fingerprint = (state, key, emit, judge, identifier, len(element))
+        found = _memo.get(fingerprint)
         if found is not None and depth <= found.depth:
-            return self.replay(found)
+            text = _json_text(element)
+            if text is not None and text == found.text:
+                return self.replay(found)
         ground_mark, quads_mark = len(self.ground), len(self.quads)
         blank_mark, explicit_mark = self.blank_count, len(self.explicit)
         value_mark, quad_mark = self.value_count, self.quad_count
@@ -395,19 +413,22 @@ class Pass:
         # Blank node identifiers written in the document are shared with the rest of it: such
         # an object is not replayed elsewhere.
         if type(result) is tuple and len(self.explicit) == explicit_mark:
-            if len(_memo) >= _MEMO_SIZE:
-                _memo.clear()
-            _memo[memo_key] = Memo(
-                self.ground[ground_mark:],
-                self.quads[quads_mark:],
-                notes,
-                blank_mark,
-                self.blank_count - blank_mark,
-                self.value_count - value_mark,
-                self.quad_count - quad_mark,
-                depth,
-                result,
-            )
+            text = _json_text(element)
+            if text is not None and len(text) <= _MEMO_MAX_TEXT:
+                if len(_memo) >= _MEMO_SIZE:
+                    _memo.clear()
+                _memo[fingerprint] = Memo(
+                    text,
+                    self.ground[ground_mark:],
+                    self.quads[quads_mark:],
+                    notes,
+                    blank_mark,
+                    self.blank_count - blank_mark,
+                    self.value_count - value_mark,
+                    self.quad_count - quad_mark,
+                    depth,
+                    result,
+                )
         return result
 
     def replay(self, memo: Memo) -> Item:
