@@ -44,6 +44,9 @@ class Report:
         """Print the targets missed; the number of them."""
         missed = [(section, f) for section, f in self.figures if f.met is False]
         judged = [f for _, f in self.figures if f.met is not None]
+        if not judged:
+            print("\nno targets apply to these figures", flush=True)
+            return 0
         print(f"\n{len(judged) - len(missed)} of {len(judged)} targets met", flush=True)
         for section, figure in missed:
             print(f"  missed: [{section}] {figure.name}: {figure.value} (target {figure.target})")
