@@ -94,6 +94,33 @@ def _target(credential: Credential) -> str:
     return credential.id
 
 
+def _record_status_change(
+    session: Session,
+    credential: Credential,
+    *,
+    actor: AuditActor,
+    action: str,
+    purpose: str,
+    value: bool,
+    reason: str | None,
+    moment: datetime,
+) -> Credential:
+    """The part every status action shares: the list bit, the audit event, one flush."""
+    _set_bit(session, credential, purpose, value)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        institution_id=credential.institution_id,
+        target=_target(credential),
+        reason=reason,
+        details={"recipient": credential.recipient_name},
+        now=moment,
+    )
+    session.flush()
+    return credential
+
+
 def revoke(
     session: Session,
     credential: Credential,
@@ -109,19 +136,16 @@ def revoke(
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     credential.revoked_at = moment
     credential.revocation_reason = cleaned
-    _set_bit(session, credential, REVOCATION, True)
-    audit.record(
+    return _record_status_change(
         session,
+        credential,
         actor=actor,
         action="revoke",
-        institution_id=credential.institution_id,
-        target=_target(credential),
+        purpose=REVOCATION,
+        value=True,
         reason=cleaned,
-        details={"recipient": credential.recipient_name},
-        now=moment,
+        moment=moment,
     )
-    session.flush()
-    return credential
 
 
 def suspend(
@@ -140,19 +164,16 @@ def suspend(
         raise ConflictError(f"credential {credential.id} is already suspended")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     credential.suspended_at = moment
-    _set_bit(session, credential, SUSPENSION, True)
-    audit.record(
+    return _record_status_change(
         session,
+        credential,
         actor=actor,
         action="suspend",
-        institution_id=credential.institution_id,
-        target=_target(credential),
+        purpose=SUSPENSION,
+        value=True,
         reason=cleaned,
-        details={"recipient": credential.recipient_name},
-        now=moment,
+        moment=moment,
     )
-    session.flush()
-    return credential
 
 
 def unsuspend(
@@ -171,19 +192,16 @@ def unsuspend(
         raise ConflictError(f"credential {credential.id} is not suspended")
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     credential.suspended_at = None
-    _set_bit(session, credential, SUSPENSION, False)
-    audit.record(
+    return _record_status_change(
         session,
+        credential,
         actor=actor,
         action="unsuspend",
-        institution_id=credential.institution_id,
-        target=_target(credential),
+        purpose=SUSPENSION,
+        value=False,
         reason=cleaned,
-        details={"recipient": credential.recipient_name},
-        now=moment,
+        moment=moment,
     )
-    session.flush()
-    return credential
 
 
 # -------------------------------------------------------------------------------------- keys
