@@ -117,6 +117,24 @@ def test_issuer_role_cannot_reach_admin_pages(app: Flask, world: World) -> None:
     assert client.get("/staff/badge-classes").status_code == 200
 
 
+def test_navigation_leads_to_every_page_the_role_may_use(app: Flask, world: World) -> None:
+    """The menu and the home page link issuing, issued credentials and (admins) the audit log;
+    every link they show answers 200 for that role, and no admin link is shown to an issuer."""
+    admin_only = {"/staff/audit", "/staff/users", "/staff/tokens", "/staff/institution"}
+    for email, is_admin in ((world.a.issuer_email, False), (world.a.admin_email, True)):
+        client = signed_in(app, email)
+        home = client.get("/staff/?lang=en").get_data(as_text=True)
+        links = set(re.findall(r'href="(/staff/[^"?]*)"', home))
+        assert {"/staff/issue/", "/staff/credentials", "/staff/badge-classes"} <= links
+        assert ("/staff/audit" in links) is is_admin
+        if is_admin:
+            assert admin_only <= links
+        else:
+            assert not links & admin_only
+        for link in sorted(links):
+            assert client.get(link).status_code == 200, (email, link)
+
+
 def test_deactivation_ends_existing_sessions(app: Flask, world: World) -> None:
     client = signed_in(app, world.a.issuer_email)
     assert client.get("/staff/").status_code == 200
