@@ -13,8 +13,10 @@ import re
 from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
 
+from issuer import health
 from issuer.config import get_settings
 from issuer.db import get_session
+from issuer.ratelimit import limiter
 from issuer.services import badge_classes, institutions, issuing
 
 bp = Blueprint("public", __name__)
@@ -93,8 +95,16 @@ def _language() -> str:
 
 
 @bp.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@limiter.exempt
+def healthz() -> Response:
+    """200 ``{"status": "ok", "checks": {...}}`` when the database and the signing keys work,
+    503 with the failed checks' codes otherwise (``issuer.health``). Not rate-limited: load
+    balancers probe it often, and it stays cheap (the key check is cached)."""
+    healthy, body = health.run_checks()
+    response = _json(_to_json(body), "application/json")
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/issuers/<slug>/did.json")
