@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, render_template, request
+from flask import g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -42,6 +42,27 @@ def acting_institution(session: Session) -> Institution | None:
 
 def all_institutions(session: Session) -> list[Institution]:
     return list(session.scalars(select(Institution).order_by(Institution.name_fi)))
+
+
+def institution_or_chooser(session: Session, endpoint: str) -> Institution | ResponseReturnValue:
+    """The institution a page acts for, or (a service admin who has not chosen one yet) the
+    page that lets them choose, linking back to ``endpoint``."""
+    institution = acting_institution(session)
+    if institution is None:
+        return render(
+            "staff/choose_institution.html",
+            institutions=all_institutions(session),
+            endpoint=endpoint,
+        )
+    return institution
+
+
+def institution_url(endpoint: str, institution: Institution, **values: Any) -> str:
+    """``url_for`` that keeps a service admin's chosen institution (``?institution=<slug>``);
+    staff of an institution need no such argument."""
+    if current_actor().institution_id is None:
+        values["institution"] = institution.slug
+    return url_for(endpoint, **values)
 
 
 def N_(message: str) -> str:

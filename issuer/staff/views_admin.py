@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
 
 from issuer.accounts import Role
 from issuer.auth import current_actor, login_required
@@ -19,26 +18,13 @@ from issuer.services import accounts, images
 from issuer.services.errors import ServiceError
 from issuer.services.institutions import InstitutionDetails
 from issuer.staff import bp
-from issuer.staff.common import acting_institution, all_institutions, render
+from issuer.staff.common import (
+    acting_institution,
+    institution_or_chooser,
+    institution_url,
+    render,
+)
 from issuer.staff.forms import ActionForm, ProfileForm, TokenForm, UserForm
-
-
-def _institution_or_chooser(session: Session, endpoint: str) -> Institution | ResponseReturnValue:
-    institution = acting_institution(session)
-    if institution is None:
-        return render(
-            "staff/choose_institution.html",
-            institutions=all_institutions(session),
-            endpoint=endpoint,
-        )
-    return institution
-
-
-def _back(endpoint: str, institution: Institution) -> ResponseReturnValue:
-    if current_actor().institution_id is None:
-        return redirect(url_for(endpoint, institution=institution.slug))
-    return redirect(url_for(endpoint))
-
 
 # --- profile -----------------------------------------------------------------------------------
 
@@ -47,7 +33,7 @@ def _back(endpoint: str, institution: Institution) -> ResponseReturnValue:
 @login_required(Role.INSTITUTION_ADMIN)
 def institution_profile() -> ResponseReturnValue:
     session = get_session()
-    found = _institution_or_chooser(session, "staff.institution_profile")
+    found = institution_or_chooser(session, "staff.institution_profile")
     if not isinstance(found, Institution):
         return found
     institution = found
@@ -105,7 +91,7 @@ def institution_profile() -> ResponseReturnValue:
             status = 422
         else:
             flash(_("The profile has been saved."), "success")
-            return _back("staff.institution_profile", institution)
+            return redirect(institution_url("staff.institution_profile", institution))
     elif request.method == "POST":
         status = 400
     return render("staff/institution.html", status, form=form, institution=institution)
@@ -118,7 +104,7 @@ def institution_profile() -> ResponseReturnValue:
 @login_required(Role.INSTITUTION_ADMIN)
 def users() -> ResponseReturnValue:
     session = get_session()
-    found = _institution_or_chooser(session, "staff.users")
+    found = institution_or_chooser(session, "staff.users")
     if not isinstance(found, Institution):
         return found
     institution = found
@@ -185,7 +171,7 @@ def _user_action(user_id: int, action: str) -> ResponseReturnValue:
             email=email,
             password=one_time,
         )
-    return _back("staff.users", institution)
+    return redirect(institution_url("staff.users", institution))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -219,7 +205,7 @@ def reset_user_password(user_id: int) -> ResponseReturnValue:
 @login_required(Role.INSTITUTION_ADMIN)
 def tokens() -> ResponseReturnValue:
     session = get_session()
-    found = _institution_or_chooser(session, "staff.tokens")
+    found = institution_or_chooser(session, "staff.tokens")
     if not isinstance(found, Institution):
         return found
     institution = found
@@ -268,4 +254,4 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     with unit_of_work() as write:
         accounts.revoke_token(write, token)
     flash(_("The token has been revoked."), "success")
-    return _back("staff.tokens", institution)
+    return redirect(institution_url("staff.tokens", institution))

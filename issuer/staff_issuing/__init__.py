@@ -10,9 +10,8 @@ token; there is no inline script (the job page refreshes itself with a meta refr
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -27,7 +26,7 @@ from issuer.models import BadgeClass, Institution
 from issuer.models_issuing import BulkJob, MailState, OutboxMail
 from issuer.services import badge_classes, bulk, issuing, jobs, mail, stacking
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
-from issuer.staff.common import acting_institution, all_institutions, error_page, render
+from issuer.staff.common import error_page, institution_or_chooser, institution_url, render
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
 
@@ -53,23 +52,6 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
 @bp.errorhandler(NotFoundError)
 def _not_found(error: NotFoundError) -> ResponseReturnValue:
     return error_page(404)
-
-
-def _institution(session: Session, endpoint: str) -> Institution | ResponseReturnValue:
-    institution = acting_institution(session)
-    if institution is None:
-        return render(
-            "staff/choose_institution.html",
-            institutions=all_institutions(session),
-            endpoint=endpoint,
-        )
-    return institution
-
-
-def _url(endpoint: str, institution: Institution, **values: Any) -> str:
-    if current_actor().institution_id is None:
-        values["institution"] = institution.slug
-    return url_for(endpoint, **values)
 
 
 def _issuable(session: Session, institution: Institution) -> list[tuple[BadgeClass, str]]:
@@ -125,7 +107,7 @@ def _optional_date(values: dict[str, str], name: str, errors: dict[str, str]) ->
 @login_required(Role.ISSUER)
 def issue_one() -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.issue_one")
+    institution = institution_or_chooser(session, "staff_issuing.issue_one")
     if not isinstance(institution, Institution):
         return institution
     choices = _issuable(session, institution)
@@ -191,7 +173,9 @@ def issue_one() -> ResponseReturnValue:
                 if packages:
                     flash(_("The badge completed a package, which was issued too."), "success")
                 return redirect(
-                    _url("staff_issuing.issued", institution, credential_id=credential_id)
+                    institution_url(
+                        "staff_issuing.issued", institution, credential_id=credential_id
+                    )
                 )
     return render(
         "staff_issuing/issue_one.html",
@@ -207,7 +191,7 @@ def issue_one() -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def issued(credential_id: str) -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.issue_one")
+    institution = institution_or_chooser(session, "staff_issuing.issue_one")
     if not isinstance(institution, Institution):
         return institution
     credential = issuing.get_credential(session, credential_id)
@@ -226,7 +210,7 @@ def issued(credential_id: str) -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def bulk_upload() -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.bulk_upload")
+    institution = institution_or_chooser(session, "staff_issuing.bulk_upload")
     if not isinstance(institution, Institution):
         return institution
     choices = _issuable(session, institution)
@@ -270,7 +254,7 @@ def bulk_upload() -> ResponseReturnValue:
                     )
                     job_id = job.id
                 jobs.runner(current_app._get_current_object()).submit(job_id)  # type: ignore[attr-defined]
-                return redirect(_url("staff_issuing.job", institution, job_id=job_id))
+                return redirect(institution_url("staff_issuing.job", institution, job_id=job_id))
     return render(
         "staff_issuing/bulk.html",
         status=422 if errors or row_errors else 200,
@@ -288,7 +272,7 @@ def bulk_upload() -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def job_list() -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.job_list")
+    institution = institution_or_chooser(session, "staff_issuing.job_list")
     if not isinstance(institution, Institution):
         return institution
     found = list(
@@ -306,7 +290,7 @@ def job_list() -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def job(job_id: int) -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.job_list")
+    institution = institution_or_chooser(session, "staff_issuing.job_list")
     if not isinstance(institution, Institution):
         return institution
     found = bulk.get_job(session, job_id, institution)
@@ -330,7 +314,7 @@ def job(job_id: int) -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def outbox() -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.outbox")
+    institution = institution_or_chooser(session, "staff_issuing.outbox")
     if not isinstance(institution, Institution):
         return institution
     return render(
@@ -346,7 +330,7 @@ def outbox() -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def resend(mail_id: int) -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.outbox")
+    institution = institution_or_chooser(session, "staff_issuing.outbox")
     if not isinstance(institution, Institution):
         return institution
     with unit_of_work() as write:
@@ -358,7 +342,7 @@ def resend(mail_id: int) -> ResponseReturnValue:
         else:
             mail.resend(write, found)
             flash(_("The mail will be sent again."), "success")
-    return redirect(_url("staff_issuing.outbox", institution))
+    return redirect(institution_url("staff_issuing.outbox", institution))
 
 
 # --- package approvals -----------------------------------------------------------------------
@@ -368,7 +352,7 @@ def resend(mail_id: int) -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def approvals() -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.approvals")
+    institution = institution_or_chooser(session, "staff_issuing.approvals")
     if not isinstance(institution, Institution):
         return institution
     offers = stacking.pending_offers(session, institution)
@@ -388,7 +372,7 @@ def approvals() -> ResponseReturnValue:
 @login_required(Role.ISSUER)
 def decide(offer_id: int, decision: str) -> ResponseReturnValue:
     session = get_session()
-    institution = _institution(session, "staff_issuing.approvals")
+    institution = institution_or_chooser(session, "staff_issuing.approvals")
     if not isinstance(institution, Institution):
         return institution
     try:
@@ -413,4 +397,4 @@ def decide(offer_id: int, decision: str) -> ResponseReturnValue:
             _("The package was issued.") if decision == "approve" else _("The offer was rejected."),
             "success",
         )
-    return redirect(_url("staff_issuing.approvals", institution))
+    return redirect(institution_url("staff_issuing.approvals", institution))
