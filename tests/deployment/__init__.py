@@ -1,0 +1,1 @@
+"""Tests against a real deployment: ``merkki init`` and ``gunicorn`` in subprocesses."""
