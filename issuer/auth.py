@@ -30,19 +30,20 @@ from flask import (
     has_app_context,
     has_request_context,
     redirect,
+    render_template,
     request,
     session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.accounts import Role
 from issuer.config import get_settings
 from issuer.db import get_session
-from issuer.errors import error_response
+from issuer.errors import error_response, wants_json
 from issuer.models import Institution
 from issuer.services import accounts
 from issuer.services.errors import NotFoundError
@@ -343,6 +344,12 @@ def api_auth(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Respons
 # --- set-up ------------------------------------------------------------------------------------
 
 
+def _csrf_refused(error: CSRFError) -> ResponseReturnValue:
+    if wants_json():
+        return error_response(400, error.description, code="csrf_failed")
+    return render_template("form_expired.html"), 400
+
+
 def init_app(app: Flask) -> None:
     """Switch on CSRF protection for every form. (The session cookie's HttpOnly, SameSite=Lax,
     Secure-under-https and lifetime are set by ``issuer.security``.)"""
@@ -353,6 +360,9 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_SSL_STRICT=https,
     )
     csrf.init_app(app)
+    # A refused form gets a readable page (blueprints with their own layout, such as the staff
+    # UI, register their own handler, which wins), JSON clients a JSON error.
+    app.register_error_handler(CSRFError, _csrf_refused)
     # The JSON API authenticates with bearer tokens, never cookies (see ``csrf`` above). Call
     # this after the blueprints are registered, so that nested API blueprints are found too.
     for name, blueprint in app.blueprints.items():

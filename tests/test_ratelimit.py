@@ -76,3 +76,41 @@ def test_limits_can_be_switched_off(app_config: dict[str, Any]) -> None:
 def test_bad_switch_refused(app_config: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="RATE_LIMITS"):
         create_app({**app_config, "RATE_LIMITS": "maybe"})
+
+
+def test_the_sign_in_form_is_rate_limited_per_address(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real ``/staff/login``: ``ISSUER_RATE_LIMIT_LOGIN`` posts per client address, across
+    e-mail addresses (credential stuffing, which the per-account throttle does not see); then
+    even the right password gets a readable 429 page, while another address still signs in."""
+    from issuer.accounts import Role
+    from issuer.db import dispose, unit_of_work
+    from issuer.services import accounts, migrate
+    from tests.staff.support import PASSWORD, fast_password_hashing, login
+
+    fast_password_hashing(monkeypatch)
+    app = create_app({**app_config, "RATE_LIMIT_LOGIN": "3 per minute"})
+    migrate.upgrade(app_config["DATABASE_URL"])
+    try:
+        with app.app_context(), unit_of_work() as session:
+            accounts.create_user(
+                session,
+                institution=None,
+                email="root@merkki.test",
+                role=Role.SERVICE_ADMIN,
+                password=PASSWORD,
+            )
+        client = app.test_client()
+        assert {client.get("/staff/login").status_code for _ in range(5)} == {200}  # not counted
+        guesses = [login(client, f"user{n}@merkki.test", "guess").status_code for n in range(3)]
+        assert guesses == [200, 200, 200]  # "wrong e-mail or password", not yet limited
+        limited = login(client, "root@merkki.test")
+        assert limited.status_code == 429
+        assert limited.content_type.startswith("text/html")
+        assert "<h1>" in limited.get_data(as_text=True)
+        elsewhere = app.test_client()
+        elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+        assert login(elsewhere, "root@merkki.test").status_code == 302
+    finally:
+        dispose(app)
