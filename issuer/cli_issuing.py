@@ -1,4 +1,4 @@
-"""``merkki issue-bulk`` and ``merkki jobs run``.
+"""``merkki issue-bulk``, ``merkki jobs run`` and ``merkki jobs worker``.
 
 Attached to the ``merkki`` group by the import at the bottom of ``issuer/cli.py``.
 
@@ -7,6 +7,9 @@ if any is bad), stores it as a job, and works the job off in this process with a
 on stderr, one transaction per batch. If it is interrupted, the committed batches stay issued;
 ``merkki jobs run`` (or the web service, on its first request) finishes the job, and running the
 same file again issues nothing new for rows already issued. The audit actor is ``cli``.
+
+``jobs worker`` runs an RQ worker on the Redis queue (``ISSUER_REDIS_URL``;
+``issuer.services.jobs_rq``).
 """
 
 from __future__ import annotations
@@ -146,18 +149,49 @@ jobs_group.name = "jobs"
 
 
 @jobs_group.command("run", help="Finish every pending or abandoned job in this process.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Also wait for jobs other processes hold, and take over those whose worker died "
+    "(heartbeat older than ISSUER_JOB_STALE_SECONDS); ends when no job is left unfinished.",
+)
 @with_app
-def jobs_run() -> None:
+def jobs_run(wait: bool) -> None:
     cli_actor()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    session = get_database(app).sessionmaker()
-    try:
-        job_ids = jobs.runnable_jobs(session)
-    finally:
-        session.close()
-    if not job_ids:
-        click.echo("no jobs to run", err=True)
-    for job_id in job_ids:
+    started = time.monotonic()
+
+    def finished(job_id: int) -> None:
+        nonlocal started
+        _finish(job_id, started)
         started = time.monotonic()
-        if jobs.run_job(app, job_id):
-            _finish(job_id, started)
+
+    if not jobs.work_off(app, wait=wait, finished=finished):
+        click.echo("no jobs to run", err=True)
+
+
+@jobs_group.command(
+    "worker",
+    help="Run an RQ worker on the Redis queue (ISSUER_REDIS_URL) until stopped (SIGTERM).",
+)
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_app
+def jobs_worker(burst: bool) -> None:
+    from redis.exceptions import RedisError
+
+    from issuer.services import jobs_rq
+
+    cli_actor()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    url = jobs.job_settings(app).redis_url
+    if url is None:
+        raise click.ClickException(
+            "ISSUER_REDIS_URL is not set: without a queue, bulk jobs run inside the web "
+            "process, and `merkki jobs run` finishes them from the command line"
+        )
+    try:
+        jobs_rq.run_worker(app, burst=burst)
+    except RedisError as error:
+        raise click.ClickException(
+            f"cannot reach Redis at {jobs_rq.redacted(url)}: {error}"
+        ) from None

@@ -2,16 +2,20 @@
 
 * ``Runner`` is what the web layer hands a job to (``submit``). The embedded default is
   ``ThreadRunner``: one background thread per process. ``InlineRunner`` runs the job before
-  ``submit`` returns (tests, the CLI). A queue-based runner (RQ/Redis) plugs in by calling
-  ``run_job`` in its worker.
-* ``run_job`` claims the job (``pending``, or ``running`` with a heartbeat older than
-  ``STALE_AFTER``: its process died), then processes batches, each in its own transaction
-  (``bulk.process_batch``), renewing the heartbeat. A job interrupted anywhere (crash, restart,
-  SIGKILL) keeps every batch it committed; the rest is still ``pending`` and the next runner
-  that claims the job continues there. Two runners never work on one job: claiming is one
-  conditional UPDATE, and a runner that finds the job claimed by another stops.
-* Jobs survive a restart: the web process resumes unfinished jobs on its first request
-  (``init_app``); ``merkki jobs run`` works them off from the command line.
+  ``submit`` returns (tests, the CLI). ``RqRunner`` (``issuer.services.jobs_rq``) puts the job
+  id on a Redis queue when ``ISSUER_REDIS_URL`` is set; ``merkki jobs worker`` runs it.
+* ``run_job`` claims the job (``pending``, or ``running`` with a heartbeat older than the stale
+  threshold, ``ISSUER_JOB_STALE_SECONDS``: its process died), then processes batches, each in
+  its own transaction (``bulk.process_batch``). Every batch transaction starts by renewing the
+  heartbeat with a conditional UPDATE that names this runner: it fails once another runner
+  took the job over, and (PostgreSQL) it locks the job row until the batch commits, so a
+  takeover waits for the batch in flight and then sees its rows issued. A job interrupted
+  anywhere (crash, restart, SIGKILL) keeps every batch it committed; the rest is still
+  ``pending`` and the next runner that claims the job continues there.
+* Jobs survive a restart: the web process resumes (thread runner) or re-enqueues (RQ runner)
+  unfinished jobs on its first request (``init_app``); ``merkki jobs run`` works them off
+  from the command line, ``merkki jobs run --wait`` also waits for jobs another process holds
+  and takes them over once their heartbeat is stale.
 """
 
 from __future__ import annotations
@@ -19,26 +23,97 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from issuer.config import ConfigError
 from issuer.models_issuing import BulkJob, JobState
 from issuer.services import bulk, issuing
 
-#: Flask config key: "thread" (default) or "inline".
+#: Flask config key (``ISSUER_JOB_RUNNER``): "thread", "inline" or "rq"; the default is "rq"
+#: when ``ISSUER_REDIS_URL`` is set, "thread" otherwise.
 RUNNER_CONFIG = "JOB_RUNNER"
-#: A running job whose heartbeat is older than this is taken over by another runner.
+RUNNERS = ("thread", "inline", "rq")
+#: Flask config key (``ISSUER_REDIS_URL``): the Redis server of the RQ queue.
+REDIS_URL_CONFIG = "REDIS_URL"
+#: Flask config key (``ISSUER_JOB_STALE_SECONDS``).
+STALE_CONFIG = "JOB_STALE_SECONDS"
+#: Flask config key (``ISSUER_JOB_BATCH_SIZE``): rows per transaction.
+BATCH_SIZE_CONFIG = "JOB_BATCH_SIZE"
+#: A running job whose heartbeat is older than this is taken over by another runner (default
+#: of ``ISSUER_JOB_STALE_SECONDS``). It must be longer than one batch takes: the heartbeat is
+#: renewed once per batch.
 STALE_AFTER = timedelta(minutes=2)
 _EXTENSION = "issuer.jobs"
+_SETTINGS_EXTENSION = "issuer.jobs.settings"
+MAX_BATCH_SIZE = 10_000
 
 Progress = Callable[[BulkJob], None]
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """The checked job configuration of one app."""
+
+    runner: str
+    stale_after: timedelta
+    batch_size: int
+    redis_url: str | None
+
+
+def load_job_settings(config: Mapping[str, Any]) -> JobSettings:
+    """Check the job variables; ``ConfigError`` names the one that is wrong."""
+    redis_url = str(config.get(REDIS_URL_CONFIG) or "").strip() or None
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            "ISSUER_REDIS_URL must be a redis://, rediss:// or unix:// URL "
+            "(e.g. redis://127.0.0.1:6379/0)"
+        )
+    runner = str(config.get(RUNNER_CONFIG) or ("rq" if redis_url else "thread")).strip().lower()
+    if runner not in RUNNERS:
+        raise ConfigError(f"ISSUER_JOB_RUNNER {runner!r} must be one of {', '.join(RUNNERS)}")
+    if runner == "rq" and redis_url is None:
+        raise ConfigError("ISSUER_JOB_RUNNER=rq needs ISSUER_REDIS_URL (the queue's Redis server)")
+    stale = _number(config.get(STALE_CONFIG), "ISSUER_JOB_STALE_SECONDS", float)
+    if stale is not None and not 0 < stale <= 86_400:
+        raise ConfigError("ISSUER_JOB_STALE_SECONDS must be a number of seconds, 0 < s <= 86400")
+    batch = _number(config.get(BATCH_SIZE_CONFIG), "ISSUER_JOB_BATCH_SIZE", int)
+    if batch is not None and not 1 <= batch <= MAX_BATCH_SIZE:
+        raise ConfigError(f"ISSUER_JOB_BATCH_SIZE must be a whole number, 1 to {MAX_BATCH_SIZE}")
+    return JobSettings(
+        runner=runner,
+        stale_after=timedelta(seconds=stale) if stale is not None else STALE_AFTER,
+        batch_size=batch if batch is not None else bulk.BATCH_SIZE,
+        redis_url=redis_url,
+    )
+
+
+def _number(value: object, name: str, kind: type[int] | type[float]) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return kind(str(value).strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} {value!r} is not {what}") from None
+
+
+def job_settings(app: Flask) -> JobSettings:
+    """The app's job settings (checked once, when the app is created: ``init_app``)."""
+    found = app.extensions.get(_SETTINGS_EXTENSION)
+    if not isinstance(found, JobSettings):
+        found = load_job_settings(app.config)
+        app.extensions[_SETTINGS_EXTENSION] = found
+    return found
 
 
 class Runner(Protocol):
@@ -51,7 +126,19 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def claim(session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
+def _stale_before(moment: datetime, stale_after: timedelta) -> Any:
+    """The condition "its runner went quiet": no heartbeat, or one older than the threshold."""
+    return BulkJob.heartbeat_at.is_(None) | (BulkJob.heartbeat_at < moment - stale_after)
+
+
+def claim(
+    session: Session,
+    job_id: int,
+    worker: str,
+    now: datetime | None = None,
+    *,
+    stale_after: timedelta = STALE_AFTER,
+) -> bool:
     """Make ``worker`` the job's runner if nobody (alive) runs it; commits."""
     moment = now or datetime.now(UTC)
     result = session.execute(
@@ -61,11 +148,7 @@ def claim(session: Session, job_id: int, worker: str, now: datetime | None = Non
             or_(
                 BulkJob.state == JobState.PENDING,
                 (BulkJob.state == JobState.RUNNING)
-                & (
-                    (BulkJob.heartbeat_at.is_(None))
-                    | (BulkJob.heartbeat_at < moment - STALE_AFTER)
-                    | (BulkJob.worker == worker)
-                ),
+                & (_stale_before(moment, stale_after) | (BulkJob.worker == worker)),
             ),
         )
         .values(state=JobState.RUNNING, worker=worker, heartbeat_at=moment)
@@ -82,7 +165,25 @@ def claim(session: Session, job_id: int, worker: str, now: datetime | None = Non
     return claimed
 
 
-def runnable_jobs(session: Session, now: datetime | None = None) -> list[int]:
+def _renew(session: Session, job_id: int, worker: str) -> bool:
+    """Renew the heartbeat if ``worker`` still holds the job: the first statement of every batch
+    transaction (module docstring). Does not commit."""
+    result = session.execute(
+        update(BulkJob)
+        .where(
+            BulkJob.id == job_id,
+            BulkJob.worker == worker,
+            BulkJob.state == JobState.RUNNING,
+        )
+        .values(heartbeat_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def runnable_jobs(
+    session: Session, now: datetime | None = None, *, stale_after: timedelta = STALE_AFTER
+) -> list[int]:
     """Jobs a runner may take: pending ones, and running ones whose runner went quiet."""
     moment = now or datetime.now(UTC)
     return list(
@@ -91,13 +192,20 @@ def runnable_jobs(session: Session, now: datetime | None = None) -> list[int]:
             .where(
                 or_(
                     BulkJob.state == JobState.PENDING,
-                    (BulkJob.state == JobState.RUNNING)
-                    & (
-                        BulkJob.heartbeat_at.is_(None)
-                        | (BulkJob.heartbeat_at < moment - STALE_AFTER)
-                    ),
+                    (BulkJob.state == JobState.RUNNING) & _stale_before(moment, stale_after),
                 )
             )
+            .order_by(BulkJob.id)
+        )
+    )
+
+
+def unfinished_jobs(session: Session) -> list[int]:
+    """Jobs not done yet: pending, or running here or in another process (alive or not)."""
+    return list(
+        session.scalars(
+            select(BulkJob.id)
+            .where(BulkJob.state.in_((JobState.PENDING, JobState.RUNNING)))
             .order_by(BulkJob.id)
         )
     )
@@ -108,26 +216,31 @@ def run_job(
     job_id: int,
     *,
     worker: str | None = None,
-    batch_size: int = bulk.BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> bool:
-    """Work job ``job_id`` off (module docstring). Returns False when another runner has it."""
+    """Work job ``job_id`` off (module docstring). Returns False when another runner has it
+    (or took it over meanwhile), True when the job is done."""
     from issuer.db import get_database
 
     me = worker or worker_name()
+    settings = job_settings(app)
+    size = batch_size or settings.batch_size
     with app.app_context():
         ctx = issuing.IssuingContext.from_settings()
         session = get_database(app).sessionmaker()
         try:
-            if not claim(session, job_id, me):
+            if not claim(session, job_id, me, stale_after=settings.stale_after):
                 return False
             while True:
-                job = session.get(BulkJob, job_id)
-                if job is None or job.worker != me or job.state is not JobState.RUNNING:
+                if not _renew(session, job_id, me):
                     session.rollback()
+                    job = session.get(BulkJob, job_id)
                     return job is not None and job.state is JobState.DONE
+                job = session.get(BulkJob, job_id, populate_existing=True)
+                assert job is not None  # we hold it: the row exists
                 try:
-                    done = bulk.process_batch(session, ctx, job, batch_size=batch_size)
+                    done = bulk.process_batch(session, ctx, job, batch_size=size)
                     session.commit()
                 except Exception as error:
                     session.rollback()
@@ -153,6 +266,47 @@ def _fail(session: Session, job_id: int, worker: str, error: Exception) -> None:
             session.commit()
     except SQLAlchemyError:
         session.rollback()
+
+
+def work_off(
+    app: Flask,
+    *,
+    wait: bool = False,
+    finished: Callable[[int], None] | None = None,
+    poll_seconds: float | None = None,
+) -> list[int]:
+    """Run every runnable job in this process (``merkki jobs run``); returns the ids of the jobs
+    it finished. With ``wait``, keep going until no job is pending or running anywhere: a job
+    another process holds is waited for, and taken over once its heartbeat is stale (its
+    process died)."""
+    from issuer.db import get_database
+
+    settings = job_settings(app)
+    poll = poll_seconds or min(1.0, settings.stale_after.total_seconds() / 4)
+    me = worker_name()
+    done: list[int] = []
+    while True:
+        session = get_database(app).sessionmaker()
+        try:
+            job_ids = runnable_jobs(session, stale_after=settings.stale_after)
+        finally:
+            session.close()
+        for job_id in job_ids:
+            if run_job(app, job_id, worker=me):
+                done.append(job_id)
+                if finished is not None:
+                    finished(job_id)
+        if not wait:
+            return done
+        session = get_database(app).sessionmaker()
+        try:
+            left = unfinished_jobs(session)
+        finally:
+            session.close()
+        if not left:
+            return done
+        if not job_ids:
+            time.sleep(poll)  # the jobs left are held by other processes: look again soon
 
 
 class InlineRunner:
@@ -189,11 +343,12 @@ class ThreadRunner:
     def _loop(self) -> None:
         from issuer.db import get_database
 
+        stale_after = job_settings(self.app).stale_after
         while True:
             with self.app.app_context():
                 session = get_database(self.app).sessionmaker()
                 try:
-                    job_ids = runnable_jobs(session)
+                    job_ids = runnable_jobs(session, stale_after=stale_after)
                 finally:
                     session.close()
             for job_id in job_ids:
@@ -214,11 +369,17 @@ class ThreadRunner:
 
 
 def runner(app: Flask) -> Runner:
-    """The app's runner (``JOB_RUNNER`` config: ``thread`` or ``inline``)."""
+    """The app's runner (``ISSUER_JOB_RUNNER``: ``thread``, ``inline`` or ``rq``)."""
     found: Runner | None = app.extensions.get(_EXTENSION)
     if found is None:
-        if app.config.get(RUNNER_CONFIG) == "inline":
+        settings = job_settings(app)
+        if settings.runner == "inline":
             found = InlineRunner(app)
+        elif settings.runner == "rq":
+            from issuer.services.jobs_rq import RqRunner
+
+            assert settings.redis_url is not None  # load_job_settings refuses rq without it
+            found = RqRunner(app, settings.redis_url)
         else:
             found = ThreadRunner(app)
         app.extensions[_EXTENSION] = found
@@ -226,7 +387,9 @@ def runner(app: Flask) -> Runner:
 
 
 def init_app(app: Flask) -> None:
-    """Resume unfinished jobs when the process serves its first request."""
+    """Check the job settings now (a bad value stops start-up with a clear message), and
+    resume or re-enqueue unfinished jobs when the process serves its first request."""
+    settings = job_settings(app)
     state = {"checked": False}
 
     @app.before_request
@@ -234,13 +397,18 @@ def init_app(app: Flask) -> None:
         if state["checked"]:
             return
         state["checked"] = True
-        if app.config.get(RUNNER_CONFIG, "thread") != "thread":
+        if settings.runner == "inline":
+            return
+        if settings.runner == "rq":
+            from issuer.services import jobs_rq
+
+            jobs_rq.sweep_quietly(app)
             return
         from issuer.db import get_database
 
         session = get_database(app).sessionmaker()
         try:
-            pending = runnable_jobs(session)
+            pending = runnable_jobs(session, stale_after=settings.stale_after)
         except SQLAlchemyError:  # not migrated yet
             pending = []
         finally:

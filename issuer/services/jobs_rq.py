@@ -1,0 +1,248 @@
+"""Bulk jobs on an RQ queue (Redis), when ``ISSUER_REDIS_URL`` is set.
+
+The database stays the single source of truth about jobs: the queue only carries job ids, so
+nothing is lost when Redis or a worker is lost.
+
+* ``RqRunner.submit`` (the web process) puts the job id on the queue ``merkki-jobs``. If Redis
+  is unreachable the request still succeeds: the job is stored, ``pending``, and a warning is
+  logged; a worker's sweep enqueues it once Redis answers again.
+* ``perform`` is the RQ job function: it creates the app from the ``ISSUER_*`` environment
+  (once per worker process) and calls ``jobs.run_job``, which claims the job in the database,
+  so a job enqueued twice is still run once.
+* ``run_worker`` (``merkki jobs worker``) runs an RQ worker on the queue plus a sweeper
+  thread: every few seconds it enqueues the jobs the database says are runnable (pending, or
+  running with a stale heartbeat: their worker died) and that are not on the queue. A worker
+  killed mid-job is therefore finished by any worker started later, at most one stale
+  threshold plus one sweep interval after it died.
+
+The worker is RQ's ``SimpleWorker``: jobs run in the worker process itself, with the app (keys,
+contexts, database engine) loaded once; a job's crash safety comes from the database (one
+transaction per batch, heartbeat takeover), not from forking.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker
+from sqlalchemy.exc import SQLAlchemyError
+
+from issuer.services import jobs
+
+QUEUE_NAME = "merkki-jobs"
+#: Prefix of RQ job ids; the bulk job id follows it (``merkki-bulk-<id>-<random>``).
+RQ_JOB_PREFIX = "merkki-bulk-"
+#: RQ must never kill a job for taking long: liveness is the job's heartbeat in the database.
+NO_TIMEOUT = -1
+#: How long RQ keeps finished and failed RQ job records (the job itself is in the database).
+RESULT_TTL = 24 * 3600
+#: A web request never waits long for an unreachable Redis.
+CONNECT_TIMEOUT_SECONDS = 2.0
+#: Longest pause between two sweeps (shorter when the stale threshold is short).
+MAX_SWEEP_SECONDS = 30.0
+
+_app: Flask | None = None
+_app_lock = threading.Lock()
+
+
+def redacted(url: str) -> str:
+    """``url`` with any password hidden, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def connect(url: str, *, for_worker: bool = False) -> Redis:
+    """A Redis client. The web side gets short timeouts; the worker none on reads, because RQ
+    blocks on the queue for minutes at a time."""
+    if for_worker:
+        return Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=CONNECT_TIMEOUT_SECONDS * 2,
+    )
+
+
+def queue(connection: Redis) -> Queue:
+    return Queue(QUEUE_NAME, connection=connection)
+
+
+def enqueue(connection: Redis, job_id: int) -> str:
+    """Put bulk job ``job_id`` on the queue; returns the RQ job id. Raises ``RedisError``."""
+    rq_job = queue(connection).enqueue_call(
+        perform,
+        args=(job_id,),
+        timeout=NO_TIMEOUT,
+        result_ttl=RESULT_TTL,
+        failure_ttl=RESULT_TTL,
+        job_id=f"{RQ_JOB_PREFIX}{job_id}-{uuid.uuid4().hex[:12]}",
+        description=f"merkki bulk job {job_id}",
+    )
+    return str(rq_job.id)
+
+
+def queued_jobs(connection: Redis) -> set[int]:
+    """The bulk job ids waiting on the queue."""
+    found: set[int] = set()
+    for rq_id in queue(connection).get_job_ids():
+        if rq_id.startswith(RQ_JOB_PREFIX):
+            number = rq_id[len(RQ_JOB_PREFIX) :].split("-", 1)[0]
+            if number.isdigit():
+                found.add(int(number))
+    return found
+
+
+def sweep(app: Flask, connection: Redis) -> list[int]:
+    """Enqueue every runnable job (pending, or abandoned by a dead worker) not already waiting
+    on the queue; returns the ids enqueued. Raises ``RedisError`` or ``SQLAlchemyError``."""
+    from issuer.db import get_database
+
+    settings = jobs.job_settings(app)
+    session = get_database(app).sessionmaker()
+    try:
+        runnable = jobs.runnable_jobs(session, stale_after=settings.stale_after)
+    finally:
+        session.close()
+    if not runnable:
+        return []
+    waiting = queued_jobs(connection)
+    enqueued = [job_id for job_id in runnable if job_id not in waiting]
+    for job_id in enqueued:
+        enqueue(connection, job_id)
+    return enqueued
+
+
+def sweep_quietly(app: Flask, connection: Redis | None = None) -> list[int]:
+    """``sweep``, logging instead of raising when Redis or the database is not there (yet)."""
+    url = jobs.job_settings(app).redis_url
+    if url is None:
+        return []
+    try:
+        enqueued = sweep(app, connection or connect(url))
+    except RedisError as error:
+        app.logger.warning(
+            "bulk jobs: Redis at %s is unreachable (%s); unfinished jobs are enqueued later",
+            redacted(url),
+            error,
+        )
+        return []
+    except SQLAlchemyError as error:  # not migrated yet, or the database is away for a moment
+        app.logger.warning("bulk jobs: cannot list unfinished jobs: %s", error)
+        return []
+    if enqueued:
+        app.logger.info("bulk jobs: enqueued unfinished job(s) %s", enqueued)
+    return enqueued
+
+
+class RqRunner:
+    """Hands jobs to RQ workers (``merkki jobs worker``) through Redis."""
+
+    def __init__(self, app: Flask, url: str) -> None:
+        self.app = app
+        self.url = url
+        self._connection: Redis | None = None
+
+    def connection(self) -> Redis:
+        if self._connection is None:
+            self._connection = connect(self.url)
+        return self._connection
+
+    def submit(self, job_id: int) -> None:
+        """Enqueue the job. Never raises for an unreachable Redis: the job is stored in the
+        database as pending and a worker's sweep enqueues it later (module docstring)."""
+        try:
+            enqueue(self.connection(), job_id)
+        except RedisError as error:
+            self.app.logger.warning(
+                "bulk job %s stays pending: Redis at %s is unreachable (%s); a job worker "
+                "enqueues it when Redis answers again",
+                job_id,
+                redacted(self.url),
+                error,
+            )
+
+
+# --- the worker side -------------------------------------------------------------------------
+
+
+def worker_app() -> Flask:
+    """The app jobs run in: the one ``run_worker`` was given, else one created from the
+    ``ISSUER_*`` environment (a plain ``rq worker``), once per process."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            from issuer import create_app
+
+            _app = create_app()
+        return _app
+
+
+def perform(job_id: int) -> bool:
+    """The RQ job function: work bulk job ``job_id`` off (``jobs.run_job``). Returns whether
+    this call finished it (False: another runner holds it, or it was done already)."""
+    return jobs.run_job(worker_app(), job_id)
+
+
+class Sweeper:
+    """A thread that calls ``sweep`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, app: Flask, connection: Redis, interval: float) -> None:
+        self.app = app
+        self.connection = connection
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="merkki-jobs-sweep", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.interval + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                sweep_quietly(self.app, self.connection)
+            except Exception:  # the sweeper must outlive any surprise; the worker goes on
+                self.app.logger.exception("bulk jobs: sweep failed")
+
+
+def sweep_interval(app: Flask) -> float:
+    """Half the stale threshold, between 0.5 and ``MAX_SWEEP_SECONDS`` seconds."""
+    stale = jobs.job_settings(app).stale_after.total_seconds()
+    return max(0.5, min(MAX_SWEEP_SECONDS, stale / 2))
+
+
+def run_worker(app: Flask, *, burst: bool = False, **worker_options: Any) -> bool:
+    """Run an RQ worker on the queue in this process until it is stopped (SIGTERM/SIGINT: warm
+    shutdown after the current batch's job), or, with ``burst``, until the queue is empty.
+    Sweeps once before starting and then every ``sweep_interval`` seconds. Raises
+    ``RedisError`` when Redis cannot be reached at start."""
+    global _app
+    url = jobs.job_settings(app).redis_url
+    if url is None:
+        raise ValueError("ISSUER_REDIS_URL is not set")
+    connection = connect(url, for_worker=True)
+    connection.ping()  # fail now, with the caller's clear message, if Redis is not there
+    with _app_lock:
+        _app = app
+    sweep_quietly(app, connection)
+    worker = SimpleWorker([queue(connection)], connection=connection, **worker_options)
+    sweeper = Sweeper(app, connection, sweep_interval(app))
+    if not burst:
+        sweeper.start()
+    try:
+        return bool(worker.work(burst=burst, with_scheduler=False))
+    finally:
+        if not burst:
+            sweeper.stop()

@@ -1,0 +1,184 @@
+"""Bulk jobs on an RQ queue: a real Redis server (tests/redis_server.py) and real
+``merkki jobs worker`` processes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from redis import Redis
+
+from issuer.db import get_database, unit_of_work
+from issuer.models_issuing import BulkJob, JobState
+from issuer.services import badge_classes, bulk, institutions, jobs, jobs_rq
+from issuer.services.audit import SystemActor
+from tests.learner.support import (
+    World,
+    auth,
+    issuing_templates_dir,  # noqa: F401 - fixture
+    world_fixture,  # noqa: F401 - fixture
+)
+from tests.redis_server import (
+    closed_port_url,
+    redis_server_fixture,  # noqa: F401 - fixture
+    redis_url_fixture,  # noqa: F401 - fixture
+)
+from tests.services.job_workers import (
+    job_state,
+    merkki_process,
+    wait_for,
+    worker_environment,
+)
+
+
+@pytest.fixture(name="app_config")
+def rq_app_config(app_config: dict[str, Any], redis_url: str) -> dict[str, Any]:
+    """The web side enqueues on the test Redis (``ISSUER_REDIS_URL`` alone selects RQ)."""
+    return {**app_config, "REDIS_URL": redis_url, "MAIL_DELIVERY": "sync"}
+
+
+def _cohort(size: int, offset: int = 0) -> bytes:
+    rows = "".join(f"r{n}@example.fi,Learner {n}\n" for n in range(offset, offset + size))
+    return ("email,name\n" + rows).encode("utf-8")
+
+
+def _post_cohort(app: Flask, world: World, size: int) -> int:
+    response = app.test_client().post(
+        "/api/v1/credentials/bulk?badge_class=test-badge",
+        data=_cohort(size),
+        content_type="text/csv",
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 202, response.text
+    body = response.get_json()
+    assert body["state"] == "pending"  # nobody ran it in the web process
+    return int(body["id"])
+
+
+def _stored_job(app: Flask, size: int, offset: int = 0) -> int:
+    """A job stored without being handed to any runner."""
+    with app.app_context(), unit_of_work() as session:
+        job = bulk.create_job(
+            session,
+            institutions.get_institution(session, "hamk"),
+            badge_classes.get_badge_class(session, "test-badge"),
+            bulk.parse_csv(_cohort(size, offset)),
+            actor=SystemActor(),
+        )
+        return job.id
+
+
+def _done(app: Flask, job_id: int) -> BulkJob | None:
+    job = job_state(app, job_id)
+    return job if job.state is JobState.DONE else None
+
+
+@pytest.mark.slow
+def test_the_api_enqueues_and_a_worker_process_issues_the_job(
+    app: Flask, world: World, app_config: dict[str, Any], redis_url: str, tmp_path: Path
+) -> None:
+    assert isinstance(jobs.runner(app), jobs_rq.RqRunner)
+    job_id = _post_cohort(app, world, 12)
+    connection = Redis.from_url(redis_url)
+    assert jobs_rq.queued_jobs(connection) == {job_id}
+    assert job_state(app, job_id).state is JobState.PENDING
+
+    environment = worker_environment(app_config, ISSUER_REDIS_URL=redis_url)
+    with merkki_process(environment, tmp_path / "worker.log", "jobs", "worker") as worker:
+        job = wait_for(lambda: _done(app, job_id), 120, "finished job", worker=worker)
+        assert (job.total, job.issued, job.skipped, job.failed) == (12, 12, 0, 0)
+        assert jobs_rq.queued_jobs(connection) == set()
+        assert worker.alive()  # a worker keeps serving the queue
+        # The same file again: a second job, done by the same worker, issues nothing new.
+        again = _post_cohort(app, world, 12)
+        job = wait_for(lambda: _done(app, again), 120, "second job", worker=worker)
+        assert (job.issued, job.skipped) == (0, 12)
+    assert "Traceback" not in worker.output()
+
+
+@pytest.mark.slow
+def test_a_job_submitted_while_redis_is_down_is_done_once_a_worker_runs(
+    app_config: dict[str, Any],
+    redis_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> None:
+    # The web side's Redis is unreachable; the job must still be stored and answered with 202.
+    app_config["REDIS_URL"] = closed_port_url()
+    app: Flask = request.getfixturevalue("app")
+    world: World = request.getfixturevalue("world")
+    capsys.readouterr()
+    job_id = _post_cohort(app, world, 3)
+    [warning] = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("{") and "stays pending" in line
+    ]
+    assert warning["level"] == "WARNING"
+    assert warning["message"].startswith(f"bulk job {job_id} stays pending: Redis at redis://")
+    assert "unreachable" in warning["message"]
+    assert job_state(app, job_id).state is JobState.PENDING
+
+    # A worker on the (reachable) Redis finds it in the database at start and does it.
+    environment = worker_environment(app_config, ISSUER_REDIS_URL=redis_url)
+    with merkki_process(environment, tmp_path / "worker.log", "jobs", "worker") as worker:
+        job = wait_for(lambda: _done(app, job_id), 120, "finished job", worker=worker)
+        assert (job.issued, job.skipped, job.failed) == (3, 0, 0)
+
+
+@pytest.mark.slow
+def test_a_worker_started_after_its_jobs_were_stored_does_them_in_burst_mode(
+    app: Flask, world: World, app_config: dict[str, Any], redis_url: str, tmp_path: Path
+) -> None:
+    first, second = _stored_job(app, 2), _stored_job(app, 3, offset=2)
+    environment = worker_environment(app_config, ISSUER_REDIS_URL=redis_url)
+    with merkki_process(
+        environment, tmp_path / "worker.log", "jobs", "worker", "--burst"
+    ) as worker:
+        assert worker.wait(120) == 0, worker.output()
+    assert (job_state(app, first).state, job_state(app, first).issued) == (JobState.DONE, 2)
+    assert (job_state(app, second).state, job_state(app, second).issued) == (JobState.DONE, 3)
+
+
+def test_sweep_enqueues_pending_and_abandoned_jobs_once(
+    app: Flask, world: World, redis_url: str
+) -> None:
+    connection = Redis.from_url(redis_url)
+    job_id = _stored_job(app, 2)
+    assert jobs_rq.sweep(app, connection) == [job_id]
+    assert jobs_rq.sweep(app, connection) == []  # already waiting on the queue
+    assert jobs_rq.queued_jobs(connection) == {job_id}
+
+    # A worker takes it from the queue and claims it ... then dies (its heartbeat stays).
+    connection.flushdb()
+    session = get_database(app).sessionmaker()
+    try:
+        assert jobs.claim(session, job_id, "worker-that-dies")
+    finally:
+        session.close()
+    assert jobs_rq.sweep(app, connection) == []  # its heartbeat is fresh: maybe alive
+
+    # Once the heartbeat is older than the stale threshold, the job is enqueued again.
+    with app.app_context(), unit_of_work() as write:
+        job = write.get(BulkJob, job_id)
+        assert job is not None
+        assert job.heartbeat_at is not None
+        job.heartbeat_at = job.heartbeat_at - jobs.job_settings(app).stale_after * 2
+    assert jobs_rq.sweep(app, connection) == [job_id]
+    assert jobs_rq.queued_jobs(connection) == {job_id}
+
+
+def test_the_web_process_enqueues_unfinished_jobs_on_its_first_request(
+    app: Flask, world: World, redis_url: str
+) -> None:
+    job_id = _stored_job(app, 2)  # e.g. submitted while Redis was down, before a restart
+    connection = Redis.from_url(redis_url)
+    assert jobs_rq.queued_jobs(connection) == set()
+    app.test_client().get("/")
+    assert jobs_rq.queued_jobs(connection) == {job_id}
+    app.test_client().get("/")  # only the first request looks
+    assert jobs_rq.queue(connection).count == 1
