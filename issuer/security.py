@@ -8,6 +8,7 @@ and the reverse-proxy set-up.
   and this keeps a missed script inert even when the image is opened directly.
 * ``ISSUER_MAX_REQUEST_BYTES`` caps every request body (413 before the body is read);
   multipart parts and in-memory form fields are capped as well.
+* JSON bodies nested too deeply for the parser are bad requests, not server errors.
 * Session cookies are HttpOnly, SameSite=Lax, and Secure under https.
 * ``ISSUER_PROXY_FIX=N`` trusts N reverse proxies' X-Forwarded-* headers (client address for
   rate limits and logs, scheme for HSTS and cookies); 0 (default) trusts none.
@@ -16,8 +17,10 @@ and the reverse-proxy set-up.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -82,7 +85,20 @@ def _refuse_oversized_body() -> None:
         abort(413, f"request body larger than {limit} bytes")
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, but a body nested deeper than Python's recursion limit (``[[[[...``, a few
+    kilobytes) is invalid JSON: ``request.get_json()`` answers 400 (``None`` when silent) like
+    for any other unreadable body, instead of a ``RecursionError`` and a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
+    app.json = BoundedJSONProvider(app)
     max_bytes = _int_setting(app, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
     app.config["MAX_CONTENT_LENGTH"] = max_bytes
     app.before_request(_refuse_oversized_body)

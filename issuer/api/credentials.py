@@ -175,7 +175,7 @@ def _request_hash(body: bytes) -> str:
     and whitespace do not matter)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python allows
         canonical = body.decode("utf-8", "replace")
     return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
 
@@ -228,7 +228,7 @@ def issue_credential() -> ResponseReturnValue:
             return _replay(existing, request_hash)
     try:
         body = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return error_response(400, "the body is not JSON", code="invalid_json")
     try:
         reference, email, name, options = _parse_issue_body(body)

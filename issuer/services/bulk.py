@@ -38,6 +38,8 @@ MAX_ROWS = 50_000
 BATCH_SIZE = 50
 #: At most this many row errors are listed (the count is always given).
 MAX_REPORTED_ERRORS = 1000
+#: At most this many problems of the header line are named.
+MAX_HEADER_PROBLEMS = 10
 
 REQUIRED_COLUMNS = ("email", "name")
 OPTIONAL_COLUMNS = ("lang", "evidence_url", "evidence_narrative", "grade", "valid_until")
@@ -149,6 +151,10 @@ def _header(names: list[str]) -> dict[str, int]:
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
         errors.append(f"missing column(s) {', '.join(missing)}")
+    if len(errors) > MAX_HEADER_PROBLEMS:
+        # A header of 60,000 made-up names must not become a 10 MB error message.
+        more = len(errors) - MAX_HEADER_PROBLEMS
+        errors = [*errors[:MAX_HEADER_PROBLEMS], f"and {more} more problem(s) in the header"]
     if errors:
         raise CsvError([RowError(1, "; ".join(errors))])
     return columns
