@@ -31,7 +31,15 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The HTTP benchmark drives gunicorn with wrk (Debian package wrk), installed here when missing
+# and apt-get is usable as root; without it, its own Python load generator is used.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || \
+	  { echo "Installing wrk (Debian package wrk) for the HTTP benchmark"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; } || \
+	    echo "wrk could not be installed: the HTTP benchmark uses its Python load generator"; }
 	$(BIN)/python -m benchmarks
 
 clean:

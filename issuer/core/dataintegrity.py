@@ -32,9 +32,20 @@ import base58
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from issuer.core.canonical import assert_all_terms_defined, canonize, find_undefined_terms
+from issuer.core.canonical import (
+    assert_all_terms_defined,
+    canonize,
+    canonize_and_find_undefined_terms,
+    find_undefined_terms,
+)
 from issuer.core.contexts import DocumentLoader
-from issuer.core.errors import EngineError, KeyError_, ProofError
+from issuer.core.errors import (
+    EngineError,
+    KeyError_,
+    ProofError,
+    UndefinedTermError,
+)
+from issuer.core.lru import BoundedCache
 from issuer.core.multikey import decode_public_key, public_key_bytes
 from issuer.core.resolver import KeyResolver, ResolutionError, ResolvedKey
 
@@ -52,6 +63,55 @@ _XSD_DATETIME = re.compile(
 _ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+")
 
 JsonObject = dict[str, Any]
+
+# Verification results that are pure functions of their input, kept so that the same credential
+# verified again (a QR code scanned by a whole job fair, a status list shared by thousands of
+# credentials) does not cost a canonicalization and a signature check each time. Only the
+# default (offline, fixed) context loader is cached. Keys:
+# * VERIFIED_PROOFS: SHA-256 of the exact input document and proof JSON (sorted keys), the
+#   public key's 32 bytes, the purpose and the term-check flag -> True. Only successes are
+#   kept. The key is still resolved on every verification (a withdrawn or rotated-away key is
+#   refused before this cache is asked), and ``expires`` is checked against the clock every time.
+# * DOCUMENT_TERMS: SHA-256 of the document JSON -> its undefined terms (a pure function of the
+#   document and the carried contexts).
+VERIFIED_PROOFS: BoundedCache[tuple[bytes, bytes, str, bool], bool] = BoundedCache(4096)
+DOCUMENT_TERMS: BoundedCache[bytes, tuple[str, ...]] = BoundedCache(4096)
+
+
+def _json_text(value: Any) -> str:
+    """A stable text of parsed JSON (sorted keys): equal texts mean equal documents."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_text_or_none(value: Any) -> str | None:
+    """``_json_text``, or None for what has no such text (too deep, non-string keys): such a
+    document is judged without the caches, as before they existed."""
+    try:
+        return _json_text(value)
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def undefined_terms(document: JsonObject, loader: DocumentLoader | None = None) -> list[str]:
+    """``find_undefined_terms``, remembered for the default loader (see ``DOCUMENT_TERMS``).
+    Raises what ``find_undefined_terms`` raises."""
+    text = _json_text_or_none(document) if loader is None else None
+    if text is None:
+        return find_undefined_terms(document, loader)
+    key = _digest(text)
+    known = DOCUMENT_TERMS.get(key)
+    if known is None:
+        known = tuple(find_undefined_terms(document, loader))
+        DOCUMENT_TERMS.put(key, known)
+    return list(known)
+
+
+def _digest(*texts: str) -> bytes:
+    hasher = hashlib.sha256()
+    for text in texts:
+        hasher.update(text.encode("utf-8", "surrogatepass"))
+        hasher.update(b"\x00")
+    return hasher.digest()
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -240,6 +300,23 @@ def verify_signature(hash_data: bytes, proof_value: str, public_key: Ed25519Publ
 # --- creating proofs -------------------------------------------------------------------------
 
 
+def _checked_canonical(unsecured: JsonObject, loader: DocumentLoader | None) -> str:
+    """§3.3.2 Transformation of a document whose terms must all be defined, in one walk.
+
+    Raises ``UndefinedTermError`` naming the undefined terms (they would be dropped by
+    canonicalization and go out unsigned). A document the one-pass walk cannot canonicalize is
+    checked the two-pass way, so that undefined terms are reported before any other problem,
+    exactly as before."""
+    try:
+        canonical, undefined = canonize_and_find_undefined_terms(unsecured, loader)
+    except EngineError:
+        assert_all_terms_defined(unsecured, loader)
+        raise
+    if undefined:
+        raise UndefinedTermError(undefined)
+    return canonical
+
+
 def _check_document(document: object) -> JsonObject:
     if not isinstance(document, dict):
         raise ProofError("the document to sign must be a JSON object")
@@ -321,15 +398,17 @@ def create_proof(
     if not isinstance(private_key, Ed25519PrivateKey):
         raise ProofError("the signing key must be an Ed25519 private key")
     unsecured = _without(document, "proof")
-    if check_terms:
-        assert_all_terms_defined(unsecured, loader)
+    canonical_unsecured = _checked_canonical(unsecured, loader) if check_terms else None
     _check_verification_method(verification_method, private_key)
     options = _proof_options(verification_method, created, proof_purpose, proof_id, previous_proof)
     if check_terms:
         assert_all_terms_defined({"@context": document["@context"], **options}, loader)
     input_document = _input_document(unsecured, _proof_list(document), previous_proof)
     canonical_config = proof_configuration(options, document["@context"], loader)
-    canonical_document = transform(input_document, loader)
+    if canonical_unsecured is not None and input_document is unsecured:
+        canonical_document = canonical_unsecured
+    else:
+        canonical_document = transform(input_document, loader)
     proof = dict(options)
     proof["proofValue"] = serialize_proof(
         hash_data(canonical_config, canonical_document), private_key
@@ -433,6 +512,35 @@ class _Verifier:
         self.expected_purpose = expected_purpose
         self.check_terms = check_terms
         self._canonical: dict[str, str] = {}
+        #: The unsecured document's JSON text (cache keys, canonical-form memo); None when it
+        #: has none, and then nothing is cached.
+        self.text = _json_text_or_none(unsecured)
+
+    def document_problem(self) -> str | None:
+        """Why the document itself cannot verify (undefined terms, invalid JSON-LD), or None.
+
+        The terms are found in the same walk that canonicalizes the document (the canonical
+        form is kept for the proofs), and remembered for the default loader."""
+        if self.text is None:
+            return _document_problem(self.unsecured, self.loader)
+        cacheable = self.loader is None
+        key = _digest(self.text)
+        known = DOCUMENT_TERMS.get(key) if cacheable else None
+        if known is None:
+            try:
+                canonical, undefined = canonize_and_find_undefined_terms(
+                    self.unsecured, self.loader
+                )
+            except EngineError:
+                # Judged the two-pass way, with the same messages as always.
+                return _document_problem(self.unsecured, self.loader)
+            self._canonical[self.text] = canonical
+            known = tuple(undefined)
+            if cacheable:
+                DOCUMENT_TERMS.put(key, known)
+        if known:
+            return _describe_undefined(list(known), "credential")
+        return None
 
     def verify(self, proof: object) -> ProofResult:
         try:
@@ -464,6 +572,25 @@ class _Verifier:
         decode_proof_value(proof_value)
         self._check_expiry(proof)
         resolved = self._resolve(proof.get("verificationMethod"))
+        input_document = _input_document(
+            self.unsecured, self.all_proofs, proof.get("previousProof")
+        )
+        input_text = (
+            self.text if input_document is self.unsecured else _json_text_or_none(input_document)
+        )
+        proof_text = _json_text_or_none(proof)
+        cache_key = (
+            (
+                _digest(input_text, proof_text),
+                public_key_bytes(resolved.public_key),
+                self.expected_purpose,
+                self.check_terms,
+            )
+            if self.loader is None and input_text is not None and proof_text is not None
+            else None
+        )
+        if cache_key is not None and VERIFIED_PROOFS.get(cache_key):
+            return resolved.controller
         options = _without(proof, "proofValue")
         context = self._context_for(options)
         options.pop("@context", None)
@@ -471,16 +598,15 @@ class _Verifier:
             undefined = find_undefined_terms({"@context": context, **options}, self.loader)
             if undefined:
                 raise ProofError(_describe_undefined(undefined, "proof"))
-        input_document = _input_document(
-            self.unsecured, self.all_proofs, proof.get("previousProof")
-        )
         canonical_config = proof_configuration(options, context, self.loader, verifying=True)
-        data = hash_data(canonical_config, self._transform(input_document))
+        data = hash_data(canonical_config, self._transform(input_document, input_text))
         if not verify_signature(data, proof_value, resolved.public_key):
             raise ProofError(
                 "signature does not match: the credential or its proof was changed after "
                 "signing, or it was signed with another key"
             )
+        if cache_key is not None:
+            VERIFIED_PROOFS.put(cache_key, True)
         return resolved.controller
 
     def _resolve(self, method_id: object) -> ResolvedKey:
@@ -510,11 +636,13 @@ class _Verifier:
             if expires < datetime.now(UTC):
                 raise ProofError(f"proof expired at {proof['expires']}")
 
-    def _transform(self, input_document: JsonObject) -> str:
-        key = json.dumps(input_document, sort_keys=True, ensure_ascii=False)
-        if key not in self._canonical:
-            self._canonical[key] = transform(input_document, self.loader)
-        return self._canonical[key]
+    def _transform(self, input_document: JsonObject, text: str | None) -> str:
+        if text is None:
+            # Not JSON data (e.g. a set): refused as always, naming the problem.
+            text = _json_text(input_document)
+        if text not in self._canonical:
+            self._canonical[text] = transform(input_document, self.loader)
+        return self._canonical[text]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -566,8 +694,8 @@ def _verify_proofs(
     if not proofs:
         return [_result(None, False, "document has no proof")]
     unsecured = _without(document, "proof")
-    problem = _document_problem(unsecured, loader) if check_terms else None
+    verifier = _Verifier(unsecured, proofs, resolver, loader, expected_purpose, check_terms)
+    problem = verifier.document_problem() if check_terms else None
     if problem is not None:
         return [_result(proof, False, problem) for proof in proofs]
-    verifier = _Verifier(unsecured, proofs, resolver, loader, expected_purpose, check_terms)
     return [verifier.verify(proof) for proof in proofs]

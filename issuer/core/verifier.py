@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from issuer.core.canonical import find_undefined_terms
 from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader
-from issuer.core.dataintegrity import ProofResult, verify_proofs
+from issuer.core.dataintegrity import ProofResult, undefined_terms, verify_proofs
 from issuer.core.errors import EngineError
 from issuer.core.resolver import KeyResolver
 from issuer.core.schema import (
@@ -193,7 +192,7 @@ def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> C
     # spoil a valid first one), so the terms of the credential are checked without them.
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
     try:
-        undefined = find_undefined_terms(unsecured, loader)
+        undefined = undefined_terms(unsecured, loader)
     except EngineError as error:
         return Check("terms", False, error.message, "jsonld")
     if undefined:
@@ -352,9 +351,10 @@ def verify_credential(
     report.checks.append(fmt)
     if not fmt.ok:
         return report
-    report.checks.append(_check_schema(document))
-    report.checks.append(_check_terms(document, loader))
+    schema = _check_schema(document)
     try:
+        # Before the term check, which then finds the terms remembered by the proof check's
+        # one-pass canonicalization (the report keeps the order below).
         results = verify_proofs(document, resolver, loader=loader)
     except Exception as error:  # verify_proofs promises not to raise; belt and braces
         results = [
@@ -367,6 +367,8 @@ def verify_credential(
                 message=f"proof check failed: {error}",
             )
         ]
+    report.checks.append(schema)
+    report.checks.append(_check_terms(document, loader))
     report.checks.append(_check_proof(results))
     report.checks.append(_check_issuer(document, results))
     report.checks.append(_check_validity(document, moment))

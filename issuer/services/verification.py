@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,12 +35,13 @@ from typing import Any, Literal
 
 from flask import Flask, current_app
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from issuer.config import get_settings
 from issuer.core.badgeclass import BadgeClassData
 from issuer.core.baking import BakingError, unbake
-from issuer.core.did import did_web_for, did_web_to_url
+from issuer.core.did import did_web_document, did_web_for, did_web_to_url
+from issuer.core.lru import BoundedCache
 from issuer.core.resolver import (
     ChainResolver,
     DidDocumentFetcher,
@@ -51,9 +53,10 @@ from issuer.core.resolver import (
     SchemeResolver,
 )
 from issuer.core.safe_fetch import FetchRefused, SafeFetcher
+from issuer.core.status_list import Bitstring
 from issuer.core.verifier import Check, VerificationReport, verify_credential
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.models_issuing import StatusList
+from issuer.models_issuing import StatusAllocation, StatusList
 from issuer.services import badge_classes, institutions, status
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 
@@ -141,6 +144,18 @@ def database_did_fetcher(session: Session, base_url: str) -> DidDocumentFetcher:
     return fetch
 
 
+#: One of our own issuers' key state: (publicKeyMultibase, status) of each of its keys.
+KeyState = tuple[tuple[str, str], ...]
+
+#: Our own issuers' resolved keys by (base URL, method id, the institution's key state). The
+#: state is read from the database on every verification, so a rotation or a withdrawal makes a
+#: new entry and an old one is never used again; only the DID-document work is saved.
+OWN_KEYS: BoundedCache[tuple[str, str, KeyState], ResolvedKey] = BoundedCache(1024)
+
+#: Parsed badge-class versions (for the page's EU facts) by version id and SHA-256 of its data.
+BADGE_CLASSES: BoundedCache[tuple[int, bytes], BadgeClassData] = BoundedCache(256)
+
+
 class OwnIssuerResolver:
     """Our own issuers' did:web keys, from the database.
 
@@ -153,34 +168,72 @@ class OwnIssuerResolver:
         self._session = session
         self._base_url = base_url
         self._prefix = own_did_prefix(base_url)
-        self._documents = DidWebResolver(database_did_fetcher(session, base_url))
-        #: Keys asked for that the institution withdrew as compromised: (key, when).
-        self.withdrawn: list[tuple[SigningKey, datetime | None]] = []
+        #: Keys asked for that the institution withdrew as compromised: (publicKeyMultibase,
+        #: when).
+        self.withdrawn: list[tuple[str, datetime | None]] = []
+        #: What each method id resolved to in this verification (a credential and its status
+        #: list are signed by the same key: one look-up). One resolver serves one verification,
+        #: so a key withdrawn afterwards is seen by the next one.
+        self._resolved: dict[str, ResolvedKey | ResolutionError] = {}
 
     def supports(self, method_id: str) -> bool:
         return isinstance(method_id, str) and method_id.startswith(self._prefix)
 
     def resolve(self, method_id: str) -> ResolvedKey:
+        known = self._resolved.get(method_id)
+        if known is None:
+            try:
+                known = self._resolve(method_id)
+            except ResolutionError as error:
+                known = error
+            self._resolved[method_id] = known
+        if isinstance(known, ResolutionError):
+            raise ResolutionError(known.message, unavailable=known.unavailable)
+        return known
+
+    def _resolve(self, method_id: str) -> ResolvedKey:
         did, _, fragment = method_id.partition("#")
         slug = did.removeprefix(self._prefix)
-        institution = institutions.find_institution(self._session, slug)
-        if institution is None or institutions.institution_did(institution, self._base_url) != did:
+        # One query: the institution and the state of each of its keys.
+        rows = self._session.execute(
+            select(
+                Institution.slug,
+                Institution.name_fi,
+                SigningKey.public_key_multibase,
+                SigningKey.status,
+                SigningKey.retired_at,
+            )
+            .outerjoin(SigningKey, SigningKey.institution_id == Institution.id)
+            .where(Institution.slug == slug)
+            .order_by(SigningKey.id)
+        ).all()
+        if not rows or did_web_for(self._base_url, rows[0].slug) != did:
             # What /issuers/<slug>/did.json answers: not found. Definite, not "unavailable".
             raise ResolutionError(f"this service has no issuer {slug!r} ({did})")
-        key = self._session.scalar(
-            select(SigningKey).where(
-                SigningKey.institution_id == institution.id,
-                SigningKey.public_key_multibase == fragment,
-            )
+        keys = [row for row in rows if row.public_key_multibase is not None]
+        for row in keys:
+            if row.public_key_multibase == fragment and row.status is KeyStatus.COMPROMISED:
+                self.withdrawn.append((fragment, row.retired_at))
+                withdrawn = row.retired_at.date().isoformat() if row.retired_at else "?"
+                raise ResolutionError(
+                    f"the key {fragment} was withdrawn by {row.name_fi} as compromised on "
+                    f"{withdrawn}; what it signed is no longer trusted"
+                )
+        state: KeyState = tuple((row.public_key_multibase, row.status.value) for row in keys)
+        cache_key = (self._base_url, method_id, state)
+        known = OWN_KEYS.get(cache_key)
+        if known is not None:
+            return known
+        # The DID document /issuers/<slug>/did.json serves (``institutions.did_document``):
+        # active and retired keys, never compromised ones.
+        document = did_web_document(
+            did,
+            [row.public_key_multibase for row in keys if row.status is KeyStatus.ACTIVE],
+            [row.public_key_multibase for row in keys if row.status is KeyStatus.RETIRED],
         )
-        if key is not None and key.status is KeyStatus.COMPROMISED:
-            self.withdrawn.append((key, key.retired_at))
-            withdrawn = key.retired_at.date().isoformat() if key.retired_at else "?"
-            raise ResolutionError(
-                f"the key {fragment} was withdrawn by {institution.name_fi} as compromised on "
-                f"{withdrawn}; what it signed is no longer trusted"
-            )
-        return self._documents.resolve(method_id)
+        resolved = DidWebResolver(lambda _url: document).resolve(method_id)
+        OWN_KEYS.put(cache_key, resolved)
+        return resolved
 
 
 class RemoteDidWebResolver(DidWebResolver):
@@ -303,7 +356,14 @@ class VerificationResult:
         """The badge class an own credential was issued from (for the EU facts)."""
         if self.stored is None:
             return None
-        return badge_classes.parsed(self.stored.badge_class_version)
+        version = self.stored.badge_class_version
+        text = json.dumps(version.data, sort_keys=True, ensure_ascii=False)
+        key = (version.id, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+        known = BADGE_CLASSES.get(key)
+        if known is None:
+            known = badge_classes.parsed(version)
+            BADGE_CLASSES.put(key, known)
+        return known
 
     def to_dict(self) -> dict[str, Any]:
         """The API answer: ``verified``, ``verdict``, ``checks``, ``credential`` (summary)."""
@@ -336,7 +396,11 @@ def own_record(session: Session, document: dict[str, Any], base_url: str) -> Cre
     prefix = f"{base_url}/credentials/"
     if not isinstance(credential_id, str) or not credential_id.startswith(prefix):
         return None
-    stored = session.get(Credential, credential_id.removeprefix(prefix))
+    stored = session.get(
+        Credential,
+        credential_id.removeprefix(prefix),
+        options=[joinedload(Credential.institution)],
+    )
     if stored is None:
         return None
     institution: Institution = stored.institution
@@ -347,6 +411,24 @@ def own_record(session: Session, document: dict[str, Any], base_url: str) -> Cre
 
 def _date(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
+
+
+def _bit_is_set(session: Session, credential_id: str, purpose: str) -> bool:
+    """``status.is_set`` in one query (allocation and list together): read live on every
+    verification, never cached."""
+    found = session.execute(
+        select(StatusList.bits, StatusAllocation.index)
+        .join(StatusList, StatusList.id == StatusAllocation.status_list_id)
+        .where(
+            StatusAllocation.credential_id == credential_id,
+            StatusAllocation.purpose == purpose,
+        )
+    ).first()
+    if found is None:
+        return False
+    bits: bytes = found[0]
+    index: int = found[1]
+    return Bitstring.from_bytes(bits).get(index)
 
 
 def _apply_own_status(session: Session, report: VerificationReport, stored: Credential) -> None:
@@ -360,7 +442,7 @@ def _apply_own_status(session: Session, report: VerificationReport, stored: Cred
     reason = stored.revocation_reason
     # Suspension is not in the credential (one status entry only, for revocation): the
     # database allocation on the suspension list and the row decide.
-    suspended = stored.suspended_at is not None or status.is_set(
+    suspended = stored.suspended_at is not None or _bit_is_set(
         session, stored.id, status.SUSPENSION
     )
     revocation = [c for c in report.checks if c.name == "status:revocation"]
@@ -434,7 +516,12 @@ def verify_stored(
 ) -> VerificationResult:
     """Verify the credential we issued under ``credential_id`` (the QR target), live: the same
     checks as for an upload, on the exact text that was issued."""
-    stored = session.get(Credential, credential_id)
+    # With its institution and badge-class version, which the page shows: one query, not three.
+    stored = session.get(
+        Credential,
+        credential_id,
+        options=[joinedload(Credential.institution), joinedload(Credential.badge_class_version)],
+    )
     if stored is None:
         raise NotFoundError(f"no credential {credential_id!r}")
     return verify(

@@ -8,11 +8,13 @@ checks behind the verdict.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from flask_babel import format_date, gettext
+from flask_babel import format_date, get_locale, gettext
 
 from issuer.core.badgeclass import eu_facts
 from issuer.core.verifier import Check, parse_datetime
@@ -68,6 +70,29 @@ def verdict_texts() -> dict[str, tuple[str, str]]:
             ),
         ),
     }
+
+
+T = TypeVar("T")
+
+#: The page's fixed texts by (which, locale): the catalogs are loaded once per process, so a
+#: text in one locale never changes; translating ~40 of them on every request is not free.
+_FIXED_TEXTS: dict[tuple[str, str], Any] = {}
+_FIXED_TEXTS_LOCK = threading.Lock()
+
+
+def _in_locale(which: str, build: Callable[[], T]) -> T:
+    key = (which, str(get_locale()))
+    found = _FIXED_TEXTS.get(key)
+    if found is None:
+        found = build()
+        with _FIXED_TEXTS_LOCK:
+            _FIXED_TEXTS[key] = found
+    result: T = found
+    return result
+
+
+def _state_texts() -> dict[bool | None, str]:
+    return {True: gettext("passed"), False: gettext("failed"), None: gettext("not checked")}
 
 
 def check_labels() -> dict[str, str]:
@@ -144,17 +169,12 @@ def _date(value: Any) -> str | None:
 
 
 def check_rows(checks: list[Check]) -> list[CheckRow]:
-    labels = check_labels()
+    labels = _in_locale("labels", check_labels)
+    states = _in_locale("states", _state_texts)
     rows = []
     for check in checks:
         state = "ok" if check.ok is True else "fail" if check.ok is False else "unknown"
-        state_text = (
-            gettext("passed")
-            if check.ok is True
-            else gettext("failed")
-            if check.ok is False
-            else gettext("not checked")
-        )
+        state_text = states[check.ok]
         label = labels.get(check.name)
         rows.append(
             CheckRow(
@@ -202,7 +222,7 @@ def _expired_on(result: VerificationResult) -> str | None:
 def build_view(result: VerificationResult, lang: str) -> VerificationView:
     """The page's content for ``result`` in ``lang``."""
     verdict = result.verdict
-    texts = verdict_texts()
+    texts = _in_locale("verdicts", verdict_texts)
     headline, explanation = texts.get(verdict, texts["unverifiable"])
     view = VerificationView(
         verdict=verdict,
