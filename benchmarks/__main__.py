@@ -11,13 +11,14 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import baking, engine
+from benchmarks import baking, bulk, engine
 from benchmarks import http as http_suite
 from benchmarks.report import Report, header
 
 SUITES: dict[str, Callable[[Report, bool], None]] = {
     "engine": engine.run,
     "baking": baking.run,
+    "bulk": bulk.run,
     "http": http_suite.run,
 }
 

@@ -84,7 +84,8 @@ class Database:
 
 
 def make_engine(database_url: str) -> Engine:
-    """An engine for ``database_url``; SQLite gets foreign keys switched on."""
+    """An engine for ``database_url``; SQLite connections get foreign keys, write-ahead logging
+    and ``synchronous=NORMAL`` (``_sqlite_on_connect``). PostgreSQL is used as configured."""
     engine = create_engine(database_url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
@@ -92,9 +93,18 @@ def make_engine(database_url: str) -> Engine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    # SQLite ignores foreign keys unless asked, per connection.
     cursor = dbapi_connection.cursor()
+    # SQLite ignores foreign keys unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead logging (SQLite "Write-Ahead Logging"): readers (verification pages, the
+    # staff UI) are not blocked while a writer (a bulk job's batch) works, and a commit appends
+    # to the log instead of rewriting pages. It is a property of the database file and needs
+    # the file on a local disk; an in-memory database keeps its own mode.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed transaction
+    # survives the process being killed; only a power cut or OS crash may lose the last
+    # commits, never corrupt the file (SQLite "PRAGMA synchronous").
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -22,16 +22,17 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from issuer.core.badgeclass import BadgeClassData, achievement_json, missing_translations
+from issuer.core.canonical import assert_all_terms_defined, canonize_and_find_undefined_terms
 from issuer.core.credential import (
     build_credential,
     evidence_entry,
@@ -39,10 +40,19 @@ from issuer.core.credential import (
     normalize_email,
     xsd_datetime,
 )
-from issuer.core.dataintegrity import sign
+from issuer.core.dataintegrity import (
+    create_proof,
+    hash_data,
+    proof_configuration,
+    serialize_proof,
+    sign,
+)
 from issuer.core.did import verification_method_id
+from issuer.core.errors import EngineError, UndefinedTermError
 from issuer.core.keys import KeyStore
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
+from issuer.models_audit import AuditEvent
+from issuer.models_issuing import MailState, OutboxMail
 from issuer.services import audit, badge_classes, institutions, keys, mail, status
 from issuer.services.errors import InvalidInputError, NotFoundError
 
@@ -254,28 +264,80 @@ def check_options(options: IssueOptions, now: datetime) -> IssueOptions:
 
 # --- context: what stays the same across many issuances --------------------------------------
 
+#: Stand-ins written where a per-credential value goes, in texts made once per batch (the mail,
+#: the signed JSON around the shared achievement and issuer profile). Private-use characters and
+#: a random part per process: no input can contain them by accident or design.
+_MARK = f"\ue000merkki-{secrets.token_hex(8)}-"
+_ID_MARK = f"{_MARK}id\ue000"
+_NAME_MARK = f"{_MARK}name\ue000"
+_MANAGE_MARK = f"{_MARK}manage\ue000"
+#: Proof configurations kept (one per key, ``created`` second and context: a bulk job's batch
+#: shares one).
+_MAX_PROOF_CONFIGS = 16
 
-def _shape(value: Any, prefix: str = "") -> Iterator[str]:
-    """The property paths of a JSON document (array positions collapsed)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{prefix}/{key}"
-            yield path
-            yield from _shape(item, path)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _shape(item, prefix + "[]")
+
+def _replace_at(document: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``document`` (only the dicts on ``path`` are copied) with ``value`` at ``path``."""
+    head, rest = path[0], path[1:]
+    copy = dict(document)
+    copy[head] = _replace_at(document[head], rest, value) if rest else value
+    return copy
+
+
+def serialize_reusing(document: dict[str, Any], texts: dict[tuple[str, ...], str]) -> str:
+    """``serialize(document)``, byte for byte, with the values at the given paths (through
+    objects only) written as ``texts[path]``, their ``serialize`` text made beforehand.
+
+    The standard library's JSON encoder writes an indented value nested at depth ``d`` exactly
+    as it writes the value alone, with every line after the first indented by ``d`` more
+    levels (JSON strings never hold a raw line break), so a text made once per batch (the
+    achievement, the issuer profile: most of a credential) is spliced in instead of encoded
+    again for every credential. Falls back to plain ``serialize`` if a mark is not found once.
+    """
+    marked = document
+    quoted: list[tuple[str, str]] = []
+    for number, (path, text) in enumerate(texts.items()):
+        mark = f"{_MARK}{number}\ue000"
+        marked = _replace_at(marked, path, mark)
+        quoted.append((json.dumps(mark, ensure_ascii=False), text))
+    out = serialize(marked)
+    spans: list[tuple[int, int, str]] = []
+    for mark_text, text in quoted:
+        at = out.find(mark_text)
+        if at < 0 or out.find(mark_text, at + 1) >= 0:
+            return serialize(document)
+        line_start = out.rfind("\n", 0, at) + 1
+        line = out[line_start:at]
+        indent = len(line) - len(line.lstrip(" "))
+        spans.append((at, at + len(mark_text), text.replace("\n", "\n" + " " * indent)))
+    for start, end, text in sorted(spans, reverse=True):
+        out = out[:start] + text + out[end:]
+    return out
+
+
+def _signed_canonical(document: dict[str, Any]) -> str:
+    """eddsa-rdfc-2022 §3.3.2 Transformation of a document whose every term must be defined
+    (``dataintegrity.create_proof``'s guard: undefined terms would be dropped by
+    canonicalization and go out unsigned), in one walk."""
+    try:
+        canonical, undefined = canonize_and_find_undefined_terms(document)
+    except EngineError:
+        assert_all_terms_defined(document)  # report undefined terms before anything else
+        raise
+    if undefined:
+        raise UndefinedTermError(undefined)
+    return canonical
 
 
 @dataclass
 class IssuingContext:
     """Settings and caches for issuing, within one transaction (or one job's batches).
 
-    Caches what is the same for every credential of a badge class and language (the achievement,
-    the issuer profile, the private key) and which document shapes have already passed the
-    undefined-term check: every credential is still signed and canonicalized in full, but a
-    shape whose every property the contexts define needs no second check (``sign``'s
-    ``check_terms``), which saves a JSON-LD expansion per credential in bulk runs.
+    Caches what is the same for every credential of a badge class and language: the achievement
+    and the issuer profile (and their JSON text), the private key, the proof configuration of
+    a key and second (eddsa-rdfc-2022 §3.3.5: it depends on neither the credential nor its
+    recipient) and the learner's mail without the learner. Every credential is still checked
+    for undefined terms, canonicalized and signed in full.
     """
 
     base_url: str
@@ -284,7 +346,14 @@ class IssuingContext:
     _keys: dict[int, tuple[str, Ed25519PrivateKey]] = field(default_factory=dict)
     _achievements: dict[tuple[int, str, int | None], dict[str, Any]] = field(default_factory=dict)
     _profiles: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
-    _checked_shapes: set[frozenset[str]] = field(default_factory=set)
+    #: id of a cached document -> (the document, kept alive; its ``serialize`` text).
+    _texts: dict[int, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    _proofs: dict[tuple[Any, ...], tuple[Ed25519PrivateKey, dict[str, Any], str]] = field(
+        default_factory=dict
+    )
+    _mails: dict[tuple[Any, ...], tuple[str, str]] = field(default_factory=dict)
+    #: Status lists per institution, as the allocators of earlier transactions left them.
+    _lists: dict[int, dict[str, status.KnownList]] = field(default_factory=dict)
     _allocators: dict[int, status.Allocator] = field(default_factory=dict)
     #: Other services' per-context caches (e.g. which packages require a badge class).
     cache: dict[Any, Any] = field(default_factory=dict)
@@ -305,15 +374,17 @@ class IssuingContext:
         )
 
     def new_transaction(self) -> None:
-        """Forget what belongs to the previous transaction (status list allocations, the
-        current badge-class versions and signing keys read in it)."""
+        """Forget what belongs to the previous transaction (the allocators, the current
+        badge-class versions and signing keys read in it); the status lists are read again,
+        from where the previous transaction left off."""
         self._allocators.clear()
         self._transaction.clear()
 
     def allocator(self, session: Session, institution: Institution) -> status.Allocator:
         allocator = self._allocators.get(institution.id)
         if allocator is None or allocator.session is not session:
-            allocator = status.Allocator(session, institution, self.base_url)
+            known = self._lists.setdefault(institution.id, {})
+            allocator = status.Allocator(session, institution, self.base_url, known)
             self._allocators[institution.id] = allocator
         return allocator
 
@@ -357,16 +428,77 @@ class IssuingContext:
             self._profiles[key] = institutions.profile(institution, self.base_url, lang)
         return self._profiles[key]
 
+    def text(self, document: dict[str, Any]) -> str:
+        """``serialize(document)`` of a cached document (an achievement, a profile), made once."""
+        known = self._texts.get(id(document))
+        if known is None or known[0] is not document:
+            known = (document, serialize(document))
+            self._texts[id(document)] = known
+        return known[1]
+
     def sign(
         self, unsigned: dict[str, Any], private_key: Ed25519PrivateKey, method: str, created: str
     ) -> dict[str, Any]:
-        shape = frozenset(_shape(unsigned))
-        check = shape not in self._checked_shapes
-        signed: dict[str, Any] = sign(
-            unsigned, private_key, method, created=created, check_terms=check
-        )
-        self._checked_shapes.add(shape)
-        return signed
+        """``dataintegrity.sign(unsigned, private_key, method, created=created)``, the same
+        result, with the proof configuration made once per key, second and context.
+
+        The first document of a key and ``created`` goes through ``create_proof`` (which also
+        checks that ``method`` names ``private_key`` and that the options' terms are defined);
+        the rest take the steps of eddsa-rdfc-2022 §3.3.1 with its canonical proof
+        configuration: transformation (with the undefined-term guard), hashing, signing.
+        """
+        context = unsigned.get("@context")
+        if "proof" in unsigned or not isinstance(context, list):
+            return sign(unsigned, private_key, method, created=created)
+        key = (id(private_key), method, created, json.dumps(context))
+        known = self._proofs.get(key)
+        if known is None or known[0] is not private_key:
+            proof = create_proof(unsigned, private_key, method, created=created)
+            options = {name: value for name, value in proof.items() if name != "proofValue"}
+            if len(self._proofs) >= _MAX_PROOF_CONFIGS:
+                self._proofs.clear()
+            self._proofs[key] = (private_key, options, proof_configuration(options, context))
+            return {**unsigned, "proof": [proof]}
+        _, options, configuration = known
+        canonical = _signed_canonical(unsigned)
+        proof_value = serialize_proof(hash_data(configuration, canonical), private_key)
+        return {**unsigned, "proof": [{**options, "proofValue": proof_value}]}
+
+    def mail_template(
+        self, institution: Institution, lang: str, badge_name: str
+    ) -> tuple[str, str]:
+        """(subject, body) of the learner's mail (``mail.queue_credential_mail``), with marks
+        where the credential id, the learner's name and the manage link go (``mail_text``)."""
+        key = (institution.id, institution.name(lang), lang, badge_name)
+        known = self._mails.get(key)
+        if known is None:
+            probe = Credential(id=_ID_MARK, lang=lang, recipient_name=_NAME_MARK)
+            scratch = Session()  # unbound: the probe mail is made, never written
+            try:
+                made = mail.queue_credential_mail(
+                    scratch,
+                    credential=probe,
+                    email="",
+                    badge_name=badge_name,
+                    institution=institution,
+                    manage_url=_MANAGE_MARK,
+                    base_url=self.base_url,
+                )
+                known = (made.subject, made.body)
+            finally:
+                scratch.close()
+            self._mails[key] = known
+        return known
+
+
+def mail_text(template: str, credential_id: str, name: str, manage_link: str) -> str:
+    """``template`` (``IssuingContext.mail_template``) for one credential. The name goes in
+    last, so nothing in it is taken for a mark."""
+    return (
+        template.replace(_MANAGE_MARK, manage_link)
+        .replace(_ID_MARK, credential_id)
+        .replace(_NAME_MARK, name)
+    )
 
 
 def recipient_secret(secret_key: str, secret_key_is_random: bool, key_passphrase: str) -> str:
@@ -487,125 +619,256 @@ def issue(
 ) -> Issued:
     """Issue ``badge_class`` to ``name`` <``email``> (see the module docstring). Everything is
     added to ``session``'s transaction; nothing is committed."""
-    valid_from = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    [done] = issue_many(
+        session,
+        ctx,
+        institution,
+        badge_class,
+        [Recipient(email, name, options)],
+        actor=actor,
+        now=now,
+        via=via,
+        check_packages=check_packages,
+    )
+    credential = session.get(Credential, done.credential_id)
+    assert credential is not None  # inserted just now, in this transaction
+    return Issued(credential, done.manage_token, done.packages)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One learner of ``issue_many``."""
+
+    email: str
+    name: str
+    options: IssueOptions = IssueOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedId:
+    """What ``issue_many`` issued to one recipient (the credential row is in the session's
+    transaction; load it when needed)."""
+
+    credential_id: str
+    manage_token: str
+    packages: tuple[Credential, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A recipient whose input passed the checks, with its credential's id and salt."""
+
+    email: str
+    name: str
+    options: IssueOptions
+    credential_id: str
+    salt: str
+
+
+def _check_recipient(recipient: Recipient, valid_from: datetime) -> _Checked:
     errors: dict[str, str] = {}
+    email = name = ""
+    options = recipient.options
     try:
-        email = check_email(email)
+        email = check_email(recipient.email)
     except InvalidInputError as error:
         errors["recipient.email"] = error.message
     try:
-        name = check_name(name)
+        name = check_name(recipient.name)
     except InvalidInputError as error:
         errors["recipient.name"] = error.message
     try:
-        options = check_options(options, valid_from)
+        options = check_options(recipient.options, valid_from)
     except FieldErrors as error:
         errors.update(error.fields)
     if errors:
         raise FieldErrors(errors)
-    lang = options.lang
+    return _Checked(email, name, options, uuid.uuid4().hex, secrets.token_hex(SALT_BYTES))
+
+
+def _clip(value: str, limit: int) -> str:
+    # As audit.record clips what it stores.
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _actor_columns(actor: audit.AuditActor) -> dict[str, Any]:
+    """The actor columns of an ``AuditEvent`` (what ``audit.record`` stores)."""
+    actor_id = getattr(actor, "id", None)
+    return {
+        "actor_kind": _clip(str(actor.kind), 32),
+        "actor_id": None if actor_id is None else _clip(str(actor_id), 64),
+        "actor_label": _clip(str(actor.label), audit.MAX_LABEL_LENGTH),
+    }
+
+
+def issue_many(
+    session: Session,
+    ctx: IssuingContext,
+    institution: Institution,
+    badge_class: BadgeClass,
+    recipients: Sequence[Recipient],
+    *,
+    actor: audit.AuditActor | None = None,
+    now: datetime | None = None,
+    via: str = "bulk",
+    check_packages: bool = True,
+) -> list[IssuedId]:
+    """Issue ``badge_class`` to every recipient, in ``session``'s transaction (see the module
+    docstring): one credential, two status positions, one audit event and one mail each.
+
+    What is the same for every credential (badge-class version, achievement, profile, key,
+    proof configuration, mail text) is made once; the status positions of all of them are
+    written with one statement per purpose, the credentials, audit events and mails with one
+    each. All or nothing: the first invalid recipient raises ``FieldErrors`` before anything is
+    written; any later error leaves writes behind that the caller must roll back (a savepoint
+    or the transaction).
+    """
+    if not recipients:
+        return []
+    valid_from = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    checked = [_check_recipient(recipient, valid_from) for recipient in recipients]
     if not badge_classes.usable_by(badge_class, institution):
         raise NotFoundError(
             f"institution {institution.slug!r} cannot issue badge class {badge_class.slug!r}"
         )
     version, bc, languages = ctx.badge_class_version(session, badge_class)
-    if lang not in languages:
-        raise FieldErrors(
+    for one in checked:
+        if one.options.lang not in languages:
+            raise FieldErrors(
+                {
+                    "lang": f"badge class {bc.slug!r} is not fully translated into "
+                    f"{_LANGUAGE_NAMES[one.options.lang]}"
+                }
+            )
+    method, private_key = ctx.signing_key(session, institution)
+    created = xsd_datetime(valid_from)
+    actor = actor if actor is not None else _default_actor()
+    actor_columns = _actor_columns(actor)
+    details = {"badge_class": badge_class.slug, "version": version.version, "via": via}
+
+    # Status positions first: the revocation entry goes into what is signed.
+    entries = ctx.allocator(session, institution).allocate_many(
+        [one.credential_id for one in checked]
+    )
+    credentials: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    mails: list[dict[str, Any]] = []
+    issued: list[tuple[_Checked, str, str]] = []
+    for one in checked:
+        options, lang = one.options, one.options.lang
+        # VC 2.0 §4.9: validFrom; whole seconds, as the engine writes xsd:dateTime.
+        valid_until = options.valid_until
+        if valid_until is None and bc.validity_months:
+            valid_until = add_months(valid_from, bc.validity_months)
+        if valid_until is not None:
+            valid_until = valid_until.astimezone(UTC).replace(microsecond=0)
+        achievement = _achievement(
+            session, ctx, institution, badge_class, version, bc, lang, languages
+        )
+        profile = ctx.profile(institution, lang)
+        unsigned = build_credential(
+            credential_id=credential_url(ctx.base_url, one.credential_id),
+            issuer=profile,
+            achievement=achievement,
+            recipient_name=one.name,
+            recipient_email=one.email,
+            salt=one.salt,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            credential_status=entries[one.credential_id],
+            evidence=_evidence(options.evidence),
+            results=_results(achievement, options.grade),
+            activity_start=options.activity_start_date.isoformat()
+            if options.activity_start_date
+            else None,
+            activity_end=options.activity_end_date.isoformat()
+            if options.activity_end_date
+            else None,
+        )
+        signed = ctx.sign(unsigned, private_key, method, created)
+        text = serialize_reusing(
+            signed,
             {
-                "lang": f"badge class {bc.slug!r} is not fully translated into "
-                f"{_LANGUAGE_NAMES[lang]}"
+                ("issuer",): ctx.text(profile),
+                ("credentialSubject", "achievement"): ctx.text(achievement),
+            },
+        )
+        manage_token = secrets.token_urlsafe(32)
+        key = recipient_key(ctx.secret, one.email)
+        credentials.append(
+            {
+                "id": one.credential_id,
+                "institution_id": institution.id,
+                "badge_class_version_id": version.id,
+                "recipient_name": one.name,
+                "recipient_identity_hash": identity_hash(one.email, one.salt),
+                "salt": one.salt,
+                "lang": lang,
+                "signed_json": text,
+                "issued_at": valid_from,
+                "valid_until": valid_until,
+                "recipient_key": key,
+                "hidden": False,
+                "indexable": False,
+                "manage_token_hash": token_hash(manage_token),
             }
         )
-
-    # VC 2.0 §4.9: validFrom; whole seconds, as the engine writes xsd:dateTime.
-    valid_until = options.valid_until
-    if valid_until is None and bc.validity_months:
-        valid_until = add_months(valid_from, bc.validity_months)
-    if valid_until is not None:
-        valid_until = valid_until.astimezone(UTC).replace(microsecond=0)
-    credential_id = uuid.uuid4().hex
-    salt = secrets.token_hex(SALT_BYTES)
-    achievement = _achievement(session, ctx, institution, badge_class, version, bc, lang, languages)
-    # Status positions first: the revocation entry goes into what is signed.
-    status_entry = ctx.allocator(session, institution).allocate(credential_id)
-    unsigned = build_credential(
-        credential_id=credential_url(ctx.base_url, credential_id),
-        issuer=ctx.profile(institution, lang),
-        achievement=achievement,
-        recipient_name=name,
-        recipient_email=email,
-        salt=salt,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        credential_status=status_entry,
-        evidence=_evidence(options.evidence),
-        results=_results(achievement, options.grade),
-        activity_start=options.activity_start_date.isoformat()
-        if options.activity_start_date
-        else None,
-        activity_end=options.activity_end_date.isoformat() if options.activity_end_date else None,
-    )
-    method, private_key = ctx.signing_key(session, institution)
-    signed = ctx.sign(unsigned, private_key, method, xsd_datetime(valid_from))
-
-    manage_token = secrets.token_urlsafe(32)
-    key = recipient_key(ctx.secret, email)
-    credential = Credential(
-        id=credential_id,
-        institution=institution,
-        badge_class_version=version,
-        recipient_name=name,
-        recipient_identity_hash=identity_hash(email, salt),
-        salt=salt,
-        lang=lang,
-        signed_json=serialize(signed),
-        issued_at=valid_from,
-        valid_until=valid_until,
-        recipient_key=key,
-        hidden=False,
-        indexable=False,
-        manage_token_hash=token_hash(manage_token),
-    )
-    session.add(credential)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor if actor is not None else _default_actor(),
-        action="issue",
-        institution_id=institution.id,
-        target=credential_id,
-        details={"badge_class": badge_class.slug, "version": version.version, "via": via},
-        now=valid_from,
-    )
-    if options.send_mail:
-        mail.queue_credential_mail(
-            session,
-            credential=credential,
-            email=email,
-            badge_name=bc.name.get(lang),
-            institution=institution,
-            manage_url=manage_url(ctx.base_url, credential_id, manage_token),
-            base_url=ctx.base_url,
+        events.append(
+            {
+                "institution_id": institution.id,
+                "occurred_at": valid_from,
+                **actor_columns,
+                "action": "issue",
+                "target": one.credential_id,
+                "reason": None,
+                "details": details,
+            }
         )
-    packages: tuple[Credential, ...] = ()
-    if check_packages:
-        from issuer.services import stacking
-
-        packages = tuple(
-            stacking.after_issue(
-                session,
-                ctx,
-                institution,
-                badge_class,
-                recipient_key=key,
-                email=email,
-                name=name,
-                lang=lang,
-                actor=actor,
-                now=valid_from,
+        if options.send_mail:
+            subject, body = ctx.mail_template(institution, lang, bc.name.get(lang))
+            link = manage_url(ctx.base_url, one.credential_id, manage_token)
+            mails.append(
+                {
+                    "institution_id": institution.id,
+                    "credential_id": one.credential_id,
+                    "to_address": one.email,
+                    "lang": lang,
+                    "subject": subject,
+                    "body": mail_text(body, one.credential_id, one.name, link),
+                    "state": MailState.PENDING,
+                    "attempts": 0,
+                }
             )
-        )
-    return Issued(credential, manage_token, packages)
+        issued.append((one, key, manage_token))
+
+    session.execute(insert(Credential), credentials)
+    session.execute(insert(AuditEvent), events)
+    if mails:
+        session.execute(insert(OutboxMail), mails)
+        # What queue_credential_mail marks: the sender delivers them after the commit.
+        session.info[mail._SESSION_FLAG] = True
+    results = []
+    for one, key, manage_token in issued:
+        packages: tuple[Credential, ...] = ()
+        if check_packages:
+            from issuer.services import stacking
+
+            packages = tuple(
+                stacking.after_issue(
+                    session,
+                    ctx,
+                    institution,
+                    badge_class,
+                    recipient_key=key,
+                    email=one.email,
+                    name=one.name,
+                    lang=one.options.lang,
+                    actor=actor,
+                    now=valid_from,
+                )
+            )
+        results.append(IssuedId(one.credential_id, manage_token, packages))
+    return results
 
 
 def issue_credential(

@@ -11,10 +11,12 @@ Decisions (DESIGN.md "Status"; ob3-facts §1.3, §6):
   and published the same way. The credential does not point to it; Merkki's own verification
   checks suspension through this allocation in the database.
 * **Random, never reused indexes** ([BSL] privacy considerations): ``random_free_index`` draws
-  uniformly over the list. ``StatusAllocation`` has UNIQUE (status_list_id, index); every insert
-  happens in a SAVEPOINT, and a collision with a concurrent transaction (which on PostgreSQL
-  waits for the other transaction and then fails) rolls back only the savepoint and draws again.
-  Allocation rows are never deleted, so an index is never handed out twice.
+  uniformly over the list. ``StatusAllocation`` has UNIQUE (status_list_id, index). Positions
+  are written with ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (a whole batch in one
+  statement per purpose): a row the database refuses because a concurrent transaction holds
+  the index (PostgreSQL first waits for that transaction) is simply not returned, and its
+  credential draws again. Allocation rows are never deleted, so an index is never handed out
+  twice.
 * **Lists of ``MIN_LIST_LENGTH`` (131,072) entries**; a new list (number + 1) is opened when the
   newest one is 75 % allocated, which keeps random draws cheap (at 75 % a draw hits a free
   index with probability 1/4 at worst) and leaves room for what concurrent issuers allocate
@@ -30,12 +32,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,6 +65,7 @@ __all__ = [
     "REVOCATION",
     "SUSPENSION",
     "Allocator",
+    "KnownList",
     "StatusAllocation",
     "StatusList",
     "allocate",
@@ -84,6 +88,12 @@ FILL_LIMIT = 0.75
 MAX_COLLISIONS = 20
 #: ``ttl`` of the list credentials (BSL default, 5 minutes); HTTP ``max-age`` follows it.
 TTL_MS = DEFAULT_TTL_MS
+#: ``INSERT ... ON CONFLICT DO NOTHING`` constructs of the databases that have it (SQLite 3.24+,
+#: PostgreSQL 9.5+); elsewhere positions are inserted one by one in savepoints.
+_UPSERT_INSERTS: dict[str, Callable[[Any], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 def list_url(base_url: str, institution_slug: str, purpose: str, number: int) -> str:
@@ -92,73 +102,137 @@ def list_url(base_url: str, institution_slug: str, purpose: str, number: int) ->
 
 
 @dataclass
-class _OpenList:
-    """What an ``Allocator`` knows about the list it is filling."""
+class KnownList:
+    """What allocators know about an institution's newest list of one purpose: its row and the
+    indexes known to be taken. Kept across transactions (``IssuingContext`` holds it for a
+    job), so a batch reads only the allocations added since the previous one (``seen_up_to``:
+    the highest allocation id read). It may know too much (indexes of a transaction that was
+    rolled back) or too little (another writer's allocations committed meanwhile): the first only
+    makes a draw skip a free index, the second is caught by the UNIQUE constraint, after which
+    the allocator reads the list again in full."""
 
-    row: StatusList
-    taken: set[int]
-    count: int
+    id: int
+    number: int
+    length: int
+    taken: set[int] = field(default_factory=set)
+    seen_up_to: int = 0
+
+    def full(self) -> bool:
+        return len(self.taken) >= FILL_LIMIT * self.length
 
 
 @dataclass
 class Allocator:
-    """Allocates status list positions within one transaction.
+    """Allocates status list positions within one transaction, for one credential or a batch.
 
-    It remembers, per purpose, the open list, the indexes known to be taken and their count, so
-    that a batch of thousands of credentials reads each list's allocations once instead of once
-    per credential. Indexes taken by concurrent transactions are discovered by the UNIQUE
-    constraint (and then remembered too).
+    ``allocate_many`` draws every position of a batch in memory, against the indexes known to be
+    taken, and writes them with one ``INSERT ... ON CONFLICT DO NOTHING`` per purpose (and list):
+    the rows the database did not take (an index a concurrent transaction holds; on PostgreSQL
+    the insert first waits for that transaction) are drawn again, after re-reading the list.
+    ``known`` is what an earlier transaction of the same caller learnt about the lists
+    (``KnownList``); it is updated in place.
     """
 
     session: Session
     institution: Institution
     base_url: str
-    _open: dict[str, _OpenList] = field(default_factory=dict)
+    known: dict[str, KnownList] = field(default_factory=dict)
+    #: Purposes whose list this transaction has read (``known`` comes from earlier ones).
+    _read: set[str] = field(default_factory=set)
     _locked: bool = False
 
     def allocate(self, credential_id: str) -> dict[str, str]:
         """Give ``credential_id`` a position on a list of every purpose; return the revocation
         entry for its ``credentialStatus``."""
-        entries = {purpose: self._allocate_one(credential_id, purpose) for purpose in PURPOSES}
+        return self.allocate_many([credential_id])[credential_id]
+
+    def allocate_many(self, credential_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """``allocate`` for several credentials at once: credential id -> revocation entry."""
+        if len(set(credential_ids)) != len(credential_ids):
+            raise InvalidInputError("a credential can get only one position per list")
+        entries = {purpose: self._allocate_purpose(credential_ids, purpose) for purpose in PURPOSES}
         return entries[REVOCATION]
 
-    def _allocate_one(self, credential_id: str, purpose: str) -> dict[str, str]:
+    def _allocate_purpose(
+        self, credential_ids: Sequence[str], purpose: str
+    ) -> dict[str, dict[str, str]]:
+        entries: dict[str, dict[str, str]] = {}
+        pending = list(credential_ids)
         for _ in range(MAX_COLLISIONS):
-            current = self._current(purpose)
-            index = random_free_index(current.taken.__contains__, current.row.length)
-            allocation = StatusAllocation(
-                status_list_id=current.row.id,
-                index=index,
-                credential_id=credential_id,
-                purpose=purpose,
-            )
-            try:
-                with self.session.begin_nested():
-                    self.session.add(allocation)
-            except IntegrityError:
-                # A concurrent transaction holds this index (or this credential already has a
-                # position for this purpose, which a re-read below will show): re-read the list.
-                self._open.pop(purpose, None)
-                if self._existing(credential_id, purpose) is not None:
-                    raise InvalidInputError(
-                        f"credential {credential_id} already has a {purpose} status"
-                    ) from None
-                continue
-            current.taken.add(index)
-            current.count += 1
-            url = list_url(self.base_url, self.institution.slug, purpose, current.row.number)
-            return status_entry(url, index, purpose)
+            planned: list[tuple[str, KnownList, int]] = []
+            for credential_id in pending:
+                current = self._current(purpose)
+                index = random_free_index(current.taken.__contains__, current.length)
+                # Taken from now on, whatever the insert says: by this batch or by another.
+                current.taken.add(index)
+                planned.append((credential_id, current, index))
+            inserted = self._insert(planned, purpose)
+            missed = []
+            for credential_id, current, index in planned:
+                if credential_id in inserted:
+                    url = list_url(self.base_url, self.institution.slug, purpose, current.number)
+                    entries[credential_id] = status_entry(url, index, purpose)
+                else:
+                    missed.append(credential_id)
+            if not missed:
+                return entries
+            holder = self._already_placed(missed, purpose)
+            if holder is not None:
+                raise InvalidInputError(f"credential {holder} already has a {purpose} status")
+            # Concurrent transactions hold some of the drawn indexes: learn which are taken.
+            self._read.discard(purpose)
+            self.known.pop(purpose, None)
+            pending = missed
         raise StatusListFullError(
-            f"could not allocate a {purpose} index for {credential_id} after {MAX_COLLISIONS} "
-            "collisions with concurrent issuers"
+            f"could not allocate a {purpose} index for {len(pending)} credential(s) after "
+            f"{MAX_COLLISIONS} collisions with concurrent issuers"
         )
 
-    def _existing(self, credential_id: str, purpose: str) -> StatusAllocation | None:
+    def _insert(self, planned: list[tuple[str, KnownList, int]], purpose: str) -> set[str]:
+        """Insert the planned positions; the credential ids whose row went in (the others hit a
+        UNIQUE constraint: another transaction holds the index, or the credential already has
+        a position for this purpose)."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "status_list_id": current.id,
+                "index": index,
+                "credential_id": credential_id,
+                "purpose": purpose,
+                "created_at": now,
+            }
+            for credential_id, current, index in planned
+        ]
+        dialect = self.session.get_bind().dialect.name
+        if dialect not in _UPSERT_INSERTS:
+            return self._insert_each(rows)
+        statement = (
+            _UPSERT_INSERTS[dialect](StatusAllocation)
+            .on_conflict_do_nothing()
+            .returning(StatusAllocation.credential_id)
+        )
+        return set(self.session.scalars(statement, rows))
+
+    def _insert_each(self, rows: list[dict[str, Any]]) -> set[str]:
+        """One row at a time, each in a savepoint (databases without ``ON CONFLICT``)."""
+        inserted = set()
+        for row in rows:
+            try:
+                with self.session.begin_nested():
+                    self.session.execute(insert(StatusAllocation), [row])
+            except IntegrityError:
+                continue
+            inserted.add(row["credential_id"])
+        return inserted
+
+    def _already_placed(self, credential_ids: list[str], purpose: str) -> str | None:
         return self.session.scalar(
-            select(StatusAllocation).where(
-                StatusAllocation.credential_id == credential_id,
+            select(StatusAllocation.credential_id)
+            .where(
+                StatusAllocation.credential_id.in_(credential_ids),
                 StatusAllocation.purpose == purpose,
             )
+            .limit(1)
         )
 
     def _hold_write_lock(self) -> None:
@@ -166,61 +240,63 @@ class Allocator:
 
         SQLite has one writer at a time; the first write statement takes the lock. Taking it
         before the reads means no other transaction can allocate between our read and our
-        insert. It also makes sure the savepoints below are nested in a real transaction: the
-        pysqlite driver only opens one before its first write, and an outermost savepoint's
-        RELEASE would commit. (PostgreSQL needs none of this; the UNIQUE constraint and the
-        savepoints handle concurrent issuers there.)
+        insert. It also makes sure a savepoint below (a new list) is nested in a real
+        transaction: the pysqlite driver only opens one before its first write, and an
+        outermost savepoint's RELEASE would commit. (PostgreSQL needs none of this; the UNIQUE
+        constraint handles concurrent issuers there.)
         """
         if self._locked or self.session.get_bind().dialect.name != "sqlite":
             return
         self.session.execute(text("UPDATE status_list SET version = version WHERE 0 = 1"))
         self._locked = True
 
-    def _current(self, purpose: str) -> _OpenList:
-        self._hold_write_lock()
-        current = self._open.get(purpose)
-        if current is not None and current.count < FILL_LIMIT * current.row.length:
-            return current
-        row = self._newest(purpose)
-        if row is None:
-            row = self._create(purpose, 1)
-        while True:
-            count = self._count(row)
-            if count < FILL_LIMIT * row.length:
-                current = _OpenList(row, self._taken(row), count)
-                self._open[purpose] = current
-                return current
-            row = self._create(purpose, row.number + 1)
+    def _current(self, purpose: str) -> KnownList:
+        """The list to draw from: the newest one, or a new one once it is ``FILL_LIMIT`` full
+        (counting what this batch has drawn)."""
+        if purpose not in self._read:
+            self._hold_write_lock()
+            self.known[purpose] = self._read_newest(purpose)
+            self._read.add(purpose)
+        current = self.known[purpose]
+        while current.full():
+            current = self._open(purpose, current.number + 1)
+            self.known[purpose] = current
+        return current
 
-    def _newest(self, purpose: str) -> StatusList | None:
-        return self.session.scalar(
-            select(StatusList)
+    def _read_newest(self, purpose: str) -> KnownList:
+        """The newest list and its taken indexes: only those added since ``known`` was read,
+        when ``known`` describes the same list."""
+        newest = self.session.execute(
+            select(StatusList.id, StatusList.number, StatusList.length)
             .where(
                 StatusList.institution_id == self.institution.id,
                 StatusList.purpose == purpose,
             )
             .order_by(StatusList.number.desc())
             .limit(1)
-        )
+        ).first()
+        if newest is None:
+            return self._open(purpose, 1)
+        list_id, number, length = newest
+        known = self.known.get(purpose)
+        if known is None or (known.id, known.number, known.length) != (list_id, number, length):
+            known = KnownList(list_id, number, length)
+        return self._read_taken(known)
 
-    def _count(self, row: StatusList) -> int:
-        return (
-            self.session.scalar(
-                select(func.count())
-                .select_from(StatusAllocation)
-                .where(StatusAllocation.status_list_id == row.id)
+    def _read_taken(self, known: KnownList) -> KnownList:
+        """Add the list's allocations ``known`` has not seen yet."""
+        rows = self.session.execute(
+            select(StatusAllocation.id, StatusAllocation.index).where(
+                StatusAllocation.status_list_id == known.id,
+                StatusAllocation.id > known.seen_up_to,
             )
-            or 0
         )
+        for allocation_id, index in rows:
+            known.taken.add(index)
+            known.seen_up_to = max(known.seen_up_to, allocation_id)
+        return known
 
-    def _taken(self, row: StatusList) -> set[int]:
-        return set(
-            self.session.scalars(
-                select(StatusAllocation.index).where(StatusAllocation.status_list_id == row.id)
-            )
-        )
-
-    def _create(self, purpose: str, number: int) -> StatusList:
+    def _open(self, purpose: str, number: int) -> KnownList:
         """Open list ``number``; when a concurrent transaction opened it first, use theirs."""
         row = StatusList(
             institution_id=self.institution.id,
@@ -242,8 +318,8 @@ class Allocator:
                 )
             )
             assert existing is not None  # the UNIQUE constraint said it exists
-            return existing
-        return row
+            return self._read_taken(KnownList(existing.id, existing.number, existing.length))
+        return KnownList(row.id, row.number, row.length)
 
 
 def allocate(

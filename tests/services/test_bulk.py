@@ -169,17 +169,24 @@ def test_a_row_that_fails_while_issuing_is_recorded_and_the_rest_go_on(
     from issuer.services import issuing
     from issuer.services.errors import InvalidInputError
 
-    real = issuing.issue
+    real = issuing.issue_many
 
-    def flaky(session, ctx, institution, badge_class, email, name, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if email == "l1@example.fi":
+    def flaky(session, ctx, institution, badge_class, recipients, **kwargs):  # type: ignore[no-untyped-def]
+        if any(recipient.email == "l1@example.fi" for recipient in recipients):
+            # Fails after writing status positions: the savepoint must undo them.
+            ctx.allocator(session, institution).allocate("f" * 32)
             raise InvalidInputError("simulated failure")
-        return real(session, ctx, institution, badge_class, email, name, *args, **kwargs)
+        return real(session, ctx, institution, badge_class, recipients, **kwargs)
 
-    monkeypatch.setattr(issuing, "issue", flaky)
+    monkeypatch.setattr(issuing, "issue_many", flaky)
     job_id = _job(app, _cohort(3))
     assert jobs.run_job(app, job_id)
     assert _state(app, job_id) == ("done", 2, 0, 1)
+    with app.app_context():
+        # The failed row's (and the failed batch's) positions were rolled back with it.
+        allocated = get_session().scalars(select(StatusAllocation.credential_id)).all()
+        issued = get_session().scalars(select(Credential.id)).all()
+        assert sorted(allocated) == sorted(2 * issued)
     with app.app_context():
         job = get_session().get(BulkJob, job_id)
         assert job is not None
