@@ -122,6 +122,17 @@ def _parent_pid(pid: int) -> int | None:
     return int(fields[1])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system processor time of ``pid`` (None when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # Fields 14 and 15 of proc(5) (utime, stime), counted from "state" as field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     """Living child processes of ``pid``."""
     children = []
@@ -155,6 +166,10 @@ class Client:
     gunicorn.conf.py), and a request written to a closed connection would fail without having
     reached the server. Any other connection error is raised to the caller (the request may or
     may not have been processed), and the next request opens a new connection.
+
+    ``requests_per_connection`` opens a new connection after that many requests: gunicorn's
+    workers each accept connections and keep them, so a few long-lived connections may all be
+    served by one worker; reconnecting now and then spreads a load over all of them.
     """
 
     def __init__(
@@ -164,6 +179,7 @@ class Client:
         *,
         timeout: float = REQUEST_TIMEOUT,
         max_idle: float = 2.0,
+        requests_per_connection: int | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         assert parts.hostname is not None
@@ -174,6 +190,8 @@ class Client:
         self.max_idle = max_idle
         self._connection: http.client.HTTPConnection | None = None
         self._last_used = 0.0
+        self.requests_per_connection = requests_per_connection
+        self._served = 0
 
     def close(self) -> None:
         if self._connection is not None:
@@ -203,9 +221,16 @@ class Client:
             body = body.encode("utf-8")
         if self.token is not None:
             sent.setdefault("Authorization", f"Bearer {self.token}")
-        if self._connection is not None and time.monotonic() - self._last_used > self.max_idle:
+        if self._connection is not None and (
+            time.monotonic() - self._last_used > self.max_idle
+            or (
+                self.requests_per_connection is not None
+                and self._served >= self.requests_per_connection
+            )
+        ):
             self.close()
         if self._connection is None:
+            self._served = 0
             self._connection = http.client.HTTPConnection(
                 self.host, self.port, timeout=self.timeout
             )
@@ -217,6 +242,7 @@ class Client:
             self.close()
             raise
         self._last_used = time.monotonic()
+        self._served += 1
         if answer.will_close:
             self.close()
         return Response(
@@ -291,9 +317,24 @@ class Deployment:
                 f"gunicorn exited with {self.process.returncode}:\n{self.log()[-4000:]}"
             )
 
-    def client(self, *, token: bool = True, timeout: float = REQUEST_TIMEOUT) -> Client:
+    def client(
+        self,
+        *,
+        token: bool = True,
+        timeout: float = REQUEST_TIMEOUT,
+        requests_per_connection: int | None = None,
+    ) -> Client:
         """A new keep-alive client, with the API token as bearer unless ``token=False``."""
-        return Client(self.base_url, self.token if token else None, timeout=timeout)
+        return Client(
+            self.base_url,
+            self.token if token else None,
+            timeout=timeout,
+            requests_per_connection=requests_per_connection,
+        )
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """Processor time (user + system) each living worker has used so far."""
+        return {pid: cpu for pid in self.worker_pids() if (cpu := cpu_seconds(pid)) is not None}
 
     def merkki(self, *args: str) -> str:
         """Run a ``merkki`` command against this instance's database and keys; its stdout."""
