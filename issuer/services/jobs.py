@@ -218,9 +218,14 @@ def run_job(
     worker: str | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> bool:
     """Work job ``job_id`` off (module docstring). Returns False when another runner has it
-    (or took it over meanwhile), True when the job is done."""
+    (or took it over meanwhile), True when the job is done.
+
+    ``stop``: asked after every committed batch; when it says yes (the worker was asked to shut
+    down), the job is handed back as ``pending`` so that any runner can continue it at once,
+    without waiting for the stale threshold, and False is returned."""
     from issuer.db import get_database
 
     me = worker or worker_name()
@@ -250,8 +255,28 @@ def run_job(
                     progress(job)
                 if done:
                     return True
+                if stop is not None and stop():
+                    release(session, job_id, me)
+                    return False
         finally:
             session.close()
+
+
+def release(session: Session, job_id: int, worker: str) -> bool:
+    """Hand a job ``worker`` holds back as ``pending`` (a clean stop between batches); commits.
+    Returns False when ``worker`` did not hold it."""
+    result = session.execute(
+        update(BulkJob)
+        .where(
+            BulkJob.id == job_id,
+            BulkJob.worker == worker,
+            BulkJob.state == JobState.RUNNING,
+        )
+        .values(state=JobState.PENDING, worker=None, heartbeat_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _fail(session: Session, job_id: int, worker: str, error: Exception) -> None:

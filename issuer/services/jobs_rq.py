@@ -15,9 +15,11 @@ nothing is lost when Redis or a worker is lost.
   killed mid-job is therefore finished by any worker started later, at most one stale
   threshold plus one sweep interval after it died.
 
-The worker is RQ's ``SimpleWorker``: jobs run in the worker process itself, with the app (keys,
-contexts, database engine) loaded once; a job's crash safety comes from the database (one
-transaction per batch, heartbeat takeover), not from forking.
+The worker is RQ's ``SimpleWorker`` (``MerkkiWorker``): jobs run in the worker process itself,
+with the app (keys, contexts, database engine) loaded once; a job's crash safety comes from the
+database (one transaction per batch, heartbeat takeover), not from forking. SIGTERM stops the
+worker after the current batch and hands the job back (``jobs.release``), re-enqueued for the
+next worker.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ MAX_SWEEP_SECONDS = 30.0
 
 _app: Flask | None = None
 _app_lock = threading.Lock()
+#: Set when ``merkki jobs worker`` is asked to stop (SIGTERM, SIGINT): the running job is handed
+#: back after its current batch instead of being worked to its end.
+_stopping = threading.Event()
 
 
 def redacted(url: str) -> str:
@@ -188,8 +193,24 @@ def worker_app() -> Flask:
 
 def perform(job_id: int) -> bool:
     """The RQ job function: work bulk job ``job_id`` off (``jobs.run_job``). Returns whether
-    this call finished it (False: another runner holds it, or it was done already)."""
-    return jobs.run_job(worker_app(), job_id)
+    this call finished it (False: another runner holds it, it was done already, or this worker
+    is stopping and handed it back, in which case it is put on the queue again for the next
+    worker)."""
+    app = worker_app()
+    done = jobs.run_job(app, job_id, stop=_stopping.is_set)
+    if not done and _stopping.is_set():
+        sweep_quietly(app)
+    return done
+
+
+class MerkkiWorker(SimpleWorker):
+    """RQ's ``SimpleWorker`` (no fork), whose warm shutdown (the first SIGTERM or SIGINT) also
+    stops the running bulk job after its current batch, handing it back: a deploy does not
+    wait for a whole cohort, and the next worker continues at once."""
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        _stopping.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
 class Sweeper:
@@ -224,8 +245,9 @@ def sweep_interval(app: Flask) -> float:
 
 
 def run_worker(app: Flask, *, burst: bool = False, **worker_options: Any) -> bool:
-    """Run an RQ worker on the queue in this process until it is stopped (SIGTERM/SIGINT: warm
-    shutdown after the current batch's job), or, with ``burst``, until the queue is empty.
+    """Run an RQ worker on the queue in this process until it is stopped (SIGTERM/SIGINT: the
+    running job is handed back after its current batch, ``MerkkiWorker``), or, with ``burst``,
+    until the queue is empty.
     Sweeps once before starting and then every ``sweep_interval`` seconds. Raises
     ``RedisError`` when Redis cannot be reached at start."""
     global _app
@@ -237,7 +259,8 @@ def run_worker(app: Flask, *, burst: bool = False, **worker_options: Any) -> boo
     with _app_lock:
         _app = app
     sweep_quietly(app, connection)
-    worker = SimpleWorker([queue(connection)], connection=connection, **worker_options)
+    _stopping.clear()
+    worker = MerkkiWorker([queue(connection)], connection=connection, **worker_options)
     sweeper = Sweeper(app, connection, sweep_interval(app))
     if not burst:
         sweeper.start()

@@ -226,3 +226,21 @@ def test_the_thread_runner_uses_the_configured_stale_threshold(app: Flask) -> No
         runner.wait(5)
         time.sleep(0.1)
     assert job_state(app, job_id).issued == 2
+
+
+@pytest.mark.usefixtures("world")
+def test_a_runner_asked_to_stop_hands_the_job_back_after_its_batch(app: Flask) -> None:
+    job_id = _job(app, 5)
+    assert not jobs.run_job(app, job_id, worker="leaving", stop=lambda: True)
+    job = job_state(app, job_id)
+    # One batch committed; the job is pending again, free for any runner at once.
+    assert (job.state, job.worker, job.heartbeat_at, job.issued) == (
+        JobState.PENDING,
+        None,
+        None,
+        2,
+    )
+    assert jobs.work_off(app) == [job_id]
+    job = job_state(app, job_id)
+    assert (job.state, job.issued) == (JobState.DONE, 5)
+    assert _credentials(app) == 5

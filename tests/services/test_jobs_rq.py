@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from redis import Redis
+from sqlalchemy import func, select
 
 from issuer.db import get_database, unit_of_work
+from issuer.models import Credential
 from issuer.models_issuing import BulkJob, JobState
 from issuer.services import badge_classes, bulk, institutions, jobs, jobs_rq
 from issuer.services.audit import SystemActor
@@ -27,8 +31,10 @@ from tests.redis_server import (
     redis_url_fixture,  # noqa: F401 - fixture
 )
 from tests.services.job_workers import (
+    BIN,
     job_state,
     merkki_process,
+    processed_rows,
     wait_for,
     worker_environment,
 )
@@ -182,3 +188,55 @@ def test_the_web_process_enqueues_unfinished_jobs_on_its_first_request(
     assert jobs_rq.queued_jobs(connection) == {job_id}
     app.test_client().get("/")  # only the first request looks
     assert jobs_rq.queue(connection).count == 1
+
+
+@pytest.mark.slow
+def test_a_plain_rq_worker_runs_the_job_function_too(
+    app: Flask, world: World, app_config: dict[str, Any], redis_url: str, tmp_path: Path
+) -> None:
+    """The README's alternative: RQ's own ``rq worker`` (forking) on the queue, with the app
+    created from the environment in the job function."""
+    job_id = _post_cohort(app, world, 3)
+    environment = worker_environment(app_config)
+    with (tmp_path / "rq.log").open("wb") as log:
+        finished = subprocess.run(
+            [str(BIN / "rq"), "worker", "--url", redis_url, "--burst", jobs_rq.QUEUE_NAME],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=False,
+        )
+    assert finished.returncode == 0, (tmp_path / "rq.log").read_text()
+    job = job_state(app, job_id)
+    assert (job.state, job.issued) == (JobState.DONE, 3)
+
+
+@pytest.mark.slow
+def test_sigterm_hands_the_job_back_after_a_batch_and_the_next_worker_finishes_it(
+    app: Flask, world: World, app_config: dict[str, Any], redis_url: str, tmp_path: Path
+) -> None:
+    size = 150
+    job_id = _post_cohort(app, world, size)
+    environment = worker_environment(
+        app_config, ISSUER_REDIS_URL=redis_url, ISSUER_JOB_BATCH_SIZE="5"
+    )
+    with merkki_process(environment, tmp_path / "first.log", "jobs", "worker") as first:
+        wait_for(lambda: processed_rows(app, job_id) >= 10, 120, "10 rows", worker=first)
+        first.process.send_signal(signal.SIGTERM)
+        assert first.wait(60) == 0, first.output()  # after one batch, not the whole job
+    stopped = job_state(app, job_id)
+    assert stopped.state is JobState.PENDING
+    assert stopped.worker is None
+    assert 10 <= stopped.issued < size
+    assert jobs_rq.queued_jobs(Redis.from_url(redis_url)) == {job_id}  # handed on at once
+    with merkki_process(environment, tmp_path / "second.log", "jobs", "worker") as second:
+        job = wait_for(lambda: _done(app, job_id), 120, "finished job", worker=second)
+    assert (job.issued, job.skipped, job.failed) == (size, 0, 0)
+    session = get_database(app).sessionmaker()
+    try:
+        assert session.scalar(select(func.count(func.distinct(Credential.id)))) == size
+        assert session.scalar(select(func.count()).select_from(Credential)) == size
+    finally:
+        session.close()
