@@ -8,8 +8,8 @@ as JSON under ``/api/`` and as a readable page in the UI, within ``BOUND`` secon
 ``/healthz`` answers, the same gunicorn workers are alive (none died and was replaced), and the
 server log has no traceback and no error record.
 
-Images are uploaded wherever the service takes them: the badge-class artwork API, the
-institution logo form in the staff UI (both through ``issuer.services.images``) and the two
+Images are uploaded wherever the service takes them: the badge-class artwork API, the staff
+UI's badge-class form and institution logo form (all through ``issuer.services.images``) and the two
 verification entry points (which read baked PNG/SVG badges).
 """
 
@@ -389,7 +389,7 @@ def assert_refused(answer: Answer | None, kind: Kind, *statuses: int) -> Answer:
 
 # --- images -------------------------------------------------------------------------------------
 
-IMAGE_ROUTES = ("artwork-api", "logo-form", "verify-form", "verify-api")
+IMAGE_ROUTES = ("artwork-api", "logo-form", "badge-class-form", "verify-form", "verify-api")
 
 
 def upload_image(target: Target, route: str, filename: str, data: bytes) -> Answer | None:
@@ -414,6 +414,17 @@ def upload_image(target: Target, route: str, filename: str, data: bytes) -> Answ
         )
         headers = {**target.cookie_header(), **ENGLISH, "Content-Type": MULTIPART}
         return exchange(target.port, "POST", "/staff/institution", headers=headers, body=body)
+    if route == "badge-class-form":
+        # Only the artwork: the other fields' errors are listed beside the image's.
+        body = multipart(
+            [
+                ("csrf_token", None, None, target.logo_token.encode()),
+                ("image", filename, media_type, data),
+            ]
+        )
+        headers = {**target.cookie_header(), **ENGLISH, "Content-Type": MULTIPART}
+        path = f"/staff/badge-classes/{target.artwork_slug}/edit"
+        return exchange(target.port, "POST", path, headers=headers, body=body)
     body = multipart([("file", filename, media_type, data)])
     path = "/verify" if route == "verify-form" else "/api/v1/verify"
     return exchange(
@@ -424,6 +435,7 @@ def upload_image(target: Target, route: str, filename: str, data: bytes) -> Answ
 EXPECTED_IMAGE_STATUS: dict[str, tuple[Kind, tuple[int, ...]]] = {
     "artwork-api": ("api", (422,)),
     "logo-form": ("page", (422,)),
+    "badge-class-form": ("page", (422,)),
     "verify-form": ("page", (400,)),
     "verify-api": ("api", (400,)),
 }
@@ -444,6 +456,8 @@ def test_100_megapixel_png(case: Target, route: str, bomb_png: bytes) -> None:
         assert "pixels" in answer.text
     if route == "logo-form":
         assert "The logo must be a PNG or SVG image" in answer.text
+    if route == "badge-class-form":
+        assert "Upload a PNG or SVG image whose content matches its file name." in answer.text
 
 
 @pytest.mark.parametrize("route", IMAGE_ROUTES)
