@@ -148,6 +148,8 @@ class Allocator:
 
     def allocate_many(self, credential_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """``allocate`` for several credentials at once: credential id -> revocation entry."""
+        if not credential_ids:
+            return {}
         if len(set(credential_ids)) != len(credential_ids):
             raise InvalidInputError("a credential can get only one position per list")
         entries = {purpose: self._allocate_purpose(credential_ids, purpose) for purpose in PURPOSES}
