@@ -8,7 +8,9 @@ allocated-but-unused index that breaks later issues".
   stored credential is complete (signed, one position per status purpose, its
   ``credentialStatus`` naming its revocation position), no two share a position, no allocation
   lacks its credential, everything a client received is what is stored and verifies, and
-  issues after the kills all succeed with fresh positions.
+  issues after the kills all succeed with fresh positions. On PostgreSQL the victim is a worker
+  caught with an uncommitted transaction that has already written (``pg_stat_activity``
+  ``backend_xid``, matched to the worker through its socket ports).
 * Deterministically: a process issuing through the service layer is SIGKILLed while it holds
   the issuing transaction open (tests/deployment/hold_issue.py), once right after its status
   positions were written and once just before the commit. Nothing of it remains; on
@@ -18,6 +20,7 @@ allocated-but-unused index that breaks later issues".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -28,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +83,49 @@ def _issue_after(deployment: Deployment, prefix: str, per_client: int) -> list[I
     return outcomes
 
 
+def _local_ports(pid: int) -> set[int]:
+    """Local TCP ports of the sockets ``pid`` has open (from /proc)."""
+    inodes = set()
+    for link in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(link)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _writing_workers(deployment: Deployment) -> set[int]:
+    """Workers whose PostgreSQL transaction has written something and is not committed yet:
+    ``backend_xid`` is only assigned at a transaction's first write."""
+    engine = create_engine(deployment.database_url)
+    try:
+        with engine.connect() as connection:
+            ports = set(
+                connection.scalars(
+                    text(
+                        "SELECT client_port FROM pg_stat_activity WHERE datname = "
+                        "current_database() AND backend_xid IS NOT NULL "
+                        "AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+    writing = set()
+    for pid in deployment.worker_pids():
+        with contextlib.suppress(OSError):
+            if _local_ports(pid) & ports:
+                writing.add(pid)
+    return writing
+
+
 def _check_final(deployment: Deployment, outcomes: list[IssueOutcome]) -> None:
     """Every key has one credential; what clients hold is what is stored; the database is
     consistent; a sample verifies."""
@@ -126,6 +173,7 @@ def test_workers_killed_while_issuing(deploy: Deploy, database: str) -> None:
         return sum(1 for o in list(progress) if o.status == 201)
 
     killed: set[int] = set()
+    killed_writing = 0
     results: list[list[IssueOutcome]] = []
     load = threading.Thread(
         target=lambda: results.extend(in_threads(client_work, CLIENTS, 600)), daemon=True
@@ -136,6 +184,14 @@ def test_workers_killed_while_issuing(deploy: Deploy, database: str) -> None:
             target = (kill + 1) * ISSUES_BETWEEN_KILLS
             _wait_until(lambda target=target: issued() >= target, f"{target} issued")  # type: ignore[misc]
             victim = random.choice(deployment.worker_pids())
+            if database == "postgresql":
+                # Kill a worker while its issuing transaction has written and not committed.
+                deadline, writing = time.monotonic() + 10, set()
+                while time.monotonic() < deadline and not (writing := _writing_workers(deployment)):
+                    time.sleep(0.01)
+                if writing:
+                    victim = random.choice(sorted(writing))
+                    killed_writing += 1
             os.kill(victim, signal.SIGKILL)
             killed.add(victim)
             deployment.wait_for_workers(exclude=killed, timeout=WAIT)
@@ -152,6 +208,8 @@ def test_workers_killed_while_issuing(deploy: Deploy, database: str) -> None:
     cut = [o for o in outcomes if o.status != 201]
     assert cut, "no request was in flight in a killed worker"
     assert all(o.error is not None for o in cut), describe_failures(cut)
+    if database == "postgresql":
+        assert killed_writing >= 1, "no worker was caught inside a writing transaction"
     log = deployment.log()
     for victim in killed:
         assert f"pid:{victim}" in log  # the master saw it die (and replaced it)
@@ -172,7 +230,8 @@ def test_workers_killed_while_issuing(deploy: Deploy, database: str) -> None:
     assert not server_errors(deployment.log())
     print(
         f"{database}: {issued()} issued, {len(killed)} workers killed, {len(cut)} requests cut, "
-        f"{sum(o.replayed for o in retried)} of them had committed"
+        f"{sum(o.replayed for o in retried)} of them had committed; "
+        f"{killed_writing} kills inside a writing transaction"
     )
 
 
