@@ -203,7 +203,10 @@ class Allocator:
                 "purpose": purpose,
                 "created_at": now,
             }
-            for credential_id, current, index in planned
+            # In index order: concurrent batches then take the UNIQUE index entries in the same
+            # order, so two of them drawing the same indexes wait for each other instead of
+            # deadlocking (PostgreSQL inserts, and locks, a statement's rows in order).
+            for credential_id, current, index in sorted(planned, key=lambda p: (p[1].id, p[2]))
         ]
         dialect = self.session.get_bind().dialect.name
         if dialect not in _UPSERT_INSERTS:

@@ -5,11 +5,12 @@ without trusting it, and batches racing single issuers."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from issuer.db import get_database, unit_of_work
@@ -236,3 +237,85 @@ def test_batches_and_single_issuers_at_once_never_share_an_index(app: Flask, wor
             assert session.scalar(select(func.count()).select_from(StatusAllocation)) == 264
         finally:
             session.close()
+
+
+def test_batches_waiting_for_the_same_indexes_do_not_deadlock(
+    app: Flask, world: World, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two batches drew the same indexes in opposite orders, and each also one that a third
+    transaction holds. Drawn order, each would take one of the shared indexes, wait for the
+    third, then wait for the other batch: a deadlock (PostgreSQL breaks it by failing one).
+    Positions are inserted in index order, so the second batch waits behind the first."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: transactions never wait for rows")
+    issue(app, email="opens-the-lists@example.fi")
+    draws = {
+        "first": iter([1001, 1500, 2002, *range(31, 40)]),
+        "second": iter([2002, 1600, 1001, *range(41, 50)]),
+    }
+    monkeypatch.setattr(
+        status,
+        "random_free_index",
+        lambda is_taken, length: next(draws[threading.current_thread().name]),
+    )
+    errors: list[BaseException] = []
+    got: dict[str, dict[str, dict[str, str]]] = {}
+
+    def batch(name: str) -> None:
+        with app.app_context():
+            session = get_database(app).sessionmaker()
+            try:
+                institution = institutions.get_institution(session, "hamk")
+                got[name] = status.Allocator(session, institution, BASE_URL).allocate_many(
+                    _ids(3, name[0])
+                )
+            except BaseException as error:  # reported below
+                errors.append(error)
+            finally:
+                session.rollback()
+                session.close()
+
+    def waiting_for_locks() -> int:
+        with get_database(app).engine.connect() as probe:
+            return int(
+                probe.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                )
+                or 0
+            )
+
+    with app.app_context():
+        holder = get_database(app).sessionmaker()
+        workers = [threading.Thread(target=batch, args=(n,), name=n) for n in draws]
+        try:
+            list_id = holder.scalar(
+                select(StatusAllocation.status_list_id)
+                .where(StatusAllocation.purpose == "revocation")
+                .limit(1)
+            )
+            for number, index in enumerate((1500, 1600)):
+                holder.add(
+                    StatusAllocation(
+                        status_list_id=list_id,
+                        index=index,
+                        credential_id=f"h{number}".ljust(32, "0"),
+                        purpose="revocation",
+                    )
+                )
+            holder.flush()  # holds 1500 and 1600, uncommitted
+            for worker in workers:
+                worker.start()
+                deadline = time.monotonic() + 20
+                while waiting_for_locks() < workers.index(worker) + 1:
+                    assert time.monotonic() < deadline, "the batch should wait for a row lock"
+                    time.sleep(0.02)
+        finally:
+            holder.rollback()
+            holder.close()
+    for worker in workers:
+        worker.join(60)
+    assert not errors, errors
+    assert set(got) == {"first", "second"}
