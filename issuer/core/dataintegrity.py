@@ -78,6 +78,12 @@ VERIFIED_PROOFS: BoundedCache[tuple[bytes, bytes, str, bool], bool] = BoundedCac
 DOCUMENT_TERMS: BoundedCache[bytes, tuple[str, ...]] = BoundedCache(4096)
 
 
+def clear_verification_caches() -> None:
+    """Forget every remembered verification (benchmarks measure first verifications)."""
+    VERIFIED_PROOFS.clear()
+    DOCUMENT_TERMS.clear()
+
+
 def _json_text(value: Any) -> str:
     """A stable text of parsed JSON (sorted keys): equal texts mean equal documents."""
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -40,9 +40,9 @@ def _schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> jsonschema_rs.Draft201909Validator:
-    schema = _schema(name)
-    Draft201909Validator.check_schema(schema)
-    return jsonschema_rs.Draft201909Validator(schema)
+    # The carried schemas are checked against the 2019-09 meta-schema by the tests
+    # (tests/core/test_schema.py), not on every process's first verification.
+    return jsonschema_rs.Draft201909Validator(_schema(name))
 
 
 @cache

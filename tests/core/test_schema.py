@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jsonschema import Draft201909Validator
 
 from issuer.core.schema import (
     ACHIEVEMENT_CREDENTIAL_SCHEMA,
     ENDORSEMENT_CREDENTIAL_SCHEMA,
+    _schema,
     reference_schema_errors,
     schema_errors,
 )
@@ -132,3 +134,8 @@ def test_odd_values_are_judged_not_crashed() -> None:
     odd = _replace(document, ("credentialSubject",), {1: 2})
     assert _problems(schema_errors(odd)) == _problems(reference_schema_errors(odd))
     assert schema_errors(odd)
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_carried_schemas_are_valid_2019_09_schemas(schema: str) -> None:
+    Draft201909Validator.check_schema(_schema(schema))
