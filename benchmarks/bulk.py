@@ -10,8 +10,13 @@ resident set size (``wait4``). Afterwards the benchmark checks what was issued: 
 credential, all distinct, distinct status indexes per list, one audit event and one mail each,
 and a sample of credentials verifying as valid through the service.
 
-Baseline, in the same run: signing the same number of credentials with the engine alone
-(``dataintegrity.sign``, credentials built beforehand): the floor under the bulk figure.
+The target is judged on the wall clock; the command's processor time is printed beside it
+(on a busy machine the wall clock also counts waiting for a core).
+
+Baseline, in the same run: signing the same number of credentials with the engine alone, one
+``dataintegrity.sign`` call each (credentials built beforehand, nothing stored): what signing
+them costs without a database, a file or a process to start. (The bulk path signs with the
+same engine but makes a batch's proof configuration once, so its signing share is below it.)
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ def _merkki() -> str:
 @dataclass(frozen=True)
 class Run:
     wall_s: float
+    #: Processor time of the command (user + system): what it costs on an idle machine.
+    cpu_s: float
     peak_mb: float
     summary: dict[str, Any]
 
@@ -141,7 +148,8 @@ def _issue_bulk(folder: Path, environment: dict[str, str], csv_file: Path) -> Ru
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
     summary: dict[str, Any] = json.loads(stdout_path.read_text("utf-8"))
-    return Run(wall, usage.ru_maxrss * scale / 1e6, summary)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss * scale / 1e6, summary)
 
 
 def _check_database(database: Path, rows: int) -> list[str]:
@@ -210,18 +218,19 @@ def _verify_sample(folder: Path, environment: dict[str, str], count: int) -> lis
     return problems
 
 
-def _engine_alone(count: int) -> float:
-    """Wall-clock seconds to sign ``count`` prepared credentials with the engine alone."""
+def _engine_alone(count: int) -> tuple[float, float]:
+    """(wall clock, processor time) in seconds to sign ``count`` prepared credentials, one by
+    one, with the engine alone (``dataintegrity.sign``)."""
     from issuer.core.dataintegrity import sign
 
     issuer = make_issuer()
     documents = micro_credentials(issuer, count)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.thread_time()
     for document in documents:
         sign(
             document, issuer.private_key, issuer.verification_method, created=document["validFrom"]
         )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.thread_time() - started_cpu
 
 
 def _load() -> str:
@@ -253,16 +262,22 @@ def run(report: Report, quick: bool = False) -> None:
         if measured.summary.get("issued") != rows:
             problems.append(f"the command reported {measured.summary} for {rows} rows")
         problems += _verify_sample(folder, environment, SAMPLE)
-        engine_s = _engine_alone(rows)
+        engine_wall, engine_cpu = _engine_alone(rows)
     per_row_ms = measured.wall_s / rows * 1000
     report.add(
         Figure(
             f"wall time, {rows:,} rows end to end",
             f"{measured.wall_s:.1f} s ({per_row_ms:.2f} ms per credential)",
             target=f"<= {TARGET_SECONDS:.0f} s for {ROWS:,} rows",
-            baseline=f"engine alone signing {rows:,}: {engine_s:.1f} s "
-            f"({engine_s / rows * 1000:.2f} ms per credential)",
+            baseline=f"the engine alone signing {rows:,} one by one: {engine_wall:.1f} s wall, "
+            f"{engine_cpu:.1f} s processor time",
             met=None if quick else measured.wall_s <= TARGET_SECONDS,
+        )
+    )
+    report.add(
+        Figure(
+            "processor time of the command (user+sys)",
+            f"{measured.cpu_s:.1f} s ({measured.cpu_s / rows * 1000:.2f} ms per credential)",
         )
     )
     report.add(
