@@ -97,7 +97,9 @@ def test_http_suite_runs_end_to_end_quick(capsys: pytest.CaptureFixture[str]) ->
     for name in names[1:5]:
         # No errors under load, on any route, whatever the machine's speed.
         assert figures[name].value.endswith(" 0 errors"), figures[name]
-    memory = figures[names[-1]]
-    assert memory.name.startswith("worker peak memory (VmHWM), 2 workers")
+    memory = figures["worker peak memory (VmHWM), 2 workers"]
+    assert memory.met is not None
+    assert all(part.endswith(" MB") for part in memory.value.split(", "))
+    assert names[-1] == "machine load average after the load"
     out = capsys.readouterr().out
     assert ("load generator: wrk" in out) == (shutil.which("wrk") is not None)
