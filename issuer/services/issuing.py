@@ -102,8 +102,71 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def serialize(document: dict[str, Any]) -> str:
-    """The text a signed credential is stored and served as (UTF-8 JSON, readable)."""
-    return json.dumps(document, ensure_ascii=False, indent=2)
+    """The text a signed credential is stored and served as (UTF-8 JSON, readable): exactly
+    ``json.dumps(document, ensure_ascii=False, indent=2)``.
+
+    Written by a direct walk (``_write``), several times faster than the standard library,
+    whose C encoder cannot indent and whose pure-Python one is slow; strings go through the same
+    C string encoder ``json.dumps`` uses. A value the walk does not handle (a float, a tuple, a
+    key that is not a string) leaves the whole document to ``json.dumps``.
+    """
+    out: list[str] = []
+    try:
+        _write(document, out, "\n")
+    except _NotPlainJson:
+        return json.dumps(document, ensure_ascii=False, indent=2)
+    return "".join(out)
+
+
+#: What ``json.dumps(..., ensure_ascii=False)`` writes strings with (its C version).
+_encode_string = json.encoder.encode_basestring
+
+
+class _NotPlainJson(Exception):
+    """A value ``_write`` leaves to the standard library."""
+
+
+def _write(value: Any, out: list[str], newline: str) -> None:
+    """Append ``value`` as ``json.dumps(indent=2)`` writes it at the depth ``newline`` (a line
+    break and the current indentation) says."""
+    if isinstance(value, str):
+        out.append(_encode_string(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlainJson
+            out.append(separator)
+            out.append(_encode_string(key))
+            out.append(": ")
+            _write(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif isinstance(value, list):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _write(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "]")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif value is None:
+        out.append("null")
+    elif type(value) is int:
+        out.append(int.__repr__(value))
+    else:
+        raise _NotPlainJson
 
 
 def token_hash(token: str) -> str:
@@ -288,7 +351,7 @@ def serialize_reusing(document: dict[str, Any], texts: dict[tuple[str, ...], str
     """``serialize(document)``, byte for byte, with the values at the given paths (through
     objects only) written as ``texts[path]``, their ``serialize`` text made beforehand.
 
-    The standard library's JSON encoder writes an indented value nested at depth ``d`` exactly
+    ``json.dumps`` (and ``serialize``) writes an indented value nested at depth ``d`` exactly
     as it writes the value alone, with every line after the first indented by ``d`` more
     levels (JSON strings never hold a raw line break), so a text made once per batch (the
     achievement, the issuer profile: most of a credential) is spliced in instead of encoded
