@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from issuer.config import get_settings
@@ -144,6 +144,49 @@ def database_did_fetcher(session: Session, base_url: str) -> DidDocumentFetcher:
     return fetch
 
 
+# The queries of every verification of one of our credentials, built once (building a
+# statement costs about as much as running it on SQLite); values are bound per call.
+_KEY_STATE = (
+    select(
+        Institution.slug,
+        Institution.name_fi,
+        SigningKey.public_key_multibase,
+        SigningKey.status,
+        SigningKey.retired_at,
+    )
+    .outerjoin(SigningKey, SigningKey.institution_id == Institution.id)
+    .where(Institution.slug == bindparam("slug"))
+    .order_by(SigningKey.id)
+)
+_STATUS_LIST = (
+    select(StatusList)
+    .join(Institution, Institution.id == StatusList.institution_id)
+    .where(
+        Institution.slug == bindparam("slug"),
+        StatusList.purpose == bindparam("purpose"),
+        StatusList.number == bindparam("number"),
+    )
+)
+_STATUS_BIT = (
+    select(StatusList.bits, StatusAllocation.index)
+    .join(StatusList, StatusList.id == StatusAllocation.status_list_id)
+    .where(
+        StatusAllocation.credential_id == bindparam("credential_id"),
+        StatusAllocation.purpose == bindparam("purpose"),
+    )
+)
+_CREDENTIAL_WITH_INSTITUTION = (
+    select(Credential)
+    .options(joinedload(Credential.institution))
+    .where(Credential.id == bindparam("id"))
+)
+_STORED_CREDENTIAL = (
+    select(Credential)
+    .options(joinedload(Credential.institution), joinedload(Credential.badge_class_version))
+    .where(Credential.id == bindparam("id"))
+)
+
+
 #: One of our own issuers' key state: (publicKeyMultibase, status) of each of its keys.
 KeyState = tuple[tuple[str, str], ...]
 
@@ -195,18 +238,7 @@ class OwnIssuerResolver:
         did, _, fragment = method_id.partition("#")
         slug = did.removeprefix(self._prefix)
         # One query: the institution and the state of each of its keys.
-        rows = self._session.execute(
-            select(
-                Institution.slug,
-                Institution.name_fi,
-                SigningKey.public_key_multibase,
-                SigningKey.status,
-                SigningKey.retired_at,
-            )
-            .outerjoin(SigningKey, SigningKey.institution_id == Institution.id)
-            .where(Institution.slug == slug)
-            .order_by(SigningKey.id)
-        ).all()
+        rows = self._session.execute(_KEY_STATE, {"slug": slug}).all()
         if not rows or did_web_for(self._base_url, rows[0].slug) != did:
             # What /issuers/<slug>/did.json answers: not found. Definite, not "unavailable".
             raise ResolutionError(f"this service has no issuer {slug!r} ({did})")
@@ -274,10 +306,11 @@ def own_status_list(session: Session, base_url: str, url: str) -> StatusList | N
     if len(parts) != 3 or not parts[2].isdigit() or len(parts[2]) > 9:
         return None
     slug, purpose, number = parts
-    try:
-        return status.get_list(session, slug, purpose, int(number))
-    except NotFoundError:
-        return None
+    # ``status.get_list`` with a prepared statement (see _STATUS_LIST).
+    found: StatusList | None = session.scalar(
+        _STATUS_LIST, {"slug": slug, "purpose": purpose, "number": int(number)}
+    )
+    return found
 
 
 def own_list_credential(session: Session, base_url: str, url: str) -> dict[str, Any] | None:
@@ -396,11 +429,9 @@ def own_record(session: Session, document: dict[str, Any], base_url: str) -> Cre
     prefix = f"{base_url}/credentials/"
     if not isinstance(credential_id, str) or not credential_id.startswith(prefix):
         return None
-    stored = session.get(
-        Credential,
-        credential_id.removeprefix(prefix),
-        options=[joinedload(Credential.institution)],
-    )
+    stored: Credential | None = session.scalars(
+        _CREDENTIAL_WITH_INSTITUTION, {"id": credential_id.removeprefix(prefix)}
+    ).first()
     if stored is None:
         return None
     institution: Institution = stored.institution
@@ -417,12 +448,7 @@ def _bit_is_set(session: Session, credential_id: str, purpose: str) -> bool:
     """``status.is_set`` in one query (allocation and list together): read live on every
     verification, never cached."""
     found = session.execute(
-        select(StatusList.bits, StatusAllocation.index)
-        .join(StatusList, StatusList.id == StatusAllocation.status_list_id)
-        .where(
-            StatusAllocation.credential_id == credential_id,
-            StatusAllocation.purpose == purpose,
-        )
+        _STATUS_BIT, {"credential_id": credential_id, "purpose": purpose}
     ).first()
     if found is None:
         return False
@@ -517,11 +543,7 @@ def verify_stored(
     """Verify the credential we issued under ``credential_id`` (the QR target), live: the same
     checks as for an upload, on the exact text that was issued."""
     # With its institution and badge-class version, which the page shows: one query, not three.
-    stored = session.get(
-        Credential,
-        credential_id,
-        options=[joinedload(Credential.institution), joinedload(Credential.badge_class_version)],
-    )
+    stored: Credential | None = session.scalars(_STORED_CREDENTIAL, {"id": credential_id}).first()
     if stored is None:
         raise NotFoundError(f"no credential {credential_id!r}")
     return verify(
