@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,12 +53,24 @@ def packages_requiring(
 ) -> list[tuple[int, tuple[str, ...], bool]]:
     """(badge class id, required slugs, issued automatically) of the packages the institution
     may issue whose current version requires ``slug``."""
+    # Asked after every issuance: one query for the current versions' data of the badge classes
+    # the institution may issue (``badge_classes.usable_by``), never their artwork.
+    rows = session.execute(
+        select(BadgeClass, BadgeClassVersion.data)
+        .join(
+            BadgeClassVersion,
+            (BadgeClassVersion.badge_class_id == BadgeClass.id)
+            & (BadgeClassVersion.version == BadgeClass.current_version),
+        )
+        .where(
+            BadgeClass.published.is_(True),
+            or_(BadgeClass.institution_id.is_(None), BadgeClass.institution_id == institution.id),
+        )
+        .order_by(BadgeClass.slug)
+    )
     found = []
-    for badge_class in badge_classes.list_badge_classes(session):
-        if not badge_classes.usable_by(badge_class, institution):
-            continue
-        version = badge_classes.current_version(session, badge_class)
-        requires = tuple(version.data.get("requires") or ())
+    for badge_class, data in rows:
+        requires = tuple(data.get("requires") or ())
         if slug in requires:
             found.append((badge_class.id, requires, auto_issue(session, institution, badge_class)))
     return found

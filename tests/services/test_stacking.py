@@ -173,3 +173,28 @@ def test_a_bulk_job_completes_packages_too(app: Flask, world: World) -> None:
     assert jobs.run_job(app, job_id)
     assert len(_packages(app, "a@example.fi")) == 1
     assert _packages(app, "b@example.fi") == []
+
+
+def test_only_packages_the_institution_may_issue_are_considered(app: Flask, world: World) -> None:
+    def requiring_module_a(institution: str) -> list[int]:
+        with app.app_context():
+            session = get_session()
+            found = stacking.packages_requiring(
+                session, institutions.get_institution(session, institution), "module-a"
+            )
+            return [badge_class_id for badge_class_id, _requires, _auto in found]
+
+    with app.app_context():
+        package_id = badge_classes.get_badge_class(get_session(), "package-ab").id
+    assert requiring_module_a("hamk") == [package_id]
+    assert requiring_module_a("tamk") == [package_id]  # national: every institution
+
+    with app.app_context(), unit_of_work() as session:
+        package = badge_classes.get_badge_class(session, "package-ab")
+        package.institution_id = institutions.get_institution(session, "tamk").id
+    assert requiring_module_a("hamk") == []  # another institution's own package
+    assert requiring_module_a("tamk") == [package_id]
+
+    with app.app_context(), unit_of_work() as session:
+        badge_classes.get_badge_class(session, "package-ab").published = False
+    assert requiring_module_a("tamk") == []  # withdrawn
