@@ -152,7 +152,9 @@ def init_app(app: Flask) -> None:
     if fmt not in ("json", "text"):
         raise ValueError("ISSUER_LOG_FORMAT must be json or text")
     configure_logging(str(app.config.get("LOG_LEVEL") or "INFO").upper(), fmt)
-    app.before_request(_start_request)
+    # First of all before-request functions: a request refused up front (the 413 of
+    # issuer.security, a rate limit) still gets its id, its timing and its access-log line.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
     app.after_request(_finish_request)
     token = app.config.get("METRICS_TOKEN") or None
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer import create_app
@@ -27,9 +28,27 @@ def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(
     assert replaced.headers["X-Request-ID"] != "<script>alert(1)</script>"
 
 
+def test_a_request_refused_up_front_still_gets_its_id(app_config: dict[str, Any]) -> None:
+    # The body-size check answers 413 before any view; the id must already be there.
+    client = create_app({**app_config, "MAX_REQUEST_BYTES": "1024"}).test_client()
+    body = b"{" + b" " * 2048 + b"}"
+    response = client.post(
+        "/api/v1/verify",
+        data=body,
+        headers={"X-Request-ID": "lb-refused-1"},
+        content_type="application/json",
+    )
+    assert response.status_code == 413
+    assert response.headers["X-Request-ID"] == "lb-refused-1"
+    fresh = client.post("/api/v1/verify", data=body, content_type="application/json")
+    assert fresh.status_code == 413
+    assert len(fresh.headers["X-Request-ID"]) == 32
+
+
 def test_access_log_is_one_json_object_per_line(
-    app_config: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    app: Flask, app_config: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # ``app`` has migrated the database, so /healthz answers 200 here too.
     app = create_app({**app_config, "LOG_FORMAT": "json"})
     capsys.readouterr()
     request_id = app.test_client().get("/healthz").headers["X-Request-ID"]
