@@ -180,6 +180,11 @@ _CREDENTIAL_WITH_INSTITUTION = (
     .options(joinedload(Credential.institution))
     .where(Credential.id == bindparam("id"))
 )
+_ALLOCATED_LISTS = (
+    select(StatusList, StatusAllocation.index)
+    .join(StatusAllocation, StatusAllocation.status_list_id == StatusList.id)
+    .where(StatusAllocation.credential_id == bindparam("credential_id"))
+)
 _STORED_CREDENTIAL = (
     select(Credential)
     .options(joinedload(Credential.institution), joinedload(Credential.badge_class_version))
@@ -313,10 +318,31 @@ def own_status_list(session: Session, base_url: str, url: str) -> StatusList | N
     return found
 
 
-def own_list_credential(session: Session, base_url: str, url: str) -> dict[str, Any] | None:
+#: Our own credential's positions, read once per verification: purpose -> (list, index).
+Allocations = dict[str, tuple[StatusList, int]]
+
+
+def allocations_of(session: Session, credential_id: str) -> Allocations:
+    """The lists (with their bits, as they are now) and positions of one of our credentials, in
+    one query: the status check and the suspension check of ``verify_stored`` both use them."""
+    rows = session.execute(_ALLOCATED_LISTS, {"credential_id": credential_id}).all()
+    return {row[0].purpose: (row[0], row[1]) for row in rows}
+
+
+def own_list_credential(
+    session: Session, base_url: str, url: str, known: Allocations | None = None
+) -> dict[str, Any] | None:
     """Our own status list credential at ``url``, signed from the database as it is now (the
-    same document the public route serves), or None when ``url`` is not one of ours."""
-    found = own_status_list(session, base_url, url)
+    same document the public route serves), or None when ``url`` is not one of ours. ``known``
+    lists already read in this verification (``allocations_of``)."""
+    found = next(
+        (
+            row
+            for row, _index in (known or {}).values()
+            if status.list_url(base_url, row.institution.slug, row.purpose, row.number) == url
+        ),
+        None,
+    ) or own_status_list(session, base_url, url)
     if found is None:
         return None
     text, _etag, _modified = status.signed_list_credential(session, found, base_url=base_url)
@@ -326,14 +352,17 @@ def own_list_credential(session: Session, base_url: str, url: str) -> dict[str, 
 
 
 def status_fetcher_for(
-    session: Session, base_url: str, fetch: RemoteFetcher | None = None
+    session: Session,
+    base_url: str,
+    fetch: RemoteFetcher | None = None,
+    known: Allocations | None = None,
 ) -> Callable[[str], dict[str, Any]]:
     """``fetch(url) -> status list credential``: our own lists signed fresh from the database
     (a change is visible at once), anyone else's through the guarded fetcher."""
     remote = fetch or _refuse_all
 
     def fetch_list(url: str) -> dict[str, Any]:
-        own = own_list_credential(session, base_url, url)
+        own = own_list_credential(session, base_url, url, known)
         if own is not None:
             return own
         document = remote(url)
@@ -457,7 +486,12 @@ def _bit_is_set(session: Session, credential_id: str, purpose: str) -> bool:
     return Bitstring.from_bytes(bits).get(index)
 
 
-def _apply_own_status(session: Session, report: VerificationReport, stored: Credential) -> None:
+def _apply_own_status(
+    session: Session,
+    report: VerificationReport,
+    stored: Credential,
+    known: Allocations | None = None,
+) -> None:
     """Revocation and suspension of our own credential, from the database.
 
     The list check already ran against the list signed from the same database; the row is
@@ -468,9 +502,13 @@ def _apply_own_status(session: Session, report: VerificationReport, stored: Cred
     reason = stored.revocation_reason
     # Suspension is not in the credential (one status entry only, for revocation): the
     # database allocation on the suspension list and the row decide.
-    suspended = stored.suspended_at is not None or _bit_is_set(
-        session, stored.id, status.SUSPENSION
-    )
+    if stored.suspended_at is not None:
+        suspended = True
+    elif known is not None:
+        position = known.get(status.SUSPENSION)
+        suspended = position is not None and Bitstring.from_bytes(position[0].bits).get(position[1])
+    else:
+        suspended = _bit_is_set(session, stored.id, status.SUSPENSION)
     revocation = [c for c in report.checks if c.name == "status:revocation"]
     others = [c for c in report.checks if c.name not in ("status:revocation", "status:suspension")]
     if revoked_at is not None:
@@ -510,11 +548,13 @@ def verify(
     row is looked up by the credential's id and issuer.
     """
     own = OwnIssuerResolver(session, base_url)
+    # Our own stored credential: its lists and positions in one query, for both status checks.
+    known = allocations_of(session, stored.id) if stored is not None else None
     report = verify_credential(
         document,
         resolver=resolver_for(session, base_url, fetch, own=own),
         now=now,
-        status_fetcher=status_fetcher_for(session, base_url, fetch),
+        status_fetcher=status_fetcher_for(session, base_url, fetch, known),
     )
     result = VerificationResult(report=report, source=source)
     proof = report.check("proof")
@@ -528,7 +568,7 @@ def verify(
         result.revoked_at = stored.revoked_at
         result.revocation_reason = stored.revocation_reason
         result.suspended_at = stored.suspended_at
-        _apply_own_status(session, report, stored)
+        _apply_own_status(session, report, stored, known)
     return result
 
 
