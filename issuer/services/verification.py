@@ -54,7 +54,12 @@ from issuer.core.resolver import (
 )
 from issuer.core.safe_fetch import FetchRefused, SafeFetcher
 from issuer.core.status_list import Bitstring
-from issuer.core.verifier import Check, VerificationReport, verify_credential
+from issuer.core.verifier import (
+    MAX_CREDENTIAL_BYTES,
+    Check,
+    VerificationReport,
+    verify_credential,
+)
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
 from issuer.models_issuing import StatusAllocation, StatusList
 from issuer.services import badge_classes, institutions, status
@@ -531,6 +536,19 @@ def _apply_own_status(
     report.checks[:] = others
 
 
+def _parsed(document: Any) -> dict[str, Any] | None:
+    """The credential as a JSON object, when it is one (else ``verify_credential`` says why)."""
+    if isinstance(document, dict):
+        return document
+    if not isinstance(document, bytes | str) or len(document) > MAX_CREDENTIAL_BYTES:
+        return None
+    try:
+        value = json.loads(document)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def verify(
     session: Session,
     document: Any,
@@ -548,10 +566,13 @@ def verify(
     row is looked up by the credential's id and issuer.
     """
     own = OwnIssuerResolver(session, base_url)
+    parsed = _parsed(document)
+    if stored is None and parsed is not None:
+        stored = own_record(session, parsed, base_url)
     # Our own stored credential: its lists and positions in one query, for both status checks.
     known = allocations_of(session, stored.id) if stored is not None else None
     report = verify_credential(
-        document,
+        parsed if parsed is not None else document,
         resolver=resolver_for(session, base_url, fetch, own=own),
         now=now,
         status_fetcher=status_fetcher_for(session, base_url, fetch, known),
@@ -561,8 +582,6 @@ def verify(
     if own.withdrawn and proof is not None and proof.ok is not True:
         result.key_withdrawn = True
         result.key_withdrawn_at = own.withdrawn[0][1]
-    if stored is None and report.credential is not None:
-        stored = own_record(session, report.credential, base_url)
     if stored is not None and report.credential is not None:
         result.stored = stored
         result.revoked_at = stored.revoked_at
