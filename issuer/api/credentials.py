@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import date
 from typing import Any
 
@@ -197,25 +196,6 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
     return response
 
 
-_KNOWN_LISTS = "issuer.api.credentials.known_lists"
-
-
-def _issuing_context() -> issuing.IssuingContext:
-    """A fresh context for this request, which keeps from this worker thread's earlier requests
-    only what they learnt about the status lists (``status.KnownList``, made to be kept across
-    transactions: it may know too much or too little, never wrongly). The request then reads
-    only the allocations added since, not every index of the list: that read grew with every
-    credential the institution had issued (about 40 ms per list at 8,000 credentials on
-    PostgreSQL; lists hold up to 98,304). Per thread, because allocators change it in place."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    local = app.extensions.setdefault(_KNOWN_LISTS, threading.local())
-    if not hasattr(local, "lists"):
-        local.lists = {}
-    ctx = issuing.IssuingContext.from_settings()
-    ctx._lists = local.lists
-    return ctx
-
-
 def _find_record(institution_id: int, scope: str, key: str) -> IdempotencyRecord | None:
     return get_session().scalar(
         select(IdempotencyRecord).where(
@@ -270,7 +250,7 @@ def issue_credential() -> ResponseReturnValue:
                 )
                 session.add(record)
                 session.flush()
-            ctx = _issuing_context()
+            ctx = issuing.IssuingContext.for_request()
             issued = issuing.issue(
                 session, ctx, institution, badge_class, email, name, options, via="api"
             )

@@ -172,8 +172,13 @@ def queue_credential_mail(
         state=MailState.PENDING,
     )
     session.add(mail)
-    session.info[_SESSION_FLAG] = True
+    mark_queued(session)
     return mail
+
+
+def mark_queued(session: Session) -> None:
+    """Note that ``session`` queued mail: the sender delivers it after the commit."""
+    session.info[_SESSION_FLAG] = True
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -273,7 +278,7 @@ def deliver_pending(
 def resend(session: Session, mail: OutboxMail) -> None:
     """Put a failed (or sent) mail back in the queue; the next delivery sends it again."""
     mail.state = MailState.PENDING
-    session.info[_SESSION_FLAG] = True
+    mark_queued(session)
 
 
 def list_outbox(

@@ -154,7 +154,7 @@ def issue_one() -> ResponseReturnValue:
                 with unit_of_work() as write:
                     issued = issuing.issue(
                         write,
-                        issuing.IssuingContext.from_settings(),
+                        issuing.IssuingContext.for_request(),
                         institution,
                         badge_class,
                         values["email"],
@@ -381,7 +381,7 @@ def decide(offer_id: int, decision: str) -> ResponseReturnValue:
             if decision == "approve":
                 stacking.approve(
                     write,
-                    issuing.IssuingContext.from_settings(),
+                    issuing.IssuingContext.for_request(),
                     institution,
                     offer,
                     actor=current_actor(),
