@@ -9,11 +9,15 @@ when missing or older than the ``.po`` (so a fresh checkout works without a buil
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, Response, g, request
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"
@@ -82,12 +86,36 @@ def _remember_language(response: Response) -> Response:
     return response
 
 
+#: The template context variable holding the render's translations (see ``_template_gettext``).
+_TRANSLATIONS = "_merkki_translations"
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, **variables: Any) -> str:
+    """``_()`` / ``gettext()`` in templates, with the same result as Jinja's newstyle gettext
+    over Flask-Babel's (Markup under autoescape, always ``%``-formatted).
+
+    Why not theirs: a page makes ~20 ``_()`` calls, and each went through Jinja's alias, two
+    ``Context.call`` and Flask-Babel's context-local look-ups of the locale and the catalog
+    (~1 ms of processor time per verification page). The catalog is looked up once per render
+    instead (``language_context``), which is the one the locale of this request selects; a
+    template rendered without it (no request context processors) falls back to the look-up.
+    """
+    translations = context.get(_TRANSLATIONS) or get_translations()
+    text: str = translations.ugettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - our own catalog text, as Jinja does
+    return text % variables
+
+
 def init_app(app: Flask) -> None:
     compile_catalogs()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember_language)
+    app.jinja_env.globals["_"] = _template_gettext
+    app.jinja_env.globals["gettext"] = _template_gettext
 
     @app.context_processor
     def language_context() -> dict[str, object]:
@@ -95,4 +123,5 @@ def init_app(app: Flask) -> None:
             "current_language": current_language(),
             "supported_languages": SUPPORTED_LANGUAGES,
             "language_names": LANGUAGE_NAMES,
+            _TRANSLATIONS: get_translations(),
         }
