@@ -60,7 +60,7 @@ from issuer.core.verifier import (
     VerificationReport,
     verify_credential,
 )
-from issuer.models import Credential, Institution, KeyStatus, SigningKey
+from issuer.models import BadgeClassVersion, Credential, Institution, KeyStatus, SigningKey
 from issuer.models_issuing import StatusAllocation, StatusList
 from issuer.services import badge_classes, institutions, status
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
@@ -180,10 +180,11 @@ _STATUS_BIT = (
         StatusAllocation.purpose == bindparam("purpose"),
     )
 )
+#: Verification never reads the institution's logo nor the badge artwork (blobs of up to
+#: megabytes): they are left unloaded (a later access still loads them).
+_WITHOUT_LOGO = joinedload(Credential.institution).defer(Institution.logo)
 _CREDENTIAL_WITH_INSTITUTION = (
-    select(Credential)
-    .options(joinedload(Credential.institution))
-    .where(Credential.id == bindparam("id"))
+    select(Credential).options(_WITHOUT_LOGO).where(Credential.id == bindparam("id"))
 )
 _ALLOCATED_LISTS = (
     select(StatusList, StatusAllocation.index)
@@ -192,7 +193,10 @@ _ALLOCATED_LISTS = (
 )
 _STORED_CREDENTIAL = (
     select(Credential)
-    .options(joinedload(Credential.institution), joinedload(Credential.badge_class_version))
+    .options(
+        _WITHOUT_LOGO,
+        joinedload(Credential.badge_class_version).defer(BadgeClassVersion.image),
+    )
     .where(Credential.id == bindparam("id"))
 )
 
