@@ -20,6 +20,7 @@ cryptosuite (ob3-facts §2.3), and are accepted for verification only.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -290,6 +291,15 @@ def decode_proof_value(proof_value: object) -> bytes:
             f"proofValue holds {len(signature)} bytes, an Ed25519 signature has {SIGNATURE_LENGTH}"
         )
     return signature
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_proof_value(proof_value: str) -> None:
+    """``decode_proof_value`` as a check, remembered for values that decode: the outcome
+    depends on the string alone, and the pure-Python base58 decoding showed in the profile of
+    every verification (failures raise and so are never remembered; bounded like the other
+    caches)."""
+    decode_proof_value(proof_value)
 
 
 def verify_signature(hash_data: bytes, proof_value: str, public_key: Ed25519PublicKey) -> bool:
@@ -575,7 +585,7 @@ class _Verifier:
         proof_value = proof.get("proofValue")
         if not isinstance(proof_value, str):
             raise ProofError("proof has no proofValue string")
-        decode_proof_value(proof_value)
+        _check_proof_value(proof_value)
         self._check_expiry(proof)
         resolved = self._resolve(proof.get("verificationMethod"))
         input_document = _input_document(
