@@ -37,6 +37,11 @@ def normalize_language(value: str | None) -> str | None:
 
 def select_locale() -> str:
     """The reader's language for this request (stored on ``g.lang`` for templates)."""
+    known = g.get("lang")
+    if isinstance(known, str):
+        # Chosen already in this request (``current_language`` runs before Flask-Babel asks):
+        # the same request gives the same answer, so the headers are not parsed twice.
+        return known
     chosen = (
         normalize_language(request.args.get("lang"))
         or normalize_language(request.cookies.get(COOKIE))
