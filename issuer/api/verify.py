@@ -16,7 +16,7 @@ from werkzeug.datastructures import FileStorage
 from issuer import ratelimit
 from issuer.api import bp
 from issuer.config import get_settings
-from issuer.db import unit_of_work
+from issuer.db import get_session
 from issuer.errors import error_response
 from issuer.services import verification
 
@@ -52,16 +52,17 @@ def verify_credential() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        # A unit of work: verifying one of our credentials may sign its status list afresh,
-        # and keeping that signature saves the next verifier the work.
-        with unit_of_work() as session:
-            result = verification.verify_submission(
-                session,
-                body,
-                base_url=get_settings().base_url,
-                fetch=verification.remote_fetcher(),
-            )
-            answer = result.to_dict()
+        # Verifying one of our credentials may sign its status list afresh: that signature is
+        # committed to save the next verifier the work; otherwise nothing is written.
+        session = get_session()
+        result = verification.verify_submission(
+            session,
+            body,
+            base_url=get_settings().base_url,
+            fetch=verification.remote_fetcher(),
+        )
+        answer = result.to_dict()
+        verification.commit_if_written(session)
     except verification.SubmissionTooLargeError as error:
         return error_response(413, error.message, code="too_large")
     except verification.UnreadableSubmissionError as error:

@@ -20,7 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from issuer import ratelimit
 from issuer.auth import csrf
 from issuer.config import get_settings
-from issuer.db import unit_of_work
+from issuer.db import get_session
 from issuer.i18n import current_language
 from issuer.services import verification
 from issuer.services.errors import NotFoundError
@@ -45,17 +45,18 @@ def credential(credential_id: str) -> ResponseReturnValue:
     if not CREDENTIAL_ID.fullmatch(credential_id):
         return _not_found()
     try:
-        # A unit of work although nothing is changed on purpose: verifying one of our
-        # credentials may sign its status list afresh (``status.signed_list_credential``), and
-        # keeping that signature saves the next verifier the work.
-        with unit_of_work() as session:
-            result = verification.verify_stored(
-                session,
-                credential_id,
-                base_url=get_settings().base_url,
-                fetch=verification.remote_fetcher(),
-            )
-            view = build_view(result, current_language())
+        # Nothing is changed on purpose, but verifying one of our credentials may sign its
+        # status list afresh (``status.signed_list_credential``): that signature is committed
+        # to save the next verifier the work; otherwise nothing is (``commit_if_written``).
+        session = get_session()
+        result = verification.verify_stored(
+            session,
+            credential_id,
+            base_url=get_settings().base_url,
+            fetch=verification.remote_fetcher(),
+        )
+        view = build_view(result, current_language())
+        verification.commit_if_written(session)
     except NotFoundError:
         return _not_found()
     return render_template("verify/result.html", view=view)
@@ -99,14 +100,15 @@ def submit() -> ResponseReturnValue:
     if data is None:
         return _form_error(gettext("Choose a file or paste the credential's JSON."), 400)
     try:
-        with unit_of_work() as session:  # see ``credential`` above
-            result = verification.verify_submission(
-                session,
-                data,
-                base_url=get_settings().base_url,
-                fetch=verification.remote_fetcher(),
-            )
-            view = build_view(result, current_language())
+        session = get_session()  # see ``credential`` above
+        result = verification.verify_submission(
+            session,
+            data,
+            base_url=get_settings().base_url,
+            fetch=verification.remote_fetcher(),
+        )
+        view = build_view(result, current_language())
+        verification.commit_if_written(session)
     except verification.SubmissionTooLargeError:
         return _too_large()
     except verification.UnreadableSubmissionError:

@@ -164,6 +164,47 @@ def test_page_sees_a_revocation_at_once(
     assert "Virhe" in page
 
 
+def _revocation_list(app: Flask, credential_id: str) -> tuple[int, int | None, str | None]:
+    """(version, signed version, signed text) of the credential's revocation list, as
+    committed."""
+    with app.app_context(), unit_of_work() as session:
+        row, _index = verification.allocations_of(session, credential_id)["revocation"]
+        return row.version, row.signed_version, row.signed_json
+
+
+@pytest.mark.parametrize("route", ["page", "api"])
+def test_a_status_list_signed_afresh_is_kept_and_nothing_else_is_written(
+    app: Flask, client: FlaskClient, scenario: Scenario, route: str
+) -> None:
+    """Verifying commits what it wrote on purpose: the credential's status list signed afresh
+    (so the next verifier does not sign it again). The next verification signs nothing and the
+    stored signature stays the same text."""
+    from issuer.services import revocation
+    from tests.verify.helpers import ACTOR
+
+    issued = scenario.credentials["valid"]
+    with app.app_context(), unit_of_work() as session:
+        stored = issuing.get_credential(session, issued.id)
+        revocation.revoke(session, stored, actor=ACTOR, reason="Virhe")  # a new list version
+    version, signed_version, _text = _revocation_list(app, issued.id)
+    assert signed_version != version
+
+    def verify() -> str:
+        if route == "page":
+            return _verdict(client.get(f"/verify/{issued.id}").get_data(as_text=True))
+        answer = client.post("/api/v1/verify", data=issued.text, content_type="application/json")
+        verdict: str = answer.get_json()["verdict"]
+        return verdict
+
+    assert verify() == "revoked"
+    fresh = _revocation_list(app, issued.id)
+    assert fresh[:2] == (version, version)
+    assert fresh[2] is not None
+    assert "BitstringStatusListCredential" in fresh[2]
+    assert verify() == "revoked"
+    assert _revocation_list(app, issued.id) == fresh
+
+
 # --- /verify: upload or paste ---------------------------------------------------------------
 
 
