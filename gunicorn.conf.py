@@ -16,6 +16,14 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 worker_class = "gthread"
+# Each worker listens on a socket of its own (SO_REUSEPORT; gunicorn >= 23 opens it in the
+# worker), and the kernel spreads new connections over them by their address hash. With one
+# shared socket the workers race to accept, and a client's keep-alive connections (a load
+# balancer's, a benchmark's 16) often all landed on one worker, leaving the other core idle.
+# A worker restarting (max_requests) drops the connections still queued on its socket, as a
+# shared socket would not; the jitter below keeps the workers from restarting together.
+# Unix-socket binds and inherited sockets keep the shared socket (see ``on_starting``).
+reuse_port = True
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
@@ -32,6 +40,15 @@ errorlog = "-"
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     _metrics_dir = tempfile.mkdtemp(prefix="merkki-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def on_starting(server: Any) -> None:
+    # Runs before the listening sockets are made, with --bind from the command line applied. A
+    # unix socket file cannot be bound once per worker, and sockets handed over by systemd or
+    # a re-executed master must be used as they are: those keep one shared socket.
+    inherited = "LISTEN_FDS" in os.environ or "GUNICORN_FD" in os.environ
+    if inherited or any(address.startswith(("unix:", "fd://")) for address in server.cfg.bind):
+        server.cfg.set("reuse_port", False)
 
 
 def on_exit(server: Any) -> None:
