@@ -16,14 +16,15 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 worker_class = "gthread"
-# Each worker listens on a socket of its own (SO_REUSEPORT; gunicorn >= 23 opens it in the
-# worker), and the kernel spreads new connections over them by their address hash. With one
-# shared socket the workers race to accept, and a client's keep-alive connections (a load
-# balancer's, a benchmark's 16) often all landed on one worker, leaving the other core idle.
-# A worker restarting (max_requests) drops the connections still queued on its socket, as a
-# shared socket would not; the jitter below keeps the workers from restarting together.
-# Unix-socket binds and inherited sockets keep the shared socket (see ``on_starting``).
-reuse_port = True
+# Not on by default: SO_REUSEPORT (``--reuse-port``, e.g. GUNICORN_CMD_ARGS="--reuse-port").
+# With it each worker listens on a socket of its own (gunicorn >= 23 opens it in the worker)
+# and the kernel spreads connections over the workers by address hash: wrk's 16 keep-alive
+# connections split 50/50 instead of often all landing on one worker, and GET /verify/<id>
+# went from ~180 to 442 req/s (2026-11-23). But a worker restarting (max_requests) resets the
+# connections queued on its own socket: 3-11 errors per benchmark run with restarts, where
+# the shared socket has none (Linux can hand them over with net.ipv4.tcp_migrate_req=1).
+# Unix-socket binds and inherited sockets always keep the shared socket (``on_starting``).
+reuse_port = False
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
