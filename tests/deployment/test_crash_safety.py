@@ -83,22 +83,41 @@ def _issue_after(deployment: Deployment, prefix: str, per_client: int) -> list[I
     return outcomes
 
 
-def _local_ports(pid: int) -> set[int]:
-    """Local TCP ports of the sockets ``pid`` has open (from /proc)."""
+def _tcp_sockets(pid: int) -> set[tuple[int, str]]:
+    """(local TCP port, state) of the sockets ``pid`` has open (from /proc; state 01 is
+    ESTABLISHED, 0A LISTEN)."""
     inodes = set()
     for link in Path(f"/proc/{pid}/fd").iterdir():
         with contextlib.suppress(OSError):
             target = os.readlink(link)
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-    ports = set()
+    sockets = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
                 if fields[9] in inodes:
-                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+                    sockets.add((int(fields[1].rsplit(":", 1)[1], 16), fields[3]))
+    return sockets
+
+
+def _local_ports(pid: int) -> set[int]:
+    """Local TCP ports of the sockets ``pid`` has open."""
+    return {port for port, _state in _tcp_sockets(pid)}
+
+
+def _serving_workers(deployment: Deployment) -> set[int]:
+    """Workers holding a client connection (an ESTABLISHED socket on the server's port): with
+    the clients issuing without pause, killing one of them cuts requests. gunicorn's workers
+    race to accept and keep-alive connections stay put, so one worker may hold them all."""
+    server_port = int(deployment.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+    serving = set()
+    for pid in deployment.worker_pids():
+        with contextlib.suppress(OSError):
+            if (server_port, "01") in _tcp_sockets(pid):
+                serving.add(pid)
+    return serving
 
 
 def _writing_workers(deployment: Deployment) -> set[int]:
@@ -183,7 +202,8 @@ def test_workers_killed_while_issuing(deploy: Deploy, database: str) -> None:
         for kill in range(KILLS):
             target = (kill + 1) * ISSUES_BETWEEN_KILLS
             _wait_until(lambda target=target: issued() >= target, f"{target} issued")  # type: ignore[misc]
-            victim = random.choice(deployment.worker_pids())
+            serving = _serving_workers(deployment)
+            victim = random.choice(sorted(serving) or deployment.worker_pids())
             if database == "postgresql":
                 # Kill a worker while its issuing transaction has written and not committed.
                 deadline, writing = time.monotonic() + 10, set()
