@@ -75,6 +75,9 @@ JsonObject = dict[str, Any]
 #   refused before this cache is asked), and ``expires`` is checked against the clock every time.
 # * DOCUMENT_TERMS: SHA-256 of the document JSON -> its undefined terms (a pure function of the
 #   document and the carried contexts).
+# A document that arrived as JSON text (a stored credential, a posted body) is keyed on that
+# exact text instead (``SourceKey``): equal texts are equal documents, so nothing has to be
+# re-serialized to ask the caches; the same document in another spelling is merely another key.
 VERIFIED_PROOFS: BoundedCache[tuple[bytes, bytes, str, bool], bool] = BoundedCache(4096)
 DOCUMENT_TERMS: BoundedCache[bytes, tuple[str, ...]] = BoundedCache(4096)
 
@@ -99,13 +102,47 @@ def _json_text_or_none(value: Any) -> str | None:
         return None
 
 
-def undefined_terms(document: JsonObject, loader: DocumentLoader | None = None) -> list[str]:
+class SourceKey:
+    """The cache key of a document that was parsed from JSON text: a digest of that exact text.
+
+    Keys derived from it (``derive``) name what is a pure function of the document: its
+    terms, each of its proofs. They are tagged, so they never equal a key made from a
+    re-serialized document (``_digest`` of text that starts with ``{``).
+    """
+
+    __slots__ = ("_digest",)
+
+    def __init__(self, source: str | bytes) -> None:
+        raw = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
+        self._digest = hashlib.sha256(b"source\x00" + raw).digest()
+
+    def derive(self, label: str) -> bytes:
+        return hashlib.sha256(label.encode("ascii") + b"\x00" + self._digest).digest()
+
+
+#: ``SourceKey.derive`` label of the document without its proofs (its terms).
+UNSECURED = "unsecured"
+
+
+def undefined_terms(
+    document: JsonObject,
+    loader: DocumentLoader | None = None,
+    *,
+    source: SourceKey | None = None,
+) -> list[str]:
     """``find_undefined_terms``, remembered for the default loader (see ``DOCUMENT_TERMS``).
-    Raises what ``find_undefined_terms`` raises."""
-    text = _json_text_or_none(document) if loader is None else None
-    if text is None:
+    ``source``: the key of the JSON text of the document ``document`` is the unsecured form of
+    (``document`` is that document without its ``proof``). Raises what
+    ``find_undefined_terms`` raises."""
+    if loader is not None:
         return find_undefined_terms(document, loader)
-    key = _digest(text)
+    if source is not None:
+        key = source.derive(UNSECURED)
+    else:
+        text = _json_text_or_none(document)
+        if text is None:
+            return find_undefined_terms(document, loader)
+        key = _digest(text)
     known = DOCUMENT_TERMS.get(key)
     if known is None:
         known = tuple(find_undefined_terms(document, loader))
@@ -520,6 +557,7 @@ class _Verifier:
         loader: DocumentLoader | None,
         expected_purpose: str,
         check_terms: bool,
+        source: SourceKey | None = None,
     ) -> None:
         self.unsecured = unsecured
         self.all_proofs = all_proofs
@@ -528,21 +566,38 @@ class _Verifier:
         self.expected_purpose = expected_purpose
         self.check_terms = check_terms
         self._canonical: dict[str, str] = {}
-        #: The unsecured document's JSON text (cache keys, canonical-form memo); None when it
-        #: has none, and then nothing is cached.
-        self.text = _json_text_or_none(unsecured)
+        self.source = source
+        self._text: str | None = None
+        self._text_known = False
+
+    @property
+    def text(self) -> str | None:
+        """The unsecured document's JSON text (cache keys, canonical-form memo); None when it
+        has none, and then nothing is cached. Made when first needed: with a ``source`` key,
+        a document found in the caches is never re-serialized."""
+        if not self._text_known:
+            self._text = _json_text_or_none(self.unsecured)
+            self._text_known = True
+        return self._text
+
+    def _terms_key(self) -> bytes | None:
+        if self.source is not None:
+            return self.source.derive(UNSECURED)
+        return _digest(self.text) if self.text is not None else None
 
     def document_problem(self) -> str | None:
         """Why the document itself cannot verify (undefined terms, invalid JSON-LD), or None.
 
         The terms are found in the same walk that canonicalizes the document (the canonical
         form is kept for the proofs), and remembered for the default loader."""
-        if self.text is None:
+        key = self._terms_key()
+        if key is None:
             return _document_problem(self.unsecured, self.loader)
         cacheable = self.loader is None
-        key = _digest(self.text)
         known = DOCUMENT_TERMS.get(key) if cacheable else None
         if known is None:
+            if self.text is None:
+                return _document_problem(self.unsecured, self.loader)
             try:
                 canonical, undefined = canonize_and_find_undefined_terms(
                     self.unsecured, self.loader
@@ -558,9 +613,10 @@ class _Verifier:
             return _describe_undefined(list(known), "credential")
         return None
 
-    def verify(self, proof: object) -> ProofResult:
+    def verify(self, proof: object, index: int) -> ProofResult:
+        """Verify ``proof``, the ``index``-th of the document's proofs."""
         try:
-            controller = self._verify(proof)
+            controller = self._verify(proof, index)
         except UnsupportedProofError as error:
             return _result(proof, False, error.message, unchecked=True)
         except ResolutionError as error:
@@ -572,7 +628,7 @@ class _Verifier:
         message = f"signature verified (key controlled by {controller})"
         return _result(proof, True, message, controller)
 
-    def _verify(self, proof: object) -> str:
+    def _verify(self, proof: object, index: int) -> str:
         """Return the key's controller if ``proof`` verifies; raise ``EngineError`` otherwise."""
         if not isinstance(proof, dict):
             raise ProofError("proof is not a JSON object")
@@ -591,22 +647,27 @@ class _Verifier:
         input_document = _input_document(
             self.unsecured, self.all_proofs, proof.get("previousProof")
         )
+        cache_key = None
+        if self.loader is None:
+            # The document's source text and the proof's position decide both the input
+            # document (with the proofs ``previousProof`` names) and the proof.
+            content_key = (
+                self.source.derive(f"proof:{index}")
+                if self.source is not None
+                else self._content_key(input_document, proof)
+            )
+            if content_key is not None:
+                cache_key = (
+                    content_key,
+                    public_key_bytes(resolved.public_key),
+                    self.expected_purpose,
+                    self.check_terms,
+                )
+        if cache_key is not None and VERIFIED_PROOFS.get(cache_key):
+            return resolved.controller
         input_text = (
             self.text if input_document is self.unsecured else _json_text_or_none(input_document)
         )
-        proof_text = _json_text_or_none(proof)
-        cache_key = (
-            (
-                _digest(input_text, proof_text),
-                public_key_bytes(resolved.public_key),
-                self.expected_purpose,
-                self.check_terms,
-            )
-            if self.loader is None and input_text is not None and proof_text is not None
-            else None
-        )
-        if cache_key is not None and VERIFIED_PROOFS.get(cache_key):
-            return resolved.controller
         options = _without(proof, "proofValue")
         context = self._context_for(options)
         options.pop("@context", None)
@@ -624,6 +685,17 @@ class _Verifier:
         if cache_key is not None:
             VERIFIED_PROOFS.put(cache_key, True)
         return resolved.controller
+
+    def _content_key(self, input_document: JsonObject, proof: JsonObject) -> bytes | None:
+        """The digest of the input document's and the proof's JSON texts, or None when either
+        has none."""
+        input_text = (
+            self.text if input_document is self.unsecured else _json_text_or_none(input_document)
+        )
+        proof_text = _json_text_or_none(proof)
+        if input_text is None or proof_text is None:
+            return None
+        return _digest(input_text, proof_text)
 
     def _resolve(self, method_id: object) -> ResolvedKey:
         if not isinstance(method_id, str) or not method_id:
@@ -683,16 +755,18 @@ def verify_proofs(
     loader: DocumentLoader | None = None,
     expected_purpose: str = ASSERTION_METHOD,
     check_terms: bool = True,
+    source: SourceKey | None = None,
 ) -> list[ProofResult]:
     """Verify every proof of ``document`` (one result per proof, in order). Never raises: bad
-    input gives failed results whose ``message`` names the problem.
+    input gives failed results whose ``message`` names the problem. ``source``: the key of
+    the exact JSON text ``document`` was parsed from (and not changed since), for the caches.
 
     Each proof is checked over the document without proofs, or with the proofs its
     ``previousProof`` names (VC Data Integrity §4.5). A document or proof using terms that no
     @context defines fails, naming them (``check_terms=False`` skips this, see
     ``create_proof``)."""
     try:
-        return _verify_proofs(document, resolver, loader, expected_purpose, check_terms)
+        return _verify_proofs(document, resolver, loader, expected_purpose, check_terms, source)
     except Exception as error:  # last line of defence: the contract is "never raises"
         return [_result(None, False, f"document could not be checked: {_short(error)}")]
 
@@ -703,6 +777,7 @@ def _verify_proofs(
     loader: DocumentLoader | None,
     expected_purpose: str,
     check_terms: bool,
+    source: SourceKey | None,
 ) -> list[ProofResult]:
     if not isinstance(document, dict):
         return [_result(None, False, "document is not a JSON object")]
@@ -710,8 +785,8 @@ def _verify_proofs(
     if not proofs:
         return [_result(None, False, "document has no proof")]
     unsecured = _without(document, "proof")
-    verifier = _Verifier(unsecured, proofs, resolver, loader, expected_purpose, check_terms)
+    verifier = _Verifier(unsecured, proofs, resolver, loader, expected_purpose, check_terms, source)
     problem = verifier.document_problem() if check_terms else None
     if problem is not None:
         return [_result(proof, False, problem) for proof in proofs]
-    return [verifier.verify(proof) for proof in proofs]
+    return [verifier.verify(proof, index) for index, proof in enumerate(proofs)]

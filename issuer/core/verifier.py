@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader
-from issuer.core.dataintegrity import ProofResult, undefined_terms, verify_proofs
+from issuer.core.dataintegrity import ProofResult, SourceKey, undefined_terms, verify_proofs
 from issuer.core.errors import EngineError
+from issuer.core.lru import BoundedCache
 from issuer.core.resolver import KeyResolver
 from issuer.core.schema import (
     ACHIEVEMENT_CREDENTIAL_SCHEMA,
@@ -170,7 +171,25 @@ def _is_endorsement(credential: dict[str, Any]) -> bool:
     return isinstance(types, list) and "EndorsementCredential" in types
 
 
-def _check_schema(credential: dict[str, Any]) -> Check:
+#: Schema messages of documents that arrived as JSON text, by (``SourceKey.derive``, schema):
+#: the verdict is a pure function of the text and the (built-in) schema.
+SCHEMA_VERDICTS: BoundedCache[tuple[bytes, str], tuple[str, ...]] = BoundedCache(4096)
+
+
+def _schema_errors(
+    credential: dict[str, Any], schema: str, source: SourceKey | None
+) -> tuple[str, ...]:
+    if source is None:
+        return tuple(schema_errors(credential, schema))
+    key = (source.derive("schema"), schema)
+    known = SCHEMA_VERDICTS.get(key)
+    if known is None:
+        known = tuple(schema_errors(credential, schema))
+        SCHEMA_VERDICTS.put(key, known)
+    return known
+
+
+def _check_schema(credential: dict[str, Any], source: SourceKey | None = None) -> Check:
     if credential.get("@context", [None])[0] == VC_V1:
         # The OB 3.0 schema describes VC 2.0 credentials (validFrom); VC 1.1 ones are accepted
         # by verifiers (OB 3.0 §"Verification", note on VC 1.1) and checked by the other checks.
@@ -180,19 +199,21 @@ def _check_schema(credential: dict[str, Any]) -> Check:
         if _is_endorsement(credential)
         else ACHIEVEMENT_CREDENTIAL_SCHEMA
     )
-    errors = schema_errors(credential, schema)
+    errors = _schema_errors(credential, schema, source)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return Check("schema", False, f"OB 3.0 JSON Schema: {errors[0]}{more}", "schema")
     return Check("schema", True, "valid against the OB 3.0 JSON Schema")
 
 
-def _check_terms(credential: dict[str, Any], loader: DocumentLoader | None) -> Check:
+def _check_terms(
+    credential: dict[str, Any], loader: DocumentLoader | None, source: SourceKey | None = None
+) -> Check:
     # The proofs are checked one by one by the proof check (an unknown second proof must not
     # spoil a valid first one), so the terms of the credential are checked without them.
     unsecured = {k: v for k, v in credential.items() if k != "proof"}
     try:
-        undefined = undefined_terms(unsecured, loader)
+        undefined = undefined_terms(unsecured, loader, source=source)
     except EngineError as error:
         return Check("terms", False, error.message, "jsonld")
     if undefined:
@@ -329,10 +350,18 @@ def verify_credential(
     now: datetime | None = None,
     status_fetcher: StatusFetcher | None = None,
     loader: DocumentLoader | None = None,
+    source: str | bytes | None = None,
 ) -> VerificationReport:
-    """Verify a credential (a parsed JSON object, or JSON text/bytes) into a report."""
+    """Verify a credential (a parsed JSON object, or JSON text/bytes) into a report.
+
+    ``source``: the exact JSON text a parsed ``document`` was read from (and not changed
+    since). What is a pure function of the document (schema, terms, signatures) is then
+    remembered under that text, so a credential verified again is not re-serialized to find
+    it in the caches (``dataintegrity.SourceKey``).
+    """
     report = VerificationReport()
     if isinstance(document, bytes | str):
+        source = document
         if len(document) > MAX_CREDENTIAL_BYTES:
             report.checks.append(Check("format", False, "credential larger than 2 MiB", "format"))
             return report
@@ -351,11 +380,12 @@ def verify_credential(
     report.checks.append(fmt)
     if not fmt.ok:
         return report
-    schema = _check_schema(document)
+    key = SourceKey(source) if source is not None and loader is None else None
+    schema = _check_schema(document, key)
     try:
         # Before the term check, which then finds the terms remembered by the proof check's
         # one-pass canonicalization (the report keeps the order below).
-        results = verify_proofs(document, resolver, loader=loader)
+        results = verify_proofs(document, resolver, loader=loader, source=key)
     except Exception as error:  # verify_proofs promises not to raise; belt and braces
         results = [
             ProofResult(
@@ -368,7 +398,7 @@ def verify_credential(
             )
         ]
     report.checks.append(schema)
-    report.checks.append(_check_terms(document, loader))
+    report.checks.append(_check_terms(document, loader, key))
     report.checks.append(_check_proof(results))
     report.checks.append(_check_issuer(document, results))
     report.checks.append(_check_validity(document, moment))

@@ -34,11 +34,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Executable, Result, Text, bindparam, cast, select
+from sqlalchemy.orm import Session
 
 from issuer.config import get_settings
-from issuer.core.badgeclass import BadgeClassData
+from issuer.core.badgeclass import BadgeClassData, parse_badge_class
 from issuer.core.baking import BakingError, unbake
 from issuer.core.did import did_web_document, did_web_for, did_web_to_url
 from issuer.core.lru import BoundedCache
@@ -62,7 +62,7 @@ from issuer.core.verifier import (
 )
 from issuer.models import BadgeClassVersion, Credential, Institution, KeyStatus, SigningKey
 from issuer.models_issuing import StatusAllocation, StatusList
-from issuer.services import badge_classes, institutions, status
+from issuer.services import institutions, status
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 _PLACEHOLDER_SLUG = "slug"
@@ -150,18 +150,30 @@ def database_did_fetcher(session: Session, base_url: str) -> DidDocumentFetcher:
 
 
 # The queries of every verification of one of our credentials, built once (building a
-# statement costs about as much as running it on SQLite); values are bound per call.
+# statement costs about as much as running it on SQLite); values are bound per call. They are
+# Core statements over the tables, read into plain rows: verification only reads, and loading
+# ORM objects (identity map, attribute instrumentation, the badge class's JSON parsed on every
+# load) was about a quarter of the processor time of a GET /verify/<id>. ``_read`` flushes the
+# session first, so what the caller changed in its transaction is what is verified.
+_CREDENTIAL = Credential.__table__
+_INSTITUTION = Institution.__table__
+_KEY = SigningKey.__table__
+_LIST = StatusList.__table__
+_ALLOCATION = StatusAllocation.__table__
+_VERSION = BadgeClassVersion.__table__
+
 _KEY_STATE = (
     select(
-        Institution.slug,
-        Institution.name_fi,
-        SigningKey.public_key_multibase,
-        SigningKey.status,
-        SigningKey.retired_at,
+        _INSTITUTION.c.slug,
+        _INSTITUTION.c.name_fi,
+        _KEY.c.public_key_multibase,
+        _KEY.c.status,
+        _KEY.c.retired_at,
     )
-    .outerjoin(SigningKey, SigningKey.institution_id == Institution.id)
-    .where(Institution.slug == bindparam("slug"))
-    .order_by(SigningKey.id)
+    .select_from(_INSTITUTION)
+    .outerjoin(_KEY, _KEY.c.institution_id == _INSTITUTION.c.id)
+    .where(_INSTITUTION.c.slug == bindparam("slug"))
+    .order_by(_KEY.c.id)
 )
 _STATUS_LIST = (
     select(StatusList)
@@ -172,33 +184,104 @@ _STATUS_LIST = (
         StatusList.number == bindparam("number"),
     )
 )
-_STATUS_BIT = (
-    select(StatusList.bits, StatusAllocation.index)
-    .join(StatusList, StatusList.id == StatusAllocation.status_list_id)
-    .where(
-        StatusAllocation.credential_id == bindparam("credential_id"),
-        StatusAllocation.purpose == bindparam("purpose"),
-    )
-)
-#: Verification never reads the institution's logo nor the badge artwork (blobs of up to
-#: megabytes): they are left unloaded (a later access still loads them).
-_WITHOUT_LOGO = joinedload(Credential.institution).defer(Institution.logo)
-_CREDENTIAL_WITH_INSTITUTION = (
-    select(Credential).options(_WITHOUT_LOGO).where(Credential.id == bindparam("id"))
-)
 _ALLOCATED_LISTS = (
-    select(StatusList, StatusAllocation.index)
-    .join(StatusAllocation, StatusAllocation.status_list_id == StatusList.id)
-    .where(StatusAllocation.credential_id == bindparam("credential_id"))
-)
-_STORED_CREDENTIAL = (
-    select(Credential)
-    .options(
-        _WITHOUT_LOGO,
-        joinedload(Credential.badge_class_version).defer(BadgeClassVersion.image),
+    select(
+        _LIST.c.id.label("list_id"),
+        _LIST.c.purpose,
+        _LIST.c.number,
+        _LIST.c.bits,
+        _LIST.c.version,
+        _LIST.c.signed_json,
+        _LIST.c.signed_version,
+        _ALLOCATION.c.index,
+        _INSTITUTION.c.slug.label("institution_slug"),
     )
-    .where(Credential.id == bindparam("id"))
+    .select_from(_ALLOCATION)
+    .join(_LIST, _LIST.c.id == _ALLOCATION.c.status_list_id)
+    .join(_INSTITUTION, _INSTITUTION.c.id == _LIST.c.institution_id)
+    .where(_ALLOCATION.c.credential_id == bindparam("credential_id"))
 )
+_OWN_CREDENTIAL = (
+    select(
+        _CREDENTIAL.c.id,
+        _CREDENTIAL.c.signed_json,
+        _CREDENTIAL.c.revoked_at,
+        _CREDENTIAL.c.revocation_reason,
+        _CREDENTIAL.c.suspended_at,
+        _INSTITUTION.c.slug.label("institution_slug"),
+        _INSTITUTION.c.name_fi.label("institution_name_fi"),
+        _INSTITUTION.c.name_sv.label("institution_name_sv"),
+        _INSTITUTION.c.name_en.label("institution_name_en"),
+        _CREDENTIAL.c.badge_class_version_id,
+        # The JSON text as stored, not parsed: it is parsed once per version (BADGE_CLASSES).
+        cast(_VERSION.c.data, Text).label("badge_class_json"),
+    )
+    .select_from(_CREDENTIAL)
+    .join(_INSTITUTION, _INSTITUTION.c.id == _CREDENTIAL.c.institution_id)
+    .join(_VERSION, _VERSION.c.id == _CREDENTIAL.c.badge_class_version_id)
+    .where(_CREDENTIAL.c.id == bindparam("id"))
+)
+
+
+def _read(session: Session, statement: Executable, values: dict[str, Any]) -> Result[Any]:
+    """Run one of the Core statements above in the session's transaction, after flushing what
+    the caller changed (Core statements do not autoflush)."""
+    session.flush()
+    return session.execute(statement, values)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnCredential:
+    """One of our stored credentials, as verification and its page need it (``_OWN_CREDENTIAL``):
+    the exact issued text, its revocation and suspension, its institution and badge class."""
+
+    id: str
+    signed_json: str
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    suspended_at: datetime | None
+    institution_slug: str
+    institution_name_fi: str
+    institution_name_sv: str | None
+    institution_name_en: str | None
+    badge_class_version_id: int
+    badge_class_json: str
+
+    def institution_name(self, lang: str) -> str:
+        """``Institution.name``: the name in ``lang``, falling back to the Finnish name."""
+        localized = {
+            "fi": self.institution_name_fi,
+            "sv": self.institution_name_sv,
+            "en": self.institution_name_en,
+        }.get(lang)
+        return localized or self.institution_name_fi
+
+
+def own_credential(session: Session, credential_id: str) -> OwnCredential | None:
+    """Our stored credential ``credential_id`` (one query), or None."""
+    row = _read(session, _OWN_CREDENTIAL, {"id": credential_id}).first()
+    if row is None:
+        return None
+    return OwnCredential(**row._mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPosition:
+    """Where one of our credentials stands on one of our status lists (``_ALLOCATED_LISTS``):
+    the list as it is now (bits, version, the cached signed list credential) and the index."""
+
+    list_id: int
+    purpose: str
+    number: int
+    bits: bytes
+    version: int
+    signed_json: str | None
+    signed_version: int | None
+    index: int
+    institution_slug: str
+
+    def is_set(self) -> bool:
+        return Bitstring.from_bytes(self.bits).get(self.index)
 
 
 #: One of our own issuers' key state: (publicKeyMultibase, status) of each of its keys.
@@ -252,7 +335,7 @@ class OwnIssuerResolver:
         did, _, fragment = method_id.partition("#")
         slug = did.removeprefix(self._prefix)
         # One query: the institution and the state of each of its keys.
-        rows = self._session.execute(_KEY_STATE, {"slug": slug}).all()
+        rows = _read(self._session, _KEY_STATE, {"slug": slug}).all()
         if not rows or did_web_for(self._base_url, rows[0].slug) != did:
             # What /issuers/<slug>/did.json answers: not found. Definite, not "unavailable".
             raise ResolutionError(f"this service has no issuer {slug!r} ({did})")
@@ -327,15 +410,15 @@ def own_status_list(session: Session, base_url: str, url: str) -> StatusList | N
     return found
 
 
-#: Our own credential's positions, read once per verification: purpose -> (list, index).
-Allocations = dict[str, tuple[StatusList, int]]
+#: Our own credential's positions, read once per verification: purpose -> position.
+Allocations = dict[str, OwnPosition]
 
 
 def allocations_of(session: Session, credential_id: str) -> Allocations:
     """The lists (with their bits, as they are now) and positions of one of our credentials, in
     one query: the status check and the suspension check of ``verify_stored`` both use them."""
-    rows = session.execute(_ALLOCATED_LISTS, {"credential_id": credential_id}).all()
-    return {row[0].purpose: (row[0], row[1]) for row in rows}
+    rows = _read(session, _ALLOCATED_LISTS, {"credential_id": credential_id}).all()
+    return {row.purpose: OwnPosition(**row._mapping) for row in rows}
 
 
 def own_list_credential(
@@ -344,20 +427,36 @@ def own_list_credential(
     """Our own status list credential at ``url``, signed from the database as it is now (the
     same document the public route serves), or None when ``url`` is not one of ours. ``known``
     lists already read in this verification (``allocations_of``)."""
-    found = next(
+    position = next(
         (
-            row
-            for row, _index in (known or {}).values()
-            if status.list_url(base_url, row.institution.slug, row.purpose, row.number) == url
+            position
+            for position in (known or {}).values()
+            if status.list_url(
+                base_url, position.institution_slug, position.purpose, position.number
+            )
+            == url
         ),
         None,
-    ) or own_status_list(session, base_url, url)
-    if found is None:
-        return None
-    before = (found.signed_json, found.signed_version)
-    text, _etag, _modified = status.signed_list_credential(session, found, base_url=base_url)
-    if (found.signed_json, found.signed_version) != before:
-        session.info[_LIST_SIGNED] = True  # signed afresh: worth keeping (commit_if_written)
+    )
+    if (
+        position is not None
+        and position.signed_json is not None
+        and position.signed_version == position.version
+    ):
+        # Signed since its bits last changed: the text the public route serves as it is.
+        text = position.signed_json
+    else:
+        found = (
+            session.get(StatusList, position.list_id)
+            if position is not None
+            else own_status_list(session, base_url, url)
+        )
+        if found is None:
+            return None
+        before = (found.signed_json, found.signed_version)
+        text, _etag, _modified = status.signed_list_credential(session, found, base_url=base_url)
+        if (found.signed_json, found.signed_version) != before:
+            session.info[_LIST_SIGNED] = True  # signed afresh: worth keeping (commit_if_written)
     document = json.loads(text)
     assert isinstance(document, dict)
     return document
@@ -411,7 +510,7 @@ class VerificationResult:
     report: VerificationReport
     source: Source
     #: Our own stored credential, when the verified one is one of ours (same id and issuer).
-    stored: Credential | None = None
+    stored: OwnCredential | None = None
     revocation_reason: str | None = None
     revoked_at: datetime | None = None
     suspended_at: datetime | None = None
@@ -446,12 +545,14 @@ class VerificationResult:
         """The badge class an own credential was issued from (for the EU facts)."""
         if self.stored is None:
             return None
-        version = self.stored.badge_class_version
-        text = json.dumps(version.data, sort_keys=True, ensure_ascii=False)
-        key = (version.id, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+        text = self.stored.badge_class_json
+        key = (
+            self.stored.badge_class_version_id,
+            hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(),
+        )
         known = BADGE_CLASSES.get(key)
         if known is None:
-            known = badge_classes.parsed(version)
+            known = parse_badge_class(json.loads(text))
             BADGE_CLASSES.put(key, known)
         return known
 
@@ -476,7 +577,7 @@ def _issuer_id(document: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def own_record(session: Session, document: dict[str, Any], base_url: str) -> Credential | None:
+def own_record(session: Session, document: dict[str, Any], base_url: str) -> OwnCredential | None:
     """Our stored credential with this credential's id AND issuer, if there is one.
 
     Both must match: anyone can copy one of our ids into a credential of their own, and our
@@ -486,13 +587,8 @@ def own_record(session: Session, document: dict[str, Any], base_url: str) -> Cre
     prefix = f"{base_url}/credentials/"
     if not isinstance(credential_id, str) or not credential_id.startswith(prefix):
         return None
-    stored: Credential | None = session.scalars(
-        _CREDENTIAL_WITH_INSTITUTION, {"id": credential_id.removeprefix(prefix)}
-    ).first()
-    if stored is None:
-        return None
-    institution: Institution = stored.institution
-    if institutions.institution_did(institution, base_url) != _issuer_id(document):
+    stored = own_credential(session, credential_id.removeprefix(prefix))
+    if stored is None or did_web_for(base_url, stored.institution_slug) != _issuer_id(document):
         return None
     return stored
 
@@ -501,24 +597,8 @@ def _date(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
 
 
-def _bit_is_set(session: Session, credential_id: str, purpose: str) -> bool:
-    """``status.is_set`` in one query (allocation and list together): read live on every
-    verification, never cached."""
-    found = session.execute(
-        _STATUS_BIT, {"credential_id": credential_id, "purpose": purpose}
-    ).first()
-    if found is None:
-        return False
-    bits: bytes = found[0]
-    index: int = found[1]
-    return Bitstring.from_bytes(bits).get(index)
-
-
 def _apply_own_status(
-    session: Session,
-    report: VerificationReport,
-    stored: Credential,
-    known: Allocations | None = None,
+    report: VerificationReport, stored: OwnCredential, known: Allocations
 ) -> None:
     """Revocation and suspension of our own credential, from the database.
 
@@ -532,11 +612,9 @@ def _apply_own_status(
     # database allocation on the suspension list and the row decide.
     if stored.suspended_at is not None:
         suspended = True
-    elif known is not None:
-        position = known.get(status.SUSPENSION)
-        suspended = position is not None and Bitstring.from_bytes(position[0].bits).get(position[1])
     else:
-        suspended = _bit_is_set(session, stored.id, status.SUSPENSION)
+        position = known.get(status.SUSPENSION)
+        suspended = position is not None and position.is_set()
     revocation = [c for c in report.checks if c.name == "status:revocation"]
     others = [c for c in report.checks if c.name not in ("status:revocation", "status:suspension")]
     if revoked_at is not None:
@@ -580,7 +658,7 @@ def verify(
     fetch: RemoteFetcher | None = None,
     now: datetime | None = None,
     source: Source = "json",
-    stored: Credential | None = None,
+    stored: OwnCredential | None = None,
 ) -> VerificationResult:
     """Verify ``document`` (a parsed JSON object, or JSON text/bytes) — THE verification of the
     service. Never raises for bad input: problems are failed or unchecked checks.
@@ -599,6 +677,8 @@ def verify(
         resolver=resolver_for(session, base_url, fetch, own=own),
         now=now,
         status_fetcher=status_fetcher_for(session, base_url, fetch, known),
+        # The text ``parsed`` was read from, so the caches are asked without re-serializing.
+        source=document if parsed is not None and isinstance(document, str | bytes) else None,
     )
     result = VerificationResult(report=report, source=source)
     proof = report.check("proof")
@@ -610,7 +690,8 @@ def verify(
         result.revoked_at = stored.revoked_at
         result.revocation_reason = stored.revocation_reason
         result.suspended_at = stored.suspended_at
-        _apply_own_status(session, report, stored, known)
+        assert known is not None
+        _apply_own_status(report, stored, known)
     return result
 
 
@@ -624,8 +705,8 @@ def verify_stored(
 ) -> VerificationResult:
     """Verify the credential we issued under ``credential_id`` (the QR target), live: the same
     checks as for an upload, on the exact text that was issued."""
-    # With its institution and badge-class version, which the page shows: one query, not three.
-    stored: Credential | None = session.scalars(_STORED_CREDENTIAL, {"id": credential_id}).first()
+    # With its institution and badge-class version, which the page shows: one query.
+    stored = own_credential(session, credential_id)
     if stored is None:
         raise NotFoundError(f"no credential {credential_id!r}")
     return verify(

@@ -260,7 +260,7 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
     view.image_url = _image(achievement, view.own)
     if stored is not None:
         view.credential_url = view.credential_id
-        view.issuer_name = stored.institution.name(lang)
+        view.issuer_name = stored.institution_name(lang)
         badge_class = result.badge_class()
         if badge_class is not None and lang in SUPPORTED_LANGUAGES:
             # Our own badge class holds its texts in fi, sv and en: the reader gets their

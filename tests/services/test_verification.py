@@ -168,7 +168,9 @@ def test_own_credentials_never_leave_for_the_network(
     result = verification.verify(session, stored.signed_json, base_url=BASE_URL, fetch=no_network)
 
     assert result.verified, result.to_dict()
-    assert result.stored is stored
+    assert result.stored is not None
+    assert result.stored.id == stored.id
+    assert result.stored.signed_json == stored.signed_json
     assert _check(result, "status:suspension").ok is True
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from issuer.core import dataintegrity
+from issuer.core import dataintegrity, verifier
 from issuer.core.keys import KeyStore
 from issuer.models import Credential
 from issuer.services import badge_classes, institutions, issuing, keys, revocation, verification
@@ -35,6 +35,7 @@ def hamk(session: Session, keystore: KeyStore, templates_dir: Path) -> Any:
 def _empty_caches() -> None:
     dataintegrity.VERIFIED_PROOFS.clear()
     dataintegrity.DOCUMENT_TERMS.clear()
+    verifier.SCHEMA_VERDICTS.clear()
     verification.OWN_KEYS.clear()
 
 
@@ -164,3 +165,51 @@ def test_the_caches_are_bounded() -> None:
     assert dataintegrity.DOCUMENT_TERMS.maxsize <= 10_000
     assert verification.OWN_KEYS.maxsize <= 10_000
     assert verification.BADGE_CLASSES.maxsize <= 10_000
+
+
+def test_a_credential_verified_again_from_its_text_is_not_re_serialized(
+    session: Session, hamk: Any, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored or posted credential is found in the caches under its exact text: the second
+    verification makes no sorted-JSON text of the credential (its status list, given as a
+    parsed document, still is), and the schema verdict is remembered."""
+    credential = _issue(session, hamk, keystore, "Veikko Lahtinen")
+    assert _stored(session, credential).verdict == "valid"
+    assert _posted(session, credential.signed_json).verdict == "valid"
+    serialized: list[Any] = []
+    real = dataintegrity._json_text
+
+    def counting(value: Any) -> str:
+        serialized.append(value)
+        return real(value)
+
+    monkeypatch.setattr(dataintegrity, "_json_text", counting)
+    schema_hits = verifier.SCHEMA_VERDICTS.hits
+    assert _stored(session, credential).verdict == "valid"
+    assert _posted(session, credential.signed_json).verdict == "valid"
+    assert verifier.SCHEMA_VERDICTS.hits == schema_hits + 2
+    credential_id = json.loads(credential.signed_json)["id"]
+    assert not [value for value in serialized if value.get("id") == credential_id]
+    # A re-spelled text of the same credential is another key: judged afresh, the same way.
+    respelled = json.dumps(json.loads(credential.signed_json), sort_keys=True)
+    assert _posted(session, respelled).verdict == "valid"
+
+
+def test_a_text_key_never_carries_a_verdict_to_another_text(
+    session: Session, hamk: Any, keystore: KeyStore
+) -> None:
+    """The schema and signature verdicts remembered under one text are not those of another:
+    a credential changed after signing (one character of its text) is judged on its own."""
+    credential = _issue(session, hamk, keystore, "Tuula Salo")
+    assert _posted(session, credential.signed_json).verdict == "valid"
+    document = json.loads(credential.signed_json)
+    document["name"] = 42  # the OB 3.0 schema: a string
+    broken = _posted(session, json.dumps(document, indent=2, ensure_ascii=False))
+    assert broken.verdict == "not_genuine"
+    schema = broken.check("schema")
+    assert schema is not None
+    assert schema.ok is False
+    proof = broken.check("proof")
+    assert proof is not None
+    assert proof.ok is False
+    assert _posted(session, credential.signed_json).verdict == "valid"

@@ -168,8 +168,8 @@ def _revocation_list(app: Flask, credential_id: str) -> tuple[int, int | None, s
     """(version, signed version, signed text) of the credential's revocation list, as
     committed."""
     with app.app_context(), unit_of_work() as session:
-        row, _index = verification.allocations_of(session, credential_id)["revocation"]
-        return row.version, row.signed_version, row.signed_json
+        position = verification.allocations_of(session, credential_id)["revocation"]
+        return position.version, position.signed_version, position.signed_json
 
 
 @pytest.mark.parametrize("route", ["page", "api"])
