@@ -15,7 +15,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Signing is CPU-bound: one worker per core; threads let a worker overlap database waits.
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-worker_class = "gthread"
+# gthread, closing a keep-alive connection after GUNICORN_KEEPALIVE_REQUESTS (100) requests so
+# that connections do not all stay on the worker that accepted them (issuer.gunicorn_worker).
+worker_class = "issuer.gunicorn_worker.BalancingThreadWorker"
 # Not on by default: SO_REUSEPORT (``--reuse-port``, e.g. GUNICORN_CMD_ARGS="--reuse-port").
 # With it each worker listens on a socket of its own (gunicorn >= 23 opens it in the worker)
 # and the kernel spreads connections over the workers by address hash: wrk's 16 keep-alive
@@ -25,6 +27,12 @@ worker_class = "gthread"
 # the shared socket has none (Linux can hand them over with net.ipv4.tcp_migrate_req=1).
 # Unix-socket binds and inherited sockets always keep the shared socket (``on_starting``).
 reuse_port = False
+# The app is loaded and warmed up once in the master, then forked (``when_ready``,
+# ``issuer.warmup``): a worker starts ready, also when it replaces one (max_requests), instead
+# of spending seconds of processor time compiling contexts, schema and templates on its first
+# requests while the other worker takes over every connection opened meanwhile (keep-alive
+# connections then stay there). Code changes need a restart, not a HUP.
+preload_app = True
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
@@ -60,3 +68,16 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def when_ready(server: Any) -> None:
+    # Runs in the master after the app was loaded (preload_app) and before any worker forks.
+    from issuer.warmup import warm_up
+
+    warm_up(server.app.wsgi())
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    from issuer.warmup import forget_inherited_connections
+
+    forget_inherited_connections(server.app.wsgi())
