@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from issuer.core.contexts import VC_V2
 from issuer.core.errors import EngineError
+from issuer.core.lru import BoundedCache
 
 #: [BSL §BitstringStatusListCredential "encodedList"]: "The uncompressed bitstring MUST be at
 #: least 16KB in size"; [BSL §Validate Algorithm] step 2: minimumNumberOfEntries = 131,072.
@@ -266,6 +267,24 @@ def decode_list(encoded: str, *, max_decompressed_bytes: int = MAX_DECOMPRESSED_
     return Bitstring.from_bytes(raw)
 
 
+#: Expanded lists read by ``check_status`` (never changed there), by their exact
+#: ``encodedList``: thousands of credentials share one list, and a changed bit is a different
+#: text, so a cached expansion is never stale. Only lists up to ``_CACHED_LIST_BYTES`` are kept
+#: (1,048,576 entries; ours are 131,072), so the cache stays a few megabytes at most.
+EXPANDED_LISTS: BoundedCache[str, Bitstring] = BoundedCache(64)
+_CACHED_LIST_BYTES = 128 * 1024
+
+
+def _expanded(encoded: str) -> Bitstring:
+    """``decode_list(encoded)``, remembered (see ``EXPANDED_LISTS``); read-only for callers."""
+    known = EXPANDED_LISTS.get(encoded)
+    if known is None:
+        known = decode_list(encoded)
+        if known.length <= _CACHED_LIST_BYTES * 8:
+            EXPANDED_LISTS.put(encoded, known)
+    return known
+
+
 # ------------------------------------------------------------------------ documents we produce
 
 
@@ -498,7 +517,7 @@ def check_status(entry: Mapping[str, Any], list_credential: Mapping[str, Any]) -
     if not isinstance(encoded, str):
         return _failure(purpose, MALFORMED_VALUE_ERROR, "the status list has no encodedList")
     try:
-        bits = decode_list(encoded)
+        bits = _expanded(encoded)
     except EncodedListError as exc:
         return _failure(purpose, MALFORMED_VALUE_ERROR, f"encodedList: {exc.message}")
 

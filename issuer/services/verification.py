@@ -184,23 +184,9 @@ _STATUS_LIST = (
         StatusList.number == bindparam("number"),
     )
 )
-_ALLOCATED_LISTS = (
-    select(
-        _LIST.c.id.label("list_id"),
-        _LIST.c.purpose,
-        _LIST.c.number,
-        _LIST.c.bits,
-        _LIST.c.version,
-        _LIST.c.signed_json,
-        _LIST.c.signed_version,
-        _ALLOCATION.c.index,
-        _INSTITUTION.c.slug.label("institution_slug"),
-    )
-    .select_from(_ALLOCATION)
-    .join(_LIST, _LIST.c.id == _ALLOCATION.c.status_list_id)
-    .join(_INSTITUTION, _INSTITUTION.c.id == _LIST.c.institution_id)
-    .where(_ALLOCATION.c.credential_id == bindparam("credential_id"))
-)
+_LIST_INSTITUTION = _INSTITUTION.alias("list_institution")
+#: Our stored credential with its institution, its badge class version and its positions on
+#: our status lists (as the lists are now): one row per position (none: one row of NULLs).
 _OWN_CREDENTIAL = (
     select(
         _CREDENTIAL.c.id,
@@ -215,10 +201,22 @@ _OWN_CREDENTIAL = (
         _CREDENTIAL.c.badge_class_version_id,
         # The JSON text as stored, not parsed: it is parsed once per version (BADGE_CLASSES).
         cast(_VERSION.c.data, Text).label("badge_class_json"),
+        _LIST.c.id.label("list_id"),
+        _LIST.c.purpose,
+        _LIST.c.number,
+        _LIST.c.bits,
+        _LIST.c.version,
+        _LIST.c.signed_json.label("list_signed_json"),
+        _LIST.c.signed_version,
+        _ALLOCATION.c.index.label("list_index"),
+        _LIST_INSTITUTION.c.slug.label("list_institution_slug"),
     )
     .select_from(_CREDENTIAL)
     .join(_INSTITUTION, _INSTITUTION.c.id == _CREDENTIAL.c.institution_id)
     .join(_VERSION, _VERSION.c.id == _CREDENTIAL.c.badge_class_version_id)
+    .outerjoin(_ALLOCATION, _ALLOCATION.c.credential_id == _CREDENTIAL.c.id)
+    .outerjoin(_LIST, _LIST.c.id == _ALLOCATION.c.status_list_id)
+    .outerjoin(_LIST_INSTITUTION, _LIST_INSTITUTION.c.id == _LIST.c.institution_id)
     .where(_CREDENTIAL.c.id == bindparam("id"))
 )
 
@@ -246,6 +244,8 @@ class OwnCredential:
     institution_name_en: str | None
     badge_class_version_id: int
     badge_class_json: str
+    #: Its positions on our status lists by purpose, the lists' bits as they are now.
+    positions: Allocations
 
     def institution_name(self, lang: str) -> str:
         """``Institution.name``: the name in ``lang``, falling back to the Finnish name."""
@@ -258,16 +258,45 @@ class OwnCredential:
 
 
 def own_credential(session: Session, credential_id: str) -> OwnCredential | None:
-    """Our stored credential ``credential_id`` (one query), or None."""
-    row = _read(session, _OWN_CREDENTIAL, {"id": credential_id}).first()
-    if row is None:
+    """Our stored credential ``credential_id`` with its status positions (one query), or None."""
+    rows = _read(session, _OWN_CREDENTIAL, {"id": credential_id}).all()
+    if not rows:
         return None
-    return OwnCredential(**row._mapping)
+    first = rows[0]
+    positions = {
+        row.purpose: OwnPosition(
+            list_id=row.list_id,
+            purpose=row.purpose,
+            number=row.number,
+            bits=row.bits,
+            version=row.version,
+            signed_json=row.list_signed_json,
+            signed_version=row.signed_version,
+            index=row.list_index,
+            institution_slug=row.list_institution_slug,
+        )
+        for row in rows
+        if row.list_id is not None
+    }
+    return OwnCredential(
+        id=first.id,
+        signed_json=first.signed_json,
+        revoked_at=first.revoked_at,
+        revocation_reason=first.revocation_reason,
+        suspended_at=first.suspended_at,
+        institution_slug=first.institution_slug,
+        institution_name_fi=first.institution_name_fi,
+        institution_name_sv=first.institution_name_sv,
+        institution_name_en=first.institution_name_en,
+        badge_class_version_id=first.badge_class_version_id,
+        badge_class_json=first.badge_class_json,
+        positions=positions,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class OwnPosition:
-    """Where one of our credentials stands on one of our status lists (``_ALLOCATED_LISTS``):
+    """Where one of our credentials stands on one of our status lists (``_OWN_CREDENTIAL``):
     the list as it is now (bits, version, the cached signed list credential) and the index."""
 
     list_id: int
@@ -415,10 +444,9 @@ Allocations = dict[str, OwnPosition]
 
 
 def allocations_of(session: Session, credential_id: str) -> Allocations:
-    """The lists (with their bits, as they are now) and positions of one of our credentials, in
-    one query: the status check and the suspension check of ``verify_stored`` both use them."""
-    rows = _read(session, _ALLOCATED_LISTS, {"credential_id": credential_id}).all()
-    return {row.purpose: OwnPosition(**row._mapping) for row in rows}
+    """The lists (with their bits, as they are now) and positions of one of our credentials."""
+    stored = own_credential(session, credential_id)
+    return stored.positions if stored is not None else {}
 
 
 def own_list_credential(
@@ -426,7 +454,7 @@ def own_list_credential(
 ) -> dict[str, Any] | None:
     """Our own status list credential at ``url``, signed from the database as it is now (the
     same document the public route serves), or None when ``url`` is not one of ours. ``known``
-    lists already read in this verification (``allocations_of``)."""
+    lists already read in this verification (``OwnCredential.positions``)."""
     position = next(
         (
             position
@@ -671,7 +699,7 @@ def verify(
     if stored is None and parsed is not None:
         stored = own_record(session, parsed, base_url)
     # Our own stored credential: its lists and positions in one query, for both status checks.
-    known = allocations_of(session, stored.id) if stored is not None else None
+    known = stored.positions if stored is not None else None
     report = verify_credential(
         parsed if parsed is not None else document,
         resolver=resolver_for(session, base_url, fetch, own=own),

@@ -492,3 +492,27 @@ def test_random_free_index_full_list() -> None:
     assert len(calls) == 100  # bounded work, then a clear error
     with pytest.raises(StatusListError):
         random_free_index(lambda _i: False, rng=_ScriptedRng([MIN_LIST_LENGTH]))
+
+
+def test_expanded_lists_are_remembered_by_their_exact_text_and_a_changed_bit_is_seen() -> None:
+    from issuer.core import status_list
+
+    status_list.EXPANDED_LISTS.clear()
+    bits = Bitstring()
+    entry = status_entry(LIST_URL, 4242, "revocation")
+    assert check_status(entry, _list_credential(bits)).status is False
+    assert check_status(entry, _list_credential(bits)).status is False
+    assert status_list.EXPANDED_LISTS.hits == 1
+    bits.set(4242)  # a new encodedList: expanded afresh, never the remembered one
+    assert check_status(entry, _list_credential(bits)).status is True
+    assert len(status_list.EXPANDED_LISTS) == 2
+
+
+def test_a_huge_list_is_checked_but_not_remembered() -> None:
+    from issuer.core import status_list
+
+    status_list.EXPANDED_LISTS.clear()
+    huge = Bitstring(8 * 1024 * 1024)  # 1 MiB of bits, more than is ever kept
+    entry = status_entry(LIST_URL, 5, "revocation")
+    assert check_status(entry, _list_credential(huge)).status is False
+    assert len(status_list.EXPANDED_LISTS) == 0
