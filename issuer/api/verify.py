@@ -15,8 +15,6 @@ from werkzeug.datastructures import FileStorage
 
 from issuer import ratelimit
 from issuer.api import bp
-from issuer.config import get_settings
-from issuer.db import get_session
 from issuer.errors import error_response
 from issuer.services import verification
 
@@ -52,19 +50,9 @@ def verify_credential() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        # Verifying one of our credentials may sign its status list afresh: that signature is
-        # committed to save the next verifier the work; otherwise nothing is written.
-        session = get_session()
-        result = verification.verify_submission(
-            session,
-            body,
-            base_url=get_settings().base_url,
-            fetch=verification.remote_fetcher(),
-        )
-        answer = result.to_dict()
-        verification.commit_if_written(session)
+        result = verification.verify_submission_for_request(body)
     except verification.SubmissionTooLargeError as error:
         return error_response(413, error.message, code="too_large")
     except verification.UnreadableSubmissionError as error:
         return error_response(400, error.message, code=error.code)
-    return jsonify(answer)
+    return jsonify(result.to_dict())

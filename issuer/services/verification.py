@@ -60,6 +60,7 @@ from issuer.core.verifier import (
     VerificationReport,
     verify_credential,
 )
+from issuer.db import get_session
 from issuer.models import BadgeClassVersion, Credential, Institution, KeyStatus, SigningKey
 from issuer.models_issuing import StatusAllocation, StatusList
 from issuer.services import institutions, status
@@ -841,3 +842,30 @@ def verify_submission(
             report=report or _unsupported_format("not checked"), source=source
         )
     return verify(session, text, base_url=base_url, fetch=fetch, now=now, source=source)
+
+
+# ------------------------------------------------------------------------- in a web request
+
+
+def verify_stored_for_request(credential_id: str) -> VerificationResult:
+    """``verify_stored`` in the current request: its session, base URL and guarded fetcher.
+
+    Nothing is changed on purpose, but verifying one of our credentials may sign its status
+    list afresh (``status.signed_list_credential``): that signature is committed to save the
+    next verifier the work; otherwise nothing is (``commit_if_written``)."""
+    session = get_session()
+    result = verify_stored(
+        session, credential_id, base_url=get_settings().base_url, fetch=remote_fetcher()
+    )
+    commit_if_written(session)
+    return result
+
+
+def verify_submission_for_request(data: bytes | str) -> VerificationResult:
+    """``verify_submission`` in the current request (see ``verify_stored_for_request``)."""
+    session = get_session()
+    result = verify_submission(
+        session, data, base_url=get_settings().base_url, fetch=remote_fetcher()
+    )
+    commit_if_written(session)
+    return result

@@ -19,8 +19,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from issuer import ratelimit
 from issuer.auth import csrf
-from issuer.config import get_settings
-from issuer.db import get_session
 from issuer.i18n import current_language
 from issuer.services import verification
 from issuer.services.errors import NotFoundError
@@ -45,21 +43,10 @@ def credential(credential_id: str) -> ResponseReturnValue:
     if not CREDENTIAL_ID.fullmatch(credential_id):
         return _not_found()
     try:
-        # Nothing is changed on purpose, but verifying one of our credentials may sign its
-        # status list afresh (``status.signed_list_credential``): that signature is committed
-        # to save the next verifier the work; otherwise nothing is (``commit_if_written``).
-        session = get_session()
-        result = verification.verify_stored(
-            session,
-            credential_id,
-            base_url=get_settings().base_url,
-            fetch=verification.remote_fetcher(),
-        )
-        view = build_view(result, current_language())
-        verification.commit_if_written(session)
+        result = verification.verify_stored_for_request(credential_id)
     except NotFoundError:
         return _not_found()
-    return render_template("verify/result.html", view=view)
+    return render_template("verify/result.html", view=build_view(result, current_language()))
 
 
 @bp.get("/verify")
@@ -100,15 +87,7 @@ def submit() -> ResponseReturnValue:
     if data is None:
         return _form_error(gettext("Choose a file or paste the credential's JSON."), 400)
     try:
-        session = get_session()  # see ``credential`` above
-        result = verification.verify_submission(
-            session,
-            data,
-            base_url=get_settings().base_url,
-            fetch=verification.remote_fetcher(),
-        )
-        view = build_view(result, current_language())
-        verification.commit_if_written(session)
+        result = verification.verify_submission_for_request(data)
     except verification.SubmissionTooLargeError:
         return _too_large()
     except verification.UnreadableSubmissionError:
@@ -119,7 +98,7 @@ def submit() -> ResponseReturnValue:
             ),
             400,
         )
-    return render_template("verify/result.html", view=view)
+    return render_template("verify/result.html", view=build_view(result, current_language()))
 
 
 def _too_large() -> ResponseReturnValue:
