@@ -12,18 +12,24 @@ import tempfile
 from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Signing is CPU-bound: one worker per core. A second thread lets a worker overlap waits on a
-# database server (PostgreSQL); on the embedded SQLite there is nothing to wait for and two
-# threads only take turns on the GIL: measured on 2 cores, GET /verify/<id> at 16 connections
-# 628 -> 670 and 332 -> 413 req/s, p99 57 -> 44 and 110 -> 71 ms with one thread (2026-11-23,
-# pairs run back to back). A deployment that verifies many other issuers' credentials (remote
-# DID and status-list fetches) may want GUNICORN_THREADS=2 on SQLite too.
+# Signing is CPU-bound: one worker per core.
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
 _embedded_database = os.environ.get("ISSUER_DATABASE_URL", "sqlite").startswith("sqlite")
+# On the embedded SQLite there is no database server to wait for: a worker serves one request
+# at a time with gunicorn's sync worker, which takes a connection from the shared listening
+# socket only when it is free, so requests always go to an idle worker (no keep-alive: behind
+# the reverse proxy each request is a connection of its own anyway, nginx's default upstream
+# is HTTP/1.0). With gthread, a worker also accepts while busy and keeps the connection:
+# requests queue behind a busy worker while the other idles (measured on 2 cores, GET
+# /verify/<id> at 16 connections, runs alternated: gthread 518 and 593 req/s, p99 60 and 45
+# ms; sync 631 and 808 req/s, p99 36 and 32 ms; 2026-11-23).
+# On PostgreSQL a second thread overlaps a worker's waits on the database server; there the
+# gthread worker of issuer.gunicorn_worker closes a keep-alive connection after
+# GUNICORN_KEEPALIVE_REQUESTS (100) requests so that connections do not all stay on the worker
+# that accepted them. (Two threads on SQLite only took turns on the GIL: 628 -> 670 and
+# 332 -> 413 req/s with one.) GUNICORN_THREADS overrides; more than one means gthread.
 threads = int(os.environ.get("GUNICORN_THREADS", "1" if _embedded_database else "2"))
-# gthread, closing a keep-alive connection after GUNICORN_KEEPALIVE_REQUESTS (100) requests so
-# that connections do not all stay on the worker that accepted them (issuer.gunicorn_worker).
-worker_class = "issuer.gunicorn_worker.BalancingThreadWorker"
+worker_class = "sync" if threads == 1 else "issuer.gunicorn_worker.BalancingThreadWorker"
 # Not on by default: SO_REUSEPORT (``--reuse-port``, e.g. GUNICORN_CMD_ARGS="--reuse-port").
 # With it each worker listens on a socket of its own (gunicorn >= 23 opens it in the worker)
 # and the kernel spreads connections over the workers by address hash: wrk's 16 keep-alive

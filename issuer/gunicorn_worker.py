@@ -1,5 +1,7 @@
-"""The gunicorn worker class of ``gunicorn.conf.py``: gthread, with keep-alive connections that
-do not stay on one worker for ever.
+"""The gunicorn worker class of ``gunicorn.conf.py`` when workers have more than one thread (the
+default on PostgreSQL): gthread, with keep-alive connections that do not stay on one worker for
+ever. (With one thread, the default on SQLite, the sync worker is used: it accepts only when
+free, which balances by itself.)
 
 gunicorn's workers share one listening socket and race to accept; a keep-alive connection
 then stays with the worker that won it for as long as the client keeps it open. Whichever
