@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -57,10 +58,23 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 accesslog = None
 errorlog = "-"
 
-# Prometheus metrics from several worker processes are combined through a shared folder.
+# Prometheus metrics from several worker processes are combined through a shared folder
+# (prometheus_client's multiprocess mode: the folder must exist before the app imports the
+# client, and be emptied between runs, or the files of processes from an earlier run are counted
+# again). Without PROMETHEUS_MULTIPROC_DIR a temporary folder is made and removed at exit; an
+# operator's folder is created when missing and emptied once when the master starts (this file
+# is read again on a HUP reload, which must not drop the running workers' files), never removed.
+_OWN_METRICS_DIR = "MERKKI_GUNICORN_OWN_METRICS_DIR"
+_METRICS_PREPARED_BY = "MERKKI_GUNICORN_METRICS_PREPARED_BY"
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-    _metrics_dir = tempfile.mkdtemp(prefix="merkki-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="merkki-metrics-")
+    os.environ[_OWN_METRICS_DIR] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+elif os.environ.get(_METRICS_PREPARED_BY) != str(os.getpid()):
+    _metrics = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    _metrics.mkdir(parents=True, exist_ok=True)
+    for _stale in _metrics.glob("*.db"):
+        _stale.unlink(missing_ok=True)
+os.environ[_METRICS_PREPARED_BY] = str(os.getpid())
 
 
 def on_starting(server: Any) -> None:
@@ -73,7 +87,9 @@ def on_starting(server: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
+    own = os.environ.get(_OWN_METRICS_DIR)
+    if own and own == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -473,10 +473,11 @@ def start(
         "wsgi:app",
     ]
     # gunicorn.conf.py makes (and removes at exit) a metrics folder when this is unset; ours
-    # stays inside the test's folder, also when the master is killed.
-    metrics = deployment.folder / "metrics"
-    metrics.mkdir(exist_ok=True)
-    environment = {**deployment.environment, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    # stays inside the test's folder, also when the master is killed (unless the test gave one).
+    environment = {
+        "PROMETHEUS_MULTIPROC_DIR": str(deployment.folder / "metrics"),
+        **deployment.environment,
+    }
     with deployment.log_path.open("ab") as log:
         deployment.process = subprocess.Popen(
             command,
