@@ -27,14 +27,15 @@ from issuer.config import get_settings
 from issuer.db import get_database, get_session
 from issuer.i18n import SUPPORTED_LANGUAGES
 from issuer.models import Credential
-from issuer.services import verification
+from issuer.services import accounts, verification
 from issuer.verify.presentation import build_view
 
 logger = logging.getLogger("issuer.warmup")
 
 
 def warm_up(app: Flask) -> bool:
-    """Verify one stored credential and render its page in every language; True when done.
+    """Verify one stored credential and render its page in every language, and make the sign-in
+    dummy hash (``accounts.dummy_password_hash``); True when done.
 
     Leaves no database connection open (the pool is emptied: connections must not be shared
     with forked workers) and moves what the process holds now out of the garbage collector's
@@ -44,6 +45,7 @@ def warm_up(app: Flask) -> bool:
     started = time.perf_counter()
     done = False
     try:
+        accounts.dummy_password_hash()  # sign-in with an unknown address: see its docstring
         done = _verify_one(app)
     except Exception:  # warming up is an optimization: never a reason not to serve
         logger.warning("warm-up failed; the workers will warm up on their own", exc_info=True)

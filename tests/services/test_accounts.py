@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,6 +112,36 @@ def test_authenticate_is_one_answer_for_every_failure(
     signed_in = accounts.authenticate(session, "T@hamk.fi", PASSWORD, client="c", now=T0)
     assert signed_in is user
     assert user.last_login_at == T0
+
+
+def test_an_unknown_address_costs_an_argon2_verification(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As much work as a wrong password (no account enumeration by timing): the dummy hash is a
+    # real argon2id hash, made once.
+    checked: list[str] = []
+    real_verify = accounts._verify
+
+    def recording_verify(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(accounts, "_verify", recording_verify)
+    for client in ("a", "b"):
+        assert accounts.authenticate(session, "nobody@hamk.fi", PASSWORD, client=client) is None
+    assert len(checked) == 2
+    assert checked[0] == checked[1]
+    assert checked[0].startswith("$argon2id$")
+
+
+def test_importing_accounts_hashes_no_password() -> None:
+    # Every CLI command imports the app: an argon2 hash at import cost each ~0.15 s and 64 MiB.
+    probe = (
+        "import sys, issuer.cli, issuer.services.accounts as a; "
+        "sys.exit(a.dummy_password_hash.cache_info().misses)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
 
 
 def test_nobody_deactivates_themselves(session: Session, institution: Institution) -> None:
