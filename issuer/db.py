@@ -8,6 +8,7 @@ ends is rolled back when the session closes.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -157,3 +159,25 @@ def unit_of_work() -> Iterator[Session]:
 def dispose(app: Flask) -> None:
     """Release the app's connection pool (tests, process shutdown)."""
     get_database(app).engine.dispose()
+
+
+#: SQLSTATEs of a transaction the database aborted only because of concurrent transactions
+#: (PostgreSQL manual, Appendix A: 40001 serialization_failure, 40P01 deadlock_detected, 55P03
+#: lock_not_available; "Deadlocks" in 13.3.4: "applications ... should be prepared to retry
+#: transactions"). Nothing of it was kept; the same work done again can succeed.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+#: SQLite's SQLITE_BUSY / SQLITE_LOCKED: another writer held the lock past the busy timeout.
+_SQLITE_BUSY = ("database is locked", "database table is locked")
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """Did the database refuse this transaction only because of another one (a deadlock, a
+    serialization failure, a lock it could not get in time)? Then retrying later is safe."""
+    if not isinstance(error, DBAPIError):
+        return False
+    original = error.orig
+    if getattr(original, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(original, sqlite3.OperationalError) and str(original).startswith(
+        _SQLITE_BUSY
+    )

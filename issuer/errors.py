@@ -11,11 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    ServiceUnavailable,
+)
 from werkzeug.http import HTTP_STATUS_CODES
 
 from issuer.core.errors import EngineError
-from issuer.db import close_session
+from issuer.db import close_session, is_transient_conflict
 from issuer.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -109,8 +116,32 @@ def _unexpected_error(error: Exception) -> Response | HTTPException:
     return error_response(500, "internal error; it has been logged")
 
 
+#: Seconds a client is asked to wait after a transient database conflict.
+RETRY_AFTER_CONFLICT_S = 1
+
+
+def _database_error(error: DBAPIError) -> Response | HTTPException:
+    """A transaction the database gave up because of a concurrent one (a deadlock between two
+    issuers, SQLite's write lock held too long): nothing was committed, so the answer is 503
+    with Retry-After, not a 500; an API client repeats the request with the same
+    Idempotency-Key and gets one credential. Any other database error is unexpected."""
+    if not is_transient_conflict(error):
+        return _unexpected_error(error)
+    current_app.logger.warning(
+        "transient database conflict on %s %s: %s", request.method, request.path, error.orig
+    )
+    close_session()
+    message = _("The service is busy. Please try again in a moment.")
+    if not wants_json():
+        return ServiceUnavailable(message, retry_after=RETRY_AFTER_CONFLICT_S)
+    response = error_response(503, message, code="busy")
+    response.headers["Retry-After"] = str(RETRY_AFTER_CONFLICT_S)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(EngineError, _engine_error)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected_error)

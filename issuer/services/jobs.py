@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer.config import ConfigError
+from issuer.db import is_transient_conflict
 from issuer.models_issuing import BulkJob, JobState
 from issuer.services import bulk, issuing
 
@@ -56,6 +57,10 @@ STALE_AFTER = timedelta(minutes=2)
 _EXTENSION = "issuer.jobs"
 _SETTINGS_EXTENSION = "issuer.jobs.settings"
 MAX_BATCH_SIZE = 10_000
+#: A batch aborted by a concurrent transaction is run again this many times before the job is
+#: marked failed (``_run_batch``), pausing TRANSIENT_PAUSE_S, then twice that, and so on.
+TRANSIENT_RETRIES = 5
+TRANSIENT_PAUSE_S = 0.05
 
 Progress = Callable[[BulkJob], None]
 
@@ -242,15 +247,7 @@ def run_job(
                     session.rollback()
                     job = session.get(BulkJob, job_id)
                     return job is not None and job.state is JobState.DONE
-                job = session.get(BulkJob, job_id, populate_existing=True)
-                assert job is not None  # we hold it: the row exists
-                try:
-                    done = bulk.process_batch(session, ctx, job, batch_size=size)
-                    session.commit()
-                except Exception as error:
-                    session.rollback()
-                    _fail(session, job_id, me, error)
-                    raise
+                job, done = _run_batch(app, session, ctx, job_id, me, size)
                 if progress is not None:
                     progress(job)
                 if done:
@@ -260,6 +257,43 @@ def run_job(
                     return False
         finally:
             session.close()
+
+
+def _run_batch(
+    app: Flask,
+    session: Session,
+    ctx: issuing.IssuingContext,
+    job_id: int,
+    worker: str,
+    size: int,
+) -> tuple[BulkJob, bool]:
+    """One batch in one transaction: the job row as committed and whether the job is done.
+
+    A batch the database aborted only because of a concurrent transaction (a deadlock with
+    another issuer drawing status indexes on PostgreSQL, SQLite's lock held past the busy
+    timeout: ``is_transient_conflict``) left nothing behind and is run again, at most
+    ``TRANSIENT_RETRIES`` times, after a short, growing pause. Any other error marks the job
+    failed (it stays resumable) and is raised."""
+    for attempt in range(TRANSIENT_RETRIES + 1):
+        job = session.get(BulkJob, job_id, populate_existing=True)
+        assert job is not None  # we hold it: the row exists
+        try:
+            done = bulk.process_batch(session, ctx, job, batch_size=size)
+            session.commit()
+        except Exception as error:
+            session.rollback()
+            if attempt < TRANSIENT_RETRIES and is_transient_conflict(error):
+                app.logger.warning(
+                    "bulk job %s: batch aborted by a concurrent transaction, running it again: %s",
+                    job_id,
+                    getattr(error, "orig", error),
+                )
+                time.sleep(TRANSIENT_PAUSE_S * (attempt + 1))
+                continue
+            _fail(session, job_id, worker, error)
+            raise
+        return job, done
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def release(session: Session, job_id: int, worker: str) -> bool:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from issuer.db import get_session
 from issuer.models import Credential
+from issuer.services import issuing
 from tests.learner.support import (
     BASE_URL,
     World,
@@ -268,3 +272,59 @@ def test_bulk_needs_a_badge_class(app: Flask, world: World) -> None:
     )
     assert response.status_code == 422
     assert "badge_class" in response.get_json()["fields"]
+
+
+def _transient_conflict(app: Flask) -> OperationalError:
+    """The error each database really raises when a concurrent transaction wins: PostgreSQL's
+    deadlock_detected (40P01), SQLite's busy lock."""
+    original: Exception
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        original = sqlite3.OperationalError("database is locked")
+    else:
+        original = psycopg.errors.DeadlockDetected("deadlock detected")
+    return OperationalError("INSERT INTO status_allocation ...", {}, original)
+
+
+def test_a_transient_database_conflict_is_503_and_a_retry_issues_once(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = app.test_client()
+    headers = {**auth(world.hamk_token), "Idempotency-Key": "enrolment-77"}
+    real_issue = issuing.issue
+
+    def issue_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
+        real_issue(*args, **kwargs)  # everything written (flushed), then the database gives up
+        raise _transient_conflict(app)
+
+    monkeypatch.setattr(issuing, "issue", issue_then_lose_the_race)
+    busy = client.post(
+        "/api/v1/credentials", json=BODY, headers={**headers, "Accept-Language": "fi"}
+    )
+    assert busy.status_code == 503
+    # At least our 1 s; Flask-Limiter raises it to its window's reset on rate-limited routes.
+    assert int(busy.headers["Retry-After"]) >= 1
+    assert busy.get_json() == {
+        "error": "busy",
+        "message": "Palvelu on juuri nyt kiireinen. Yritä hetken kuluttua uudelleen.",
+    }
+    assert _count(app) == 0  # nothing of the failed transaction was kept
+
+    monkeypatch.setattr(issuing, "issue", real_issue)
+    retried = client.post("/api/v1/credentials", json=BODY, headers=headers)
+    assert retried.status_code == 201
+    assert _count(app) == 1
+
+
+def test_an_unexpected_database_error_is_still_a_500(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(issuing, "issue", broken)
+    answer = app.test_client().post(
+        "/api/v1/credentials", json=BODY, headers=auth(world.hamk_token)
+    )
+    assert answer.status_code == 500
+    assert answer.get_json()["error"] == "internal_server_error"
+    assert _count(app) == 0

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from issuer import create_app
 from issuer.cli import main
@@ -244,3 +247,74 @@ def test_a_runner_asked_to_stop_hands_the_job_back_after_its_batch(app: Flask) -
     job = job_state(app, job_id)
     assert (job.state, job.issued) == (JobState.DONE, 5)
     assert _credentials(app) == 5
+
+
+def _lost_race(app: Flask) -> OperationalError:
+    """What each database raises when a concurrent transaction wins (tests/test_db_conflicts)."""
+    original: Exception
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        original = sqlite3.OperationalError("database is locked")
+    else:
+        original = psycopg.errors.DeadlockDetected("deadlock detected")
+    return OperationalError("INSERT INTO status_allocation ...", {}, original)
+
+
+@pytest.mark.usefixtures("world")
+def test_a_batch_aborted_by_a_concurrent_transaction_runs_again(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _job(app, 5)
+    real_batch = bulk.process_batch
+    calls = 0
+
+    def losing_once(*args: Any, **kwargs: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        done = real_batch(*args, **kwargs)  # the batch's rows are written (flushed), then lost
+        if calls == 2:
+            raise _lost_race(app)
+        return done
+
+    monkeypatch.setattr(bulk, "process_batch", losing_once)
+    monkeypatch.setattr(jobs, "TRANSIENT_PAUSE_S", 0.0)
+    assert jobs.run_job(app, job_id)
+    # Rows 1-2, 3-4 (lost, run again), 5, then the call that finds no pending row left.
+    assert calls == 5
+    state = job_state(app, job_id)
+    assert state.state is JobState.DONE
+    assert state.error is None
+    assert _credentials(app) == 5
+
+
+@pytest.mark.usefixtures("world")
+def test_a_batch_that_keeps_losing_or_breaks_fails_the_job(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+
+    def losing(*args: Any, **kwargs: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        raise _lost_race(app)
+
+    monkeypatch.setattr(bulk, "process_batch", losing)
+    monkeypatch.setattr(jobs, "TRANSIENT_PAUSE_S", 0.0)
+    job_id = _job(app, 3)
+    with pytest.raises(OperationalError):
+        jobs.run_job(app, job_id)
+    assert calls == jobs.TRANSIENT_RETRIES + 1
+    assert job_state(app, job_id).state is JobState.FAILED
+
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        raise OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(bulk, "process_batch", broken)
+    calls = 0
+    other = _job(app, 3)
+    with pytest.raises(OperationalError):
+        jobs.run_job(app, other)
+    assert calls == 1  # not a lost race: no second attempt
+    assert job_state(app, other).state is JobState.FAILED
+    assert _credentials(app) == 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import json
 import re
+import sqlite3
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from issuer.core.baking import bake_svg
 from issuer.db import unit_of_work
@@ -320,3 +322,22 @@ def test_a_baked_svg_of_another_issuer_unsigned_is_not_genuine(client: FlaskClie
     page = response.get_data(as_text=True)
     assert _verdict(page) == "not_genuine"
     assert "no proof" in page
+
+
+def test_a_transient_database_conflict_is_a_503_page_in_the_readers_language(
+    client: FlaskClient, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def busy(credential_id: str) -> Any:
+        raise OperationalError("SELECT ...", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(verification, "verify_stored_for_request", busy)
+    response = client.get(
+        f"/verify/{scenario.credentials['valid'].id}",
+        headers={"Accept-Language": ACCEPT_LANGUAGE["sv"]},
+    )
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "Tjänsten är upptagen just nu. Försök igen om en stund." in response.get_data(
+        as_text=True
+    )
