@@ -210,7 +210,16 @@ def profile(institution: Institution, base_url: str, lang: str) -> dict[str, Any
         email=institution.email,
         address={key: value for key, value in address.items() if value},
         other_identifiers=[(kind, value) for kind, value in identifiers if value],
+        image_url=logo_url(institution, base_url),
     )
+
+
+def logo_url(institution: Institution, base_url: str) -> str | None:
+    """Where the institution's logo is served (issuer.catalog), when it has one: the issuer
+    Profile's ``image`` (OB 3.0 Profile.image), which verifiers and wallets show."""
+    if institution.logo is None or institution.logo_media_type is None:
+        return None
+    return f"{base_url}/catalog/institutions/{institution.slug}/logo"
 
 
 def profile_document(institution: Institution, base_url: str, lang: str) -> dict[str, Any]:

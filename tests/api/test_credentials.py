@@ -13,9 +13,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.services import issuing
+from issuer.services import institutions, issuing
 from tests.learner.support import (
     BASE_URL,
     World,
@@ -328,3 +328,24 @@ def test_an_unexpected_database_error_is_still_a_500(
     assert answer.status_code == 500
     assert answer.get_json()["error"] == "internal_server_error"
     assert _count(app) == 0
+
+
+def test_the_institution_logo_is_the_issuer_profile_image(app: Flask, world: World) -> None:
+    client = app.test_client()
+    logo_url = f"{BASE_URL}/catalog/institutions/hamk/logo"
+    before = client.post("/api/v1/credentials", json=BODY, headers=auth(world.hamk_token))
+    assert "image" not in before.get_json()["credential"]["issuer"]
+    with app.app_context(), unit_of_work() as session:
+        institution = institutions.get_institution(session, "hamk")
+        institution.logo = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+        institution.logo_media_type = "image/svg+xml"
+
+    issued = client.post("/api/v1/credentials", json=BODY, headers=auth(world.hamk_token))
+    credential = issued.get_json()["credential"]
+    assert credential["issuer"]["image"] == {"id": logo_url, "type": "Image", "caption": "HAMK"}
+    assert client.get(logo_url.removeprefix(BASE_URL)).status_code == 200
+    profile = client.get("/issuers/hamk", headers={"Accept-Language": "en"}).get_json()
+    assert profile["image"]["id"] == logo_url
+    # Signed with the image: our verifier (and the JSON-LD contexts) accept it.
+    verdict = client.post("/api/v1/verify", json=credential).get_json()
+    assert verdict["verdict"] == "valid", verdict

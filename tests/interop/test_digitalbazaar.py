@@ -355,6 +355,8 @@ def test_credential_from_the_merkki_builder_verifies_in_js(dbvc: RunJs) -> None:
             url="https://www.example.fi/",
             address={"addressLocality": "Äänekoski", "addressCountryCode": "FI"},
             other_identifiers=[("ext:BusinessId", "0123456-7")],
+            # The institution's logo (issuer.services.institutions.logo_url): Image + caption.
+            image_url=f"{BASE_URL}/catalog/institutions/builder/logo",
         ),
         achievement=achievement,
         recipient_name="Liisa Väätäinen",
