@@ -481,7 +481,7 @@ def run(report: Report, quick: bool = False) -> None:
             master = server.pid
             _check_answers(instance)
             report.start(
-                f"http: gunicorn, {WORKERS} workers (gunicorn.conf.py: gthread), on loopback",
+                f"http: gunicorn, {WORKERS} sync workers (gunicorn.conf.py, SQLite), on loopback",
                 f"load generator: {tool}; {seconds:.0f} s per figure after a warm-up "
                 "(until two 1-second rounds agree); "
                 f"GET /verify/<id> rotates over {len(instance.ids)} credentials; POST "

@@ -178,6 +178,4 @@ def is_transient_conflict(error: BaseException) -> bool:
     original = error.orig
     if getattr(original, "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
-    return isinstance(original, sqlite3.OperationalError) and str(original).startswith(
-        _SQLITE_BUSY
-    )
+    return isinstance(original, sqlite3.OperationalError) and str(original).startswith(_SQLITE_BUSY)
