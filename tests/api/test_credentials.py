@@ -7,7 +7,6 @@ import sqlite3
 import threading
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.services import institutions, issuing
+from tests.db_errors import lost_race
 from tests.learner.support import (
     BASE_URL,
     World,
@@ -274,17 +274,6 @@ def test_bulk_needs_a_badge_class(app: Flask, world: World) -> None:
     assert "badge_class" in response.get_json()["fields"]
 
 
-def _transient_conflict(app: Flask) -> OperationalError:
-    """The error each database really raises when a concurrent transaction wins: PostgreSQL's
-    deadlock_detected (40P01), SQLite's busy lock."""
-    original: Exception
-    if app.config["DATABASE_URL"].startswith("sqlite"):
-        original = sqlite3.OperationalError("database is locked")
-    else:
-        original = psycopg.errors.DeadlockDetected("deadlock detected")
-    return OperationalError("INSERT INTO status_allocation ...", {}, original)
-
-
 def test_a_transient_database_conflict_is_503_and_a_retry_issues_once(
     app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,7 +283,7 @@ def test_a_transient_database_conflict_is_503_and_a_retry_issues_once(
 
     def issue_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
         real_issue(*args, **kwargs)  # everything written (flushed), then the database gives up
-        raise _transient_conflict(app)
+        raise lost_race(app)
 
     monkeypatch.setattr(issuing, "issue", issue_then_lose_the_race)
     busy = client.post(

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -22,6 +21,7 @@ from issuer.models import Credential
 from issuer.models_issuing import BulkJob, JobState
 from issuer.services import badge_classes, bulk, institutions, jobs
 from issuer.services.audit import SystemActor
+from tests.db_errors import lost_race
 from tests.learner.support import (
     issuing_templates_dir,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
@@ -249,16 +249,6 @@ def test_a_runner_asked_to_stop_hands_the_job_back_after_its_batch(app: Flask) -
     assert _credentials(app) == 5
 
 
-def _lost_race(app: Flask) -> OperationalError:
-    """What each database raises when a concurrent transaction wins (tests/test_db_conflicts)."""
-    original: Exception
-    if app.config["DATABASE_URL"].startswith("sqlite"):
-        original = sqlite3.OperationalError("database is locked")
-    else:
-        original = psycopg.errors.DeadlockDetected("deadlock detected")
-    return OperationalError("INSERT INTO status_allocation ...", {}, original)
-
-
 @pytest.mark.usefixtures("world")
 def test_a_batch_aborted_by_a_concurrent_transaction_runs_again(
     app: Flask, monkeypatch: pytest.MonkeyPatch
@@ -272,7 +262,7 @@ def test_a_batch_aborted_by_a_concurrent_transaction_runs_again(
         calls += 1
         done = real_batch(*args, **kwargs)  # the batch's rows are written (flushed), then lost
         if calls == 2:
-            raise _lost_race(app)
+            raise lost_race(app)
         return done
 
     monkeypatch.setattr(bulk, "process_batch", losing_once)
@@ -295,7 +285,7 @@ def test_a_batch_that_keeps_losing_or_breaks_fails_the_job(
     def losing(*args: Any, **kwargs: Any) -> bool:
         nonlocal calls
         calls += 1
-        raise _lost_race(app)
+        raise lost_race(app)
 
     monkeypatch.setattr(bulk, "process_batch", losing)
     monkeypatch.setattr(jobs, "TRANSIENT_PAUSE_S", 0.0)
