@@ -20,6 +20,7 @@ cryptosuite (ob3-facts §2.3), and are accepted for verification only.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -49,6 +50,7 @@ from issuer.core.errors import (
 from issuer.core.lru import BoundedCache
 from issuer.core.multikey import decode_public_key, public_key_bytes
 from issuer.core.resolver import KeyResolver, ResolutionError, ResolvedKey
+from issuer.core.signed_view import ProofOptionsView, proof_options_view
 
 DATA_INTEGRITY_PROOF = "DataIntegrityProof"
 EDDSA_RDFC_2022 = "eddsa-rdfc-2022"
@@ -80,12 +82,16 @@ JsonObject = dict[str, Any]
 # re-serialized to ask the caches; the same document in another spelling is merely another key.
 VERIFIED_PROOFS: BoundedCache[tuple[bytes, bytes, str, bool], bool] = BoundedCache(4096)
 DOCUMENT_TERMS: BoundedCache[bytes, tuple[str, ...]] = BoundedCache(4096)
+#: A proof's canonical configuration and the options read from it, by the digest of the proof
+#: options' and the document context's JSON text (a pure function of both).
+PROOF_OPTIONS: BoundedCache[bytes, tuple[str, ProofOptionsView]] = BoundedCache(4096)
 
 
 def clear_verification_caches() -> None:
     """Forget every remembered verification (benchmarks measure first verifications)."""
     VERIFIED_PROOFS.clear()
     DOCUMENT_TERMS.clear()
+    PROOF_OPTIONS.clear()
 
 
 def _json_text(value: Any) -> str:
@@ -519,6 +525,8 @@ class ProofResult:
     #: True when the proof could not be checked at all (an unsupported cryptosuite, a key that
     #: could not be retrieved): the verifier reports "could not verify", not "forged".
     unchecked: bool = False
+    #: True when the key's controller was proven to vouch for it (``ResolvedKey.confirmed``).
+    confirmed: bool = False
 
 
 def _result(
@@ -528,13 +536,27 @@ def _result(
     controller: str | None = None,
     *,
     unchecked: bool = False,
+    signed: list[ProofOptionsView] | None = None,
 ) -> ProofResult:
+    """A proof's result. Its type, suite and method are the signed ones once the proof
+    configuration was read (``signed``); before that, what the JSON says (for the message)."""
     fields = proof if isinstance(proof, dict) else {}
 
     def text(name: str) -> str | None:
         value = fields.get(name)
         return value if isinstance(value, str) else None
 
+    if signed:
+        view = signed[0]
+        return ProofResult(
+            ok=ok,
+            proof_type=view.type or "",
+            cryptosuite=view.cryptosuite,
+            verification_method=view.verification_method,
+            controller=controller,
+            message=message,
+            unchecked=unchecked,
+        )
     return ProofResult(
         ok=ok,
         proof_type=text("type") or "",
@@ -558,8 +580,12 @@ class _Verifier:
         expected_purpose: str,
         check_terms: bool,
         source: SourceKey | None = None,
+        known: tuple[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.unsecured = unsecured
+        #: The unsecured document's canonical form and undefined terms, when the caller has
+        #: them already (the verifier's signed view is made from the same canonical form).
+        self.known = known
         self.all_proofs = all_proofs
         self.resolver = resolver
         self.loader = loader
@@ -590,6 +616,8 @@ class _Verifier:
 
         The terms are found in the same walk that canonicalizes the document (the canonical
         form is kept for the proofs), and remembered for the default loader."""
+        if self.known is not None:
+            return _describe_undefined(list(self.known[1]), "credential") if self.known[1] else None
         key = self._terms_key()
         if key is None:
             return _document_problem(self.unsecured, self.loader)
@@ -615,35 +643,76 @@ class _Verifier:
 
     def verify(self, proof: object, index: int) -> ProofResult:
         """Verify ``proof``, the ``index``-th of the document's proofs."""
+        signed: list[ProofOptionsView] = []
         try:
-            controller = self._verify(proof, index)
+            resolved = self._verify(proof, index, signed)
         except UnsupportedProofError as error:
-            return _result(proof, False, error.message, unchecked=True)
+            return _result(proof, False, error.message, unchecked=True, signed=signed)
         except ResolutionError as error:
-            return _result(proof, False, error.message, unchecked=error.unavailable)
+            return _result(proof, False, error.message, unchecked=error.unavailable, signed=signed)
         except EngineError as error:
-            return _result(proof, False, error.message)
+            return _result(proof, False, error.message, signed=signed)
         except Exception as error:  # never raise for bad input, whatever it is
-            return _result(proof, False, f"proof could not be checked: {_short(error)}")
-        message = f"signature verified (key controlled by {controller})"
-        return _result(proof, True, message, controller)
+            return _result(
+                proof, False, f"proof could not be checked: {_short(error)}", signed=signed
+            )
+        message = f"signature verified (key controlled by {resolved.controller})"
+        result = _result(proof, True, message, resolved.controller, signed=signed)
+        return dataclasses.replace(result, confirmed=resolved.confirmed)
 
-    def _verify(self, proof: object, index: int) -> str:
-        """Return the key's controller if ``proof`` verifies; raise ``EngineError`` otherwise."""
+    def _signed_options(self, options: JsonObject, context: Any) -> tuple[str, ProofOptionsView]:
+        """§3.3.5 Proof Configuration, and the options as the canonical configuration states
+        them: the signature covers those, not the JSON keys (an embedded ``@context`` can
+        alias ``verificationMethod``), so every option the checks use is read from there."""
+        key_text = _json_text_or_none({"@context": context, **options})
+        key = _digest(key_text) if key_text is not None and self.loader is None else None
+        known = PROOF_OPTIONS.get(key) if key is not None else None
+        if known is None:
+            canonical = proof_configuration(options, context, self.loader, verifying=True)
+            known = (canonical, proof_options_view(canonical))
+            if key is not None:
+                PROOF_OPTIONS.put(key, known)
+        return known
+
+    def _verify(self, proof: object, index: int, signed: list[ProofOptionsView]) -> ResolvedKey:
+        """Return the key if ``proof`` verifies; raise ``EngineError`` otherwise.
+        ``signed`` receives the proof's options as signed, once they are known."""
         if not isinstance(proof, dict):
             raise ProofError("proof is not a JSON object")
+        proof_value = proof.get("proofValue")
+        if not isinstance(proof_value, str):
+            # Checked before the suite: a proof without a signature value signs nothing,
+            # whatever suite it names (the OB 3.0 examples' ``"proof": {}``).
+            raise ProofError("proof has no proofValue string")
         _check_suite(proof, verifying=True)
-        purpose = proof.get("proofPurpose")
+        _check_proof_value(proof_value)
+        options = _without(proof, "proofValue")
+        context = self._context_for(options)
+        options.pop("@context", None)
+        if self.check_terms:
+            undefined = find_undefined_terms({"@context": context, **options}, self.loader)
+            if undefined:
+                raise ProofError(_describe_undefined(undefined, "proof"))
+        canonical_config, view = self._signed_options(options, context)
+        signed.append(view)
+        # The suite, purpose, dates and key as signed (VC-DI-EDDSA §3.3.3 steps 2-4, VC Data
+        # Integrity §2.1 "expires"): what the JSON keys say does not count.
+        _check_suite(view.as_options(), verifying=True)
+        if view.created is not None:
+            parse_xsd_datetime(view.created, "created")
+        purpose = view.proof_purpose
         if purpose != self.expected_purpose:
             raise ProofError(
                 f"proof purpose {purpose!r} does not match the expected {self.expected_purpose!r}"
             )
-        proof_value = proof.get("proofValue")
-        if not isinstance(proof_value, str):
-            raise ProofError("proof has no proofValue string")
-        _check_proof_value(proof_value)
-        self._check_expiry(proof)
-        resolved = self._resolve(proof.get("verificationMethod"))
+        self._check_expiry(view.expires)
+        if view.verification_method is None and isinstance(proof.get("verificationMethod"), str):
+            # JSON-LD drops an IRI that is not absolute: the signed proof names no key.
+            raise ProofError(
+                f"verificationMethod {proof['verificationMethod']!r} is not an absolute IRI, "
+                "so the signed proof names no key"
+            )
+        resolved = self._resolve(view.verification_method)
         input_document = _input_document(
             self.unsecured, self.all_proofs, proof.get("previousProof")
         )
@@ -664,18 +733,10 @@ class _Verifier:
                     self.check_terms,
                 )
         if cache_key is not None and VERIFIED_PROOFS.get(cache_key):
-            return resolved.controller
+            return resolved
         input_text = (
             self.text if input_document is self.unsecured else _json_text_or_none(input_document)
         )
-        options = _without(proof, "proofValue")
-        context = self._context_for(options)
-        options.pop("@context", None)
-        if self.check_terms:
-            undefined = find_undefined_terms({"@context": context, **options}, self.loader)
-            if undefined:
-                raise ProofError(_describe_undefined(undefined, "proof"))
-        canonical_config = proof_configuration(options, context, self.loader, verifying=True)
         data = hash_data(canonical_config, self._transform(input_document, input_text))
         if not verify_signature(data, proof_value, resolved.public_key):
             raise ProofError(
@@ -684,7 +745,7 @@ class _Verifier:
             )
         if cache_key is not None:
             VERIFIED_PROOFS.put(cache_key, True)
-        return resolved.controller
+        return resolved
 
     def _content_key(self, input_document: JsonObject, proof: JsonObject) -> bytes | None:
         """The digest of the input document's and the proof's JSON texts, or None when either
@@ -717,14 +778,14 @@ class _Verifier:
             raise ProofError("the proof's @context differs from the document's @context")
         return context
 
-    def _check_expiry(self, proof: JsonObject) -> None:
+    def _check_expiry(self, expires: str | None) -> None:
         # VC Data Integrity §2.1 "expires": a proof past this time is invalid.
-        if "expires" in proof:
-            expires = parse_xsd_datetime(proof["expires"], "expires")
-            if expires < datetime.now(UTC):
-                raise ProofError(f"proof expired at {proof['expires']}")
+        if expires is not None and parse_xsd_datetime(expires, "expires") < datetime.now(UTC):
+            raise ProofError(f"proof expired at {expires}")
 
     def _transform(self, input_document: JsonObject, text: str | None) -> str:
+        if input_document is self.unsecured and self.known is not None:
+            return self.known[0]
         if text is None:
             # Not JSON data (e.g. a set): refused as always, naming the problem.
             text = _json_text(input_document)
@@ -756,6 +817,7 @@ def verify_proofs(
     expected_purpose: str = ASSERTION_METHOD,
     check_terms: bool = True,
     source: SourceKey | None = None,
+    known: tuple[str, tuple[str, ...]] | None = None,
 ) -> list[ProofResult]:
     """Verify every proof of ``document`` (one result per proof, in order). Never raises: bad
     input gives failed results whose ``message`` names the problem. ``source``: the key of
@@ -764,9 +826,12 @@ def verify_proofs(
     Each proof is checked over the document without proofs, or with the proofs its
     ``previousProof`` names (VC Data Integrity §4.5). A document or proof using terms that no
     @context defines fails, naming them (``check_terms=False`` skips this, see
-    ``create_proof``)."""
+    ``create_proof``). ``known``: the unsecured document's canonical form and undefined terms,
+    when the caller computed them already (``signed_view.SignedView``)."""
     try:
-        return _verify_proofs(document, resolver, loader, expected_purpose, check_terms, source)
+        return _verify_proofs(
+            document, resolver, loader, expected_purpose, check_terms, source, known
+        )
     except Exception as error:  # last line of defence: the contract is "never raises"
         return [_result(None, False, f"document could not be checked: {_short(error)}")]
 
@@ -778,6 +843,7 @@ def _verify_proofs(
     expected_purpose: str,
     check_terms: bool,
     source: SourceKey | None,
+    known: tuple[str, tuple[str, ...]] | None = None,
 ) -> list[ProofResult]:
     if not isinstance(document, dict):
         return [_result(None, False, "document is not a JSON object")]
@@ -785,7 +851,9 @@ def _verify_proofs(
     if not proofs:
         return [_result(None, False, "document has no proof")]
     unsecured = _without(document, "proof")
-    verifier = _Verifier(unsecured, proofs, resolver, loader, expected_purpose, check_terms, source)
+    verifier = _Verifier(
+        unsecured, proofs, resolver, loader, expected_purpose, check_terms, source, known
+    )
     problem = verifier.document_problem() if check_terms else None
     if problem is not None:
         return [_result(proof, False, problem) for proof in proofs]

@@ -64,6 +64,10 @@ class ResolvedKey:
     controller: str
     public_key: Ed25519PublicKey
     purposes: frozenset[str]
+    #: False when nothing proved that ``controller`` vouches for the key: the key was only
+    #: read from the method id (``FragmentMultikeyResolver``). Such a key never confirms an
+    #: issuer (DESIGN.md "Verification: what a verdict rests on").
+    confirmed: bool = True
 
 
 class KeyResolver(Protocol):
@@ -143,6 +147,12 @@ class FragmentMultikeyResolver:
 
     PURPOSES = frozenset({ASSERTION_METHOD})
 
+    def __init__(self, *, trusted: bool = False) -> None:
+        #: ``trusted``: take the URL before ``#`` as the key's confirmed controller, as the
+        #: 1EdTech validator does offline. Only for checking other implementations' samples
+        #: against their own verdicts; the service never does (it dereferences the profile).
+        self._trusted = trusted
+
     def supports(self, method_id: str) -> bool:
         if not isinstance(method_id, str) or "#" not in method_id:
             return False
@@ -163,6 +173,7 @@ class FragmentMultikeyResolver:
             controller=controller,
             public_key=_decode_key(fragment, method_id),
             purposes=self.PURPOSES,
+            confirmed=self._trusted,
         )
 
 
@@ -324,9 +335,17 @@ class ChainResolver:
         )
 
 
-def standard_resolver(did_web_fetch: DidDocumentFetcher | None = None) -> ChainResolver:
-    """did:key, ``https://...#z6Mk...`` and, when ``did_web_fetch`` is given, did:web."""
-    resolvers: list[SchemeResolver] = [DidKeyResolver(), FragmentMultikeyResolver()]
+def standard_resolver(
+    did_web_fetch: DidDocumentFetcher | None = None, *, trust_fragment_keys: bool = False
+) -> ChainResolver:
+    """did:key, ``https://...#z6Mk...`` and, when ``did_web_fetch`` is given, did:web.
+
+    A fragment key confirms nobody unless ``trust_fragment_keys`` (the 1EdTech validator's
+    offline reading, for its own samples)."""
+    resolvers: list[SchemeResolver] = [
+        DidKeyResolver(),
+        FragmentMultikeyResolver(trusted=trust_fragment_keys),
+    ]
     if did_web_fetch is not None:
         resolvers.append(DidWebResolver(did_web_fetch))
     return ChainResolver(resolvers)

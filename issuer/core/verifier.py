@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader
-from issuer.core.dataintegrity import ProofResult, SourceKey, undefined_terms, verify_proofs
-from issuer.core.errors import EngineError
+from pyld import jsonld
+
+from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader, default_document_loader
+from issuer.core.dataintegrity import ProofResult, SourceKey, verify_proofs
+from issuer.core.did import DID_KEY_PREFIX
+from issuer.core.errors import DocumentLoaderError, EngineError
 from issuer.core.lru import BoundedCache
 from issuer.core.resolver import KeyResolver
 from issuer.core.schema import (
@@ -25,10 +28,16 @@ from issuer.core.schema import (
     ENDORSEMENT_CREDENTIAL_SCHEMA,
     schema_errors,
 )
+from issuer.core.signed_view import (
+    OB_CREDENTIAL_TYPES,
+    VERIFIABLE_CREDENTIAL,
+    SignedView,
+    StatusEntryView,
+    signed_view,
+)
 from issuer.core.status_list import check_status
 
 OB_CONTEXT_PREFIX = "https://purl.imsglobal.org/spec/ob/v3p0/context"
-CREDENTIAL_TYPES = {"OpenBadgeCredential", "AchievementCredential", "EndorsementCredential"}
 MAX_CREDENTIAL_BYTES = 2 * 1024 * 1024
 
 StatusFetcher = Callable[[str], dict[str, Any]]
@@ -48,10 +57,22 @@ class Check:
         return {"name": self.name, "ok": self.ok, "message": self.message, "code": self.code}
 
 
+#: Checks whose failure means the credential breaks a format rule of OB 3.0 / VC 2.0 (its
+#: schema, its vocabulary, its shape), which is ``malformed``, not forged.
+FORMAT_CHECKS = frozenset({"format", "schema", "terms"})
+#: Verdicts for a definite status or validity outcome, in the order they are reported.
+STATE_CODES = ("revoked", "suspended", "expired", "not_yet_valid")
+
+
 @dataclass
 class VerificationReport:
     checks: list[Check] = field(default_factory=list)
+    #: The JSON object as submitted: for downloads and the proof check only. Every fact
+    #: shown or judged comes from ``view``.
     credential: dict[str, Any] | None = None
+    #: What the signature covers, as JSON-LD interprets it (``signed_view``); None when the
+    #: signed data could not be read at all.
+    view: SignedView | None = None
 
     @property
     def verified(self) -> bool:
@@ -61,74 +82,59 @@ class VerificationReport:
         return next((c for c in self.checks if c.name == name), None)
 
     @property
+    def signature_intact(self) -> bool:
+        """Did at least one proof verify (whatever else is wrong)?"""
+        proof = self.check("proof")
+        return proof is not None and proof.ok is True
+
+    @property
+    def issuer_confirmed(self) -> bool:
+        """Is the issuer's identity confirmed by proof (a did:web DID document, a profile
+        that lists the key), not just the issuer's own did:key?"""
+        issuer = self.check("issuer")
+        return issuer is not None and issuer.ok is True and issuer.code == "ok"
+
+    @property
+    def issuer_self_asserted(self) -> bool:
+        """Signed by the issuer's own did:key: the signature is the issuer's, but nobody
+        vouches for who that is, nor for the name it gives itself."""
+        issuer = self.check("issuer")
+        return issuer is not None and issuer.ok is True and issuer.code == "self_asserted"
+
+    @property
     def verdict(self) -> str:
-        """One word for the employer's page: ``valid``, ``revoked``, ``suspended``, ``expired``,
-        ``not_yet_valid``, ``not_genuine`` (proof, format or issuer problems) or
-        ``unverifiable`` (something could not be checked)."""
+        """One word for the employer's page (README "Verdicts"): ``valid``, ``revoked``,
+        ``suspended``, ``expired``, ``not_yet_valid``, ``not_genuine`` (a signature does not
+        match, and only then), ``malformed`` (breaks a format rule; the signature may well be
+        intact) or ``unverifiable`` (something could not be checked)."""
         if self.verified:
             return "valid"
         failed = [c for c in self.checks if c.ok is False]
-        genuine_checks = {"format", "schema", "terms", "proof", "issuer"}
-        if any(c.name in genuine_checks for c in failed):
+        if any(c.name == "proof" for c in failed):
             return "not_genuine"
-        for code in ("revoked", "suspended", "expired", "not_yet_valid"):
+        if any(c.name in FORMAT_CHECKS or c.code == "format" for c in failed):
+            return "malformed"
+        for code in STATE_CODES:
             if any(c.code == code for c in failed):
                 return code
-        if failed:
-            return "not_genuine"
         return "unverifiable"
 
     def summary(self) -> dict[str, Any]:
-        return credential_summary(self.credential) if self.credential is not None else {}
+        if self.view is None or self.view.problem is not None:
+            return {}
+        summary = self.view.summary()
+        summary["issuer"]["confirmed"] = self.issuer_confirmed
+        summary["issuer"]["selfAsserted"] = self.issuer_self_asserted
+        return summary
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
             "verdict": self.verdict,
+            "signatureIntact": self.signature_intact,
             "checks": [c.to_dict() for c in self.checks],
             "credential": self.summary(),
         }
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
-
-
-def credential_summary(credential: dict[str, Any]) -> dict[str, Any]:
-    """What a person needs to see: who issued what to whom, and when."""
-    issuer = credential.get("issuer")
-    subject = _first(credential.get("credentialSubject"))
-    subject = subject if isinstance(subject, dict) else {}
-    found = subject.get("achievement")
-    achievement: dict[str, Any] = found if isinstance(found, dict) else {}
-    return {
-        "id": _text(credential.get("id")),
-        "name": _text(credential.get("name")) or _text(achievement.get("name")),
-        "issuer": {
-            "id": _text(issuer.get("id")) if isinstance(issuer, dict) else _text(issuer),
-            "name": _text(issuer.get("name")) if isinstance(issuer, dict) else None,
-        },
-        "recipient": {"name": _text(subject.get("name"))},
-        "achievement": {
-            "id": _text(achievement.get("id")),
-            "name": _text(achievement.get("name")),
-            "description": _text(achievement.get("description")),
-            "achievementType": _text(achievement.get("achievementType")),
-        },
-        "validFrom": _text(credential.get("validFrom") or credential.get("issuanceDate")),
-        "validUntil": _text(credential.get("validUntil") or credential.get("expirationDate")),
-    }
-
-
-def _issuer_id(credential: dict[str, Any]) -> str | None:
-    issuer = credential.get("issuer")
-    if isinstance(issuer, dict):
-        return _text(issuer.get("id"))
-    return _text(issuer)
 
 
 def parse_datetime(value: str) -> datetime:
@@ -138,7 +144,9 @@ def parse_datetime(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _check_format(credential: dict[str, Any]) -> Check:
+def _check_format(credential: dict[str, Any], view: SignedView) -> Check:
+    """OB 3.0 §"Serialization" and VC 2.0 §4.3/§4.4: the contexts (a JSON rule: they are what
+    the JSON is read with), then the shape of the signed graph."""
     context = credential.get("@context")
     contexts = context if isinstance(context, list) else [context]
     if not contexts or contexts[0] not in (VC_V2, VC_V1):
@@ -147,28 +155,28 @@ def _check_format(credential: dict[str, Any]) -> Check:
         )
     if not any(isinstance(c, str) and c.startswith(OB_CONTEXT_PREFIX) for c in contexts[1:]):
         return Check("format", False, "the Open Badges 3.0 @context is missing", "format")
-    types = credential.get("type")
-    types = types if isinstance(types, list) else [types]
-    hashable = [t for t in types if isinstance(t, str)]
-    if "VerifiableCredential" not in hashable or not CREDENTIAL_TYPES & set(hashable):
+    if view.problem is not None:
+        return Check("format", False, view.problem, "format")
+    if VERIFIABLE_CREDENTIAL not in view.types or not OB_CREDENTIAL_TYPES & view.types:
         return Check(
             "format",
             False,
             "type must contain VerifiableCredential and OpenBadgeCredential",
             "format",
         )
-    subject = _first(credential.get("credentialSubject"))
-    if not isinstance(subject, dict) or not (subject.get("id") or subject.get("identifier")):
+    if view.ambiguities:
+        return Check("format", False, "; ".join(view.ambiguities), "format")
+    if len(view.subjects) != 1:
+        return Check(
+            "format", False, "the credential needs exactly one credentialSubject", "format"
+        )
+    subject = view.subjects[0]
+    if not (subject.id or subject.has_identifier):
         return Check("format", False, "credentialSubject needs an id or an identifier", "format")
-    if _is_endorsement(credential):
+    if view.is_endorsement:
         return Check("format", True, "Open Badges 3.0 endorsement credential")
     version = "2.0" if contexts[0] == VC_V2 else "1.1"
     return Check("format", True, f"Open Badges 3.0 credential (VC {version})")
-
-
-def _is_endorsement(credential: dict[str, Any]) -> bool:
-    types = credential.get("type")
-    return isinstance(types, list) and "EndorsementCredential" in types
 
 
 #: Schema messages of documents that arrived as JSON text, by (``SourceKey.derive``, schema):
@@ -176,51 +184,106 @@ def _is_endorsement(credential: dict[str, Any]) -> bool:
 SCHEMA_VERDICTS: BoundedCache[tuple[bytes, str], tuple[str, ...]] = BoundedCache(4096)
 
 
+def _url_contexts(context: Any) -> bool:
+    contexts = context if isinstance(context, list) else [context]
+    return all(isinstance(c, str) for c in contexts)
+
+
+def _is_plain(document: dict[str, Any]) -> bool:
+    """Is the document written the usual way: context URLs only, and every key a term of them
+    (no keywords, compact or absolute IRIs as keys, no embedded contexts)? Then its JSON shape
+    is what the contexts say it means, and the JSON Schema can judge the JSON as it is."""
+    if not _url_contexts(document.get("@context")):
+        return False
+    stack: list[Any] = [v for k, v in document.items() if k != "@context"]
+    if any(k != "@context" and (k[:1] == "@" or ":" in k) for k in document):
+        return False
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "@context" and _url_contexts(item):
+                    # An embedded credential (an endorsement) carries its own context URLs.
+                    continue
+                if key[:1] == "@" or ":" in key:
+                    return False
+                stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
+
+
+def _schema_document(credential: dict[str, Any], loader: DocumentLoader | None) -> Any:
+    """The JSON the OB 3.0 JSON Schema judges. A credential written the usual way is judged
+    as it is; any other spelling of the same signed data (aliases, keywords, IRIs as keys) is
+    first compacted with its own context URLs (JSON-LD 1.1 §"Compaction"), so that two
+    documents with the same signed graph get the same schema verdict."""
+    if _is_plain(credential):
+        return credential
+    context = credential.get("@context")
+    urls = [c for c in (context if isinstance(context, list) else [context]) if isinstance(c, str)]
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    compacted = jsonld.compact(
+        unsecured,
+        {"@context": urls},
+        {"documentLoader": loader or default_document_loader, "base": None},
+    )
+    compacted["@context"] = urls
+    if "proof" in credential:
+        compacted["proof"] = credential["proof"]
+    return compacted
+
+
 def _schema_errors(
-    credential: dict[str, Any], schema: str, source: SourceKey | None
+    credential: dict[str, Any],
+    schema: str,
+    source: SourceKey | None,
+    loader: DocumentLoader | None,
 ) -> tuple[str, ...]:
-    if source is None:
-        return tuple(schema_errors(credential, schema))
-    key = (source.derive("schema"), schema)
-    known = SCHEMA_VERDICTS.get(key)
-    if known is None:
-        known = tuple(schema_errors(credential, schema))
-        SCHEMA_VERDICTS.put(key, known)
-    return known
+    if source is not None:
+        key = (source.derive("schema"), schema)
+        known = SCHEMA_VERDICTS.get(key)
+        if known is not None:
+            return known
+    try:
+        found = tuple(schema_errors(_schema_document(credential, loader), schema))
+    except Exception as error:  # compaction of odd JSON-LD: reported, never raised
+        found = (f"the credential could not be read for the schema check: {error}",)
+    if source is not None:
+        SCHEMA_VERDICTS.put((source.derive("schema"), schema), found)
+    return found
 
 
-def _check_schema(credential: dict[str, Any], source: SourceKey | None = None) -> Check:
+def _check_schema(
+    credential: dict[str, Any],
+    view: SignedView | None,
+    source: SourceKey | None = None,
+    loader: DocumentLoader | None = None,
+) -> Check:
     if credential.get("@context", [None])[0] == VC_V1:
         # The OB 3.0 schema describes VC 2.0 credentials (validFrom); VC 1.1 ones are accepted
         # by verifiers (OB 3.0 §"Verification", note on VC 1.1) and checked by the other checks.
         return Check("schema", True, "VC 1.1 credential: OB 3.0 JSON Schema not applicable")
-    schema = (
-        ENDORSEMENT_CREDENTIAL_SCHEMA
-        if _is_endorsement(credential)
-        else ACHIEVEMENT_CREDENTIAL_SCHEMA
-    )
-    errors = _schema_errors(credential, schema, source)
+    if view is not None:
+        endorsement = view.is_endorsement
+    else:  # unreadable signed data: the JSON's own word, for the choice of schema only
+        types = credential.get("type")
+        endorsement = isinstance(types, list) and "EndorsementCredential" in types
+    schema = ENDORSEMENT_CREDENTIAL_SCHEMA if endorsement else ACHIEVEMENT_CREDENTIAL_SCHEMA
+    errors = _schema_errors(credential, schema, source, loader)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return Check("schema", False, f"OB 3.0 JSON Schema: {errors[0]}{more}", "schema")
     return Check("schema", True, "valid against the OB 3.0 JSON Schema")
 
 
-def _check_terms(
-    credential: dict[str, Any], loader: DocumentLoader | None, source: SourceKey | None = None
-) -> Check:
-    # The proofs are checked one by one by the proof check (an unknown second proof must not
-    # spoil a valid first one), so the terms of the credential are checked without them.
-    unsecured = {k: v for k, v in credential.items() if k != "proof"}
-    try:
-        undefined = undefined_terms(unsecured, loader, source=source)
-    except EngineError as error:
-        return Check("terms", False, error.message, "jsonld")
-    if undefined:
+def _check_terms(view: SignedView) -> Check:
+    if view.undefined:
         return Check(
             "terms",
             False,
-            "terms not defined by any @context: " + ", ".join(undefined),
+            "terms not defined by any @context (so not covered by the signature): "
+            + ", ".join(view.undefined),
             "undefined_terms",
         )
     return Check("terms", True, "every property and type is defined by the contexts")
@@ -242,8 +305,12 @@ def _check_proof(results: list[ProofResult]) -> Check:
     return Check("proof", False, message, "invalid_proof")
 
 
-def _check_issuer(credential: dict[str, Any], results: list[ProofResult]) -> Check:
-    issuer_id = _issuer_id(credential)
+def _check_issuer(view: SignedView, results: list[ProofResult]) -> Check:
+    """DESIGN.md "Verification": an issuer is confirmed only by proof. The key must be
+    controlled by the issuer the signed data names, and that control must be proven: by the
+    DID document (did:web), the profile listing the key (https), or, for a did:key issuer,
+    by the key being the issuer itself, which confirms nobody's name (self-asserted)."""
+    issuer_id = view.issuer_id
     good = [r for r in results if r.ok]
     if not good:
         return Check(
@@ -252,70 +319,69 @@ def _check_issuer(credential: dict[str, Any], results: list[ProofResult]) -> Che
             "no valid proof, so the issuer's key is unconfirmed",
             "issuer_unconfirmed",
         )
-    if any(r.controller == issuer_id for r in good):
+    if issuer_id is None:
+        return Check("issuer", None, "the credential names no issuer", "issuer_unconfirmed")
+    own = [r for r in good if r.controller == issuer_id]
+    if any(r.confirmed for r in own):
+        if issuer_id.startswith(DID_KEY_PREFIX):
+            return Check(
+                "issuer",
+                True,
+                f"signed with the issuer's own key {issuer_id}; nobody else confirms who that "
+                "issuer is",
+                "self_asserted",
+            )
         return Check("issuer", True, f"signed with a key of the issuer {issuer_id}")
-    controllers = ", ".join(sorted({str(r.controller) for r in good}))
-    if all(str(r.controller).startswith("did:key:") for r in good):
-        # A did:key names nothing but itself: the signature is valid, but nothing links the key
-        # to the issuer the credential names (the 1EdTech validator skips this check for
-        # did:key). We do not claim the issuer's identity we cannot confirm.
+    if own:
         return Check(
             "issuer",
             None,
-            f"signed with {controllers}, which is not the issuer's identifier {issuer_id}: "
-            "the issuer's identity is not confirmed",
+            f"the key is named under {issuer_id}, but the issuer's profile was not found to "
+            "list it: the issuer's identity is not confirmed",
             "issuer_unconfirmed",
         )
+    controllers = ", ".join(sorted({str(r.controller) for r in good}))
     return Check(
         "issuer",
-        False,
-        f"key controller {controllers} does not match issuer {issuer_id}",
-        "controller_mismatch",
+        None,
+        f"signed with a key of {controllers}, which is not the issuer {issuer_id}: the "
+        "issuer's identity is not confirmed",
+        "issuer_unconfirmed",
     )
 
 
-def _check_validity(credential: dict[str, Any], now: datetime) -> Check:
-    start = credential.get("validFrom") or credential.get("issuanceDate")
-    end = credential.get("validUntil") or credential.get("expirationDate")
+def _check_validity(view: SignedView, now: datetime) -> Check:
+    start = view.start
+    end = view.end
     try:
-        if isinstance(start, str) and parse_datetime(start) > now:
+        if start is not None and parse_datetime(start) > now:
             return Check("validity", False, f"not valid before {start}", "not_yet_valid")
-        if isinstance(end, str) and parse_datetime(end) < now:
+        if end is not None and parse_datetime(end) < now:
             return Check("validity", False, f"expired on {end}", "expired")
     except ValueError:
         return Check("validity", False, "validFrom/validUntil is not a valid date-time", "format")
-    if isinstance(end, str):
+    if end is not None:
         return Check("validity", True, f"valid until {end}")
     return Check("validity", True, "valid, with no expiry date")
 
 
-def _status_entries(credential: dict[str, Any]) -> list[Any]:
-    status = credential.get("credentialStatus")
-    if status is None:
-        return []
-    return status if isinstance(status, list) else [status]
-
-
 def _check_status_entry(
-    entry: Any,
+    entry: StatusEntryView,
     resolver: KeyResolver,
     fetch: StatusFetcher | None,
     loader: DocumentLoader | None,
 ) -> Check:
-    if not isinstance(entry, dict):
-        return Check("status", False, "credentialStatus entry is not an object", "format")
-    kind = entry.get("type")
-    purpose = str(entry.get("statusPurpose", "status"))
+    purpose = entry.purpose or "status"
     name = f"status:{purpose}"
-    if kind != "BitstringStatusListEntry":
+    if not entry.is_bitstring:
         return Check(
             name,
             None,
-            f"status method {kind!r} is not supported, so not checked",
+            f"status method {entry.type_name!r} is not supported, so not checked",
             "status_unsupported",
         )
-    url = entry.get("statusListCredential")
-    if not isinstance(url, str) or fetch is None:
+    url = entry.list_url
+    if url is None or fetch is None:
         return Check(name, None, "the status list could not be retrieved", "status_unavailable")
     try:
         list_credential = fetch(url)
@@ -327,8 +393,8 @@ def _check_status_entry(
     proof_results = verify_proofs(list_credential, resolver, loader=loader)
     if not any(r.ok for r in proof_results):
         reason = "; ".join(r.message for r in proof_results) or "no proof"
-        return Check(name, False, f"status list is not validly signed: {reason}", "status_invalid")
-    result = check_status(entry, list_credential)
+        return Check(name, None, f"status list is not validly signed: {reason}", "status_invalid")
+    result = check_status(entry.as_entry(), list_credential)
     if result.status is None:
         return Check(name, None, result.message, "status_unavailable")
     if result.status:
@@ -343,6 +409,23 @@ def _check_status_entry(
     return Check(name, True, result.message)
 
 
+#: Signed views of documents that arrived as JSON text, by ``SourceKey.derive("view")``.
+VIEWS: BoundedCache[bytes, SignedView] = BoundedCache(4096)
+
+
+def read_signed_view(
+    document: dict[str, Any], loader: DocumentLoader | None, source: SourceKey | None
+) -> SignedView:
+    """``signed_view`` of the document without its proofs, remembered per source text."""
+    key = source.derive("view") if source is not None else None
+    known = VIEWS.get(key) if key is not None else None
+    if known is None:
+        known = signed_view({k: v for k, v in document.items() if k != "proof"}, loader)
+        if key is not None:
+            VIEWS.put(key, known)
+    return known
+
+
 def verify_credential(
     document: Any,
     *,
@@ -354,8 +437,12 @@ def verify_credential(
 ) -> VerificationReport:
     """Verify a credential (a parsed JSON object, or JSON text/bytes) into a report.
 
+    Every fact judged comes from the signed view (``signed_view``): the graph the proofs sign,
+    as JSON-LD reads it under the carried contexts. Every check runs, the signature included,
+    whatever else is wrong.
+
     ``source``: the exact JSON text a parsed ``document`` was read from (and not changed
-    since). What is a pure function of the document (schema, terms, signatures) is then
+    since). What is a pure function of the document (view, schema, signatures) is then
     remembered under that text, so a credential verified again is not re-serialized to find
     it in the caches (``dataintegrity.SourceKey``).
     """
@@ -367,7 +454,7 @@ def verify_credential(
             return report
         try:
             document = json.loads(document)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             report.checks.append(Check("format", False, f"not valid JSON: {error}", "format"))
             return report
     if not isinstance(document, dict):
@@ -375,17 +462,27 @@ def verify_credential(
         return report
     report.credential = document
     moment = now or datetime.now(UTC)
-
-    fmt = _check_format(document)
-    report.checks.append(fmt)
-    if not fmt.ok:
-        return report
     key = SourceKey(source) if source is not None and loader is None else None
-    schema = _check_schema(document, key)
+
     try:
-        # Before the term check, which then finds the terms remembered by the proof check's
-        # one-pass canonicalization (the report keeps the order below).
-        results = verify_proofs(document, resolver, loader=loader, source=key)
+        view = read_signed_view(document, loader, key)
+    except Exception as error:
+        _report_unreadable(report, document, error, key, loader)
+        return report
+    report.view = view
+
+    try:
+        # Terms are judged from the view (``terms`` below), so the proofs are checked on the
+        # signed data alone: a credential with unsigned extra terms is malformed, and its
+        # report still says whether its signature is intact.
+        results = verify_proofs(
+            document,
+            resolver,
+            loader=loader,
+            source=key,
+            check_terms=False,
+            known=(view.canonical, view.undefined),
+        )
     except Exception as error:  # verify_proofs promises not to raise; belt and braces
         results = [
             ProofResult(
@@ -397,11 +494,58 @@ def verify_credential(
                 message=f"proof check failed: {error}",
             )
         ]
-    report.checks.append(schema)
-    report.checks.append(_check_terms(document, loader, key))
+    report.checks.append(_check_format(document, view))
+    report.checks.append(_check_schema(document, view, key, loader))
+    report.checks.append(_check_terms(view))
     report.checks.append(_check_proof(results))
-    report.checks.append(_check_issuer(document, results))
-    report.checks.append(_check_validity(document, moment))
-    for entry in _status_entries(document):
-        report.checks.append(_check_status_entry(entry, resolver, status_fetcher, loader))
+    report.checks.append(_check_issuer(view, results))
+    if view.problem is None:
+        report.checks.append(_check_validity(view, moment))
+        for entry in view.status:
+            report.checks.append(_check_status_entry(entry, resolver, status_fetcher, loader))
     return report
+
+
+def _report_unreadable(
+    report: VerificationReport,
+    document: dict[str, Any],
+    error: Exception,
+    key: SourceKey | None,
+    loader: DocumentLoader | None,
+) -> None:
+    """The checks of a credential whose signed data cannot be read: every check is still
+    reported, and none that needs the signed data passes."""
+    if isinstance(error, DocumentLoaderError):
+        # No context is ever fetched: one we do not carry makes the credential uncheckable.
+        reason = "its @context cannot be read"
+        report.checks.append(
+            Check(
+                "format",
+                None,
+                "the credential uses a context this service does not carry, so it cannot be "
+                f"read: {error.message}",
+                "unknown_context",
+            )
+        )
+        report.checks.append(_check_schema(document, None, key, loader))
+        report.checks.append(
+            Check("terms", None, f"not checked: {error.message}", "unknown_context")
+        )
+    else:
+        reason = "the credential is not valid JSON-LD"
+        message = error.message if isinstance(error, EngineError) else f"not valid JSON-LD: {error}"
+        report.checks.append(Check("format", False, message, "jsonld"))
+        report.checks.append(_check_schema(document, None, key, loader))
+        report.checks.append(Check("terms", False, message, "jsonld"))
+    report.checks.append(_unchecked_proof(document, reason))
+    report.checks.append(
+        Check("issuer", None, "the signed data could not be read", "issuer_unconfirmed")
+    )
+
+
+def _unchecked_proof(document: dict[str, Any], reason: str) -> Check:
+    """The proof check of a credential whose signed data cannot be read: no proof is no proof
+    (``not_genuine``, as always); a proof that exists could not be checked."""
+    if not document.get("proof"):
+        return Check("proof", False, "the credential has no proof", "no_proof")
+    return Check("proof", None, f"the signature could not be checked: {reason}", "proof_unchecked")

@@ -29,6 +29,8 @@ class FastResult:
     ground: list[str]
     quads: list[SerializedQuad]
     undefined: list[str]
+    #: The top-level object's node, serialized (``_:b0`` or ``<iri>``), when one was made.
+    top: str | None = None
 
 
 def convert(
@@ -38,6 +40,7 @@ def convert(
     *,
     quads: bool = True,
     undefined_terms: bool = True,
+    with_top: bool = False,
 ) -> FastResult | None:
     """One pass over ``document``; ``None`` if the fast path does not handle it.
 
@@ -59,4 +62,4 @@ def convert(
         # Unsupported, or anything odd (keys that are not strings, ...): the reference path
         # handles it and reports it with its own error.
         return None
-    return FastResult(walk.ground, walk.quads, walk.notes)
+    return FastResult(walk.ground, walk.quads, walk.notes, walk.top if with_top else None)

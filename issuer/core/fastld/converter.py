@@ -238,6 +238,7 @@ class Pass:
         "quad_count",
         "quads",
         "seen",
+        "top",
         "universe",
         "value_count",
     )
@@ -256,6 +257,9 @@ class Pass:
         self.seen: dict[tuple[Any, ...], str] = {}
         self.explicit: dict[str, str] = {}
         self.blank_count = 0
+        #: The top-level object's node (its serialized subject term): the credential of a
+        #: credential document (``signed_view``).
+        self.top: str | None = None
         self.quad_count = 0
         self.value_count = 0
 
@@ -566,6 +570,8 @@ class Pass:
             compare = ("@id", real_id)
         else:
             subject = self.fresh()
+        if key is None and depth == 0:
+            self.top = subject
         own = subject if emit else None
         notes_mark = len(self.notes)
         count = 0
