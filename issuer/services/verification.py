@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session
 from issuer.config import get_settings
 from issuer.core.badgeclass import BadgeClassData, parse_badge_class
 from issuer.core.baking import BakingError, unbake
+from issuer.core.dataintegrity import SourceKey
 from issuer.core.did import did_web_document, did_web_for, did_web_to_url
 from issuer.core.lru import BoundedCache
 from issuer.core.resolver import (
@@ -53,11 +55,13 @@ from issuer.core.resolver import (
     SchemeResolver,
 )
 from issuer.core.safe_fetch import FetchRefused, SafeFetcher
+from issuer.core.signed_view import SignedView
 from issuer.core.status_list import Bitstring
 from issuer.core.verifier import (
     MAX_CREDENTIAL_BYTES,
     Check,
     VerificationReport,
+    read_signed_view,
     verify_credential,
 )
 from issuer.db import get_session
@@ -349,6 +353,19 @@ class OwnIssuerResolver:
     def supports(self, method_id: str) -> bool:
         return isinstance(method_id, str) and method_id.startswith(self._prefix)
 
+    def has_key(self, slug: str, public_key_multibase: str) -> bool:
+        """Is ``public_key_multibase`` one of institution ``slug``'s keys in force (active or
+        retired)? A compromised one is recorded as withdrawn and is not."""
+        rows = _read(self._session, _KEY_STATE, {"slug": slug}).all()
+        for row in rows:
+            if row.public_key_multibase != public_key_multibase:
+                continue
+            if row.status is KeyStatus.COMPROMISED:
+                self.withdrawn.append((public_key_multibase, row.retired_at))
+                return False
+            return True
+        return False
+
     def resolve(self, method_id: str) -> ResolvedKey:
         known = self._resolved.get(method_id)
         if known is None:
@@ -406,6 +423,69 @@ class RemoteDidWebResolver(DidWebResolver):
         return super().supports(method_id) and not method_id.startswith(self._own_prefix)
 
 
+class ProfileKeyResolver:
+    """``https://host/path#z6Mk...``: the key is read from the fragment, and it confirms its
+    controller (the URL before ``#``) only when that controller vouches for it (DESIGN.md
+    "Verification: what a verdict rests on"):
+
+    * under this service's own ``<base>/issuers/<slug>``: the key must be one of that
+      institution's keys in the database (a compromised one is refused as such);
+    * anywhere else: the profile at the URL, fetched under the remote-fetch rules, must list
+      the method (``verificationMethod``/``assertionMethod``, or be the key document itself).
+
+    Otherwise the key still verifies the signature, but it confirms nobody
+    (``ResolvedKey.confirmed`` is False): the issuer is reported as not confirmed."""
+
+    PURPOSES = FragmentMultikeyResolver.PURPOSES
+
+    def __init__(self, own: OwnIssuerResolver, base_url: str, fetch: RemoteFetcher | None) -> None:
+        self._own = own
+        self._issuers = f"{base_url}/issuers/"
+        self._fetch = fetch or _refuse_all
+        self._syntax = FragmentMultikeyResolver()
+
+    def supports(self, method_id: str) -> bool:
+        return self._syntax.supports(method_id)
+
+    def resolve(self, method_id: str) -> ResolvedKey:
+        unconfirmed = self._syntax.resolve(method_id)  # the key, read from the fragment
+        controller, _, fragment = method_id.partition("#")
+        if controller.startswith(self._issuers):
+            slug = controller.removeprefix(self._issuers)
+            confirmed = "/" not in slug and self._own.has_key(slug, fragment)
+        else:
+            confirmed = self._profile_lists(controller, method_id, fragment)
+        return dataclasses.replace(unconfirmed, confirmed=confirmed)
+
+    def _profile_lists(self, controller: str, method_id: str, fragment: str) -> bool:
+        try:
+            profile = self._fetch(controller)
+        except Exception:  # unreachable, refused, not JSON: nothing confirms the key
+            return False
+        if not isinstance(profile, dict):
+            return False
+        if profile.get("id") == method_id:  # the URL served the key document itself
+            return (
+                profile.get("publicKeyMultibase") == fragment
+                and profile.get("controller", controller) == controller
+            )
+        if profile.get("id") != controller:
+            return False
+        for relationship in ("verificationMethod", "assertionMethod"):
+            entries = profile.get(relationship)
+            for entry in entries if isinstance(entries, list) else [entries]:
+                if isinstance(entry, str) and entry in (method_id, f"#{fragment}"):
+                    return relationship == "assertionMethod"
+                if (
+                    isinstance(entry, dict)
+                    and entry.get("id") in (method_id, f"#{fragment}")
+                    and entry.get("publicKeyMultibase") == fragment
+                    and entry.get("controller", controller) == controller
+                ):
+                    return True
+        return False
+
+
 def resolver_for(
     session: Session,
     base_url: str,
@@ -413,12 +493,14 @@ def resolver_for(
     *,
     own: OwnIssuerResolver | None = None,
 ) -> ChainResolver:
-    """did:key, fragment Multikey, our own did:web (database) and others' did:web (``fetch``;
-    without it, other services' DIDs cannot be resolved and are reported so)."""
+    """did:key, https fragment keys (``ProfileKeyResolver``), our own did:web (database) and
+    others' did:web (``fetch``; without it, other services' DIDs cannot be resolved and are
+    reported so)."""
+    own = own or OwnIssuerResolver(session, base_url)
     resolvers: list[SchemeResolver] = [
         DidKeyResolver(),
-        FragmentMultikeyResolver(),
-        own or OwnIssuerResolver(session, base_url),
+        ProfileKeyResolver(own, base_url, fetch),
+        own,
         RemoteDidWebResolver(fetch or _refuse_all, own_did_prefix(base_url)),
     ]
     return ChainResolver(resolvers)
@@ -600,24 +682,33 @@ class VerificationResult:
         return data
 
 
-def _issuer_id(document: dict[str, Any]) -> str | None:
-    issuer = document.get("issuer")
-    value = issuer.get("id") if isinstance(issuer, dict) else issuer
-    return value if isinstance(value, str) else None
+def _stored_view(stored: OwnCredential) -> SignedView:
+    """The signed view of the text we stored (remembered per text)."""
+    document = json.loads(stored.signed_json)
+    assert isinstance(document, dict)
+    return read_signed_view(document, None, SourceKey(stored.signed_json))
 
 
-def own_record(session: Session, document: dict[str, Any], base_url: str) -> OwnCredential | None:
-    """Our stored credential with this credential's id AND issuer, if there is one.
+def own_record(session: Session, view: SignedView, base_url: str) -> OwnCredential | None:
+    """Our stored credential, when the presented signed data IS it: its id (as JSON-LD reads
+    it) names one of our credentials, its issuer is that credential's institution, and its
+    signed graph is the one we stored (equal canonical digests, however the JSON is written).
 
-    Both must match: anyone can copy one of our ids into a credential of their own, and our
-    database has nothing to say about that one.
-    """
-    credential_id = document.get("id")
+    Anyone can copy one of our ids into a credential of their own, or re-sign our data with
+    another key: such a document is judged on its own signature alone, never given our
+    record's status. (The proof must also be by the institution's key: ``verify`` checks
+    that the issuer was confirmed before it uses the record.)"""
+    credential_id = view.id
     prefix = f"{base_url}/credentials/"
-    if not isinstance(credential_id, str) or not credential_id.startswith(prefix):
+    if credential_id is None or not credential_id.startswith(prefix):
         return None
     stored = own_credential(session, credential_id.removeprefix(prefix))
-    if stored is None or did_web_for(base_url, stored.institution_slug) != _issuer_id(document):
+    if stored is None or did_web_for(base_url, stored.institution_slug) != view.issuer_id:
+        return None
+    try:
+        if _stored_view(stored).digest != view.digest:
+            return None
+    except Exception:  # our own stored text is always readable; never trust it if not
         return None
     return stored
 
@@ -697,8 +788,16 @@ def verify(
     """
     own = OwnIssuerResolver(session, base_url)
     parsed = _parsed(document)
+    text = document if parsed is not None and isinstance(document, str | bytes) else None
+    presented = stored is not None
     if stored is None and parsed is not None:
-        stored = own_record(session, parsed, base_url)
+        try:
+            # The same view verify_credential reads (remembered under the same text).
+            view = read_signed_view(parsed, None, SourceKey(text) if text is not None else None)
+        except Exception:  # unreadable signed data: judged (and reported) below
+            view = None
+        if view is not None and view.problem is None:
+            stored = own_record(session, view, base_url)
     # Our own stored credential: its lists and positions in one query, for both status checks.
     known = stored.positions if stored is not None else None
     report = verify_credential(
@@ -707,20 +806,23 @@ def verify(
         now=now,
         status_fetcher=status_fetcher_for(session, base_url, fetch, known),
         # The text ``parsed`` was read from, so the caches are asked without re-serializing.
-        source=document if parsed is not None and isinstance(document, str | bytes) else None,
+        source=text,
     )
     result = VerificationResult(report=report, source=source)
     proof = report.check("proof")
     if own.withdrawn and proof is not None and proof.ok is not True:
         result.key_withdrawn = True
         result.key_withdrawn_at = own.withdrawn[0][1]
+    if stored is not None and not presented and not report.issuer_confirmed:
+        # Same id, issuer and signed data, but not signed by the institution's key in force:
+        # our record says nothing about this document.
+        stored = None
     if stored is not None and report.credential is not None:
         result.stored = stored
         result.revoked_at = stored.revoked_at
         result.revocation_reason = stored.revocation_reason
         result.suspended_at = stored.suspended_at
-        assert known is not None
-        _apply_own_status(report, stored, known)
+        _apply_own_status(report, stored, stored.positions)
     return result
 
 

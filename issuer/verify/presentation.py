@@ -58,15 +58,25 @@ def verdict_texts() -> dict[str, tuple[str, str]]:
         "not_genuine": (
             gettext("Not genuine"),
             gettext(
-                "This credential did not pass verification: it has been altered, it is not a valid "
-                "Open Badges credential, or it was not signed by the issuer it names."
+                "This credential's digital signature does not match: it has been altered after "
+                "it was issued, or it was not signed with the key it names. Do not rely on "
+                "what it says."
+            ),
+        ),
+        "malformed": (
+            gettext("Not a valid Open Badges credential"),
+            gettext(
+                "This credential breaks the rules of the Open Badges 3.0 format, so it cannot be "
+                "accepted as valid. The details below say what is wrong and whether its "
+                "signature is intact."
             ),
         ),
         "unverifiable": (
             gettext("Could not be verified"),
             gettext(
-                "Some checks could not be carried out (for example, the issuer's key or status "
-                "list could not be retrieved), so this credential cannot be confirmed as valid."
+                "Some checks could not be carried out (for example, the issuer's identity could "
+                "not be confirmed, or its key or status list could not be retrieved), so this "
+                "credential cannot be confirmed as valid."
             ),
         ),
     }
@@ -146,15 +156,15 @@ class VerificationView:
     credential_id: str | None = None
     credential_url: str | None = None
     own: bool = False
+    #: The issuer signed with its own did:key: its name is its own claim, confirmed by nobody.
+    self_asserted: bool = False
+    issuer_confirmed: bool = False
+    signature_intact: bool = False
     checks: list[CheckRow] = field(default_factory=list)
 
 
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
 
 
 def _date(value: Any) -> str | None:
@@ -188,35 +198,9 @@ def check_rows(checks: list[Check]) -> list[CheckRow]:
     return rows
 
 
-def _subject(credential: dict[str, Any]) -> dict[str, Any]:
-    subject = _first(credential.get("credentialSubject"))
-    return subject if isinstance(subject, dict) else {}
-
-
-def _achievement(credential: dict[str, Any]) -> dict[str, Any]:
-    found = _subject(credential).get("achievement")
-    return found if isinstance(found, dict) else {}
-
-
-def _issuer(credential: dict[str, Any]) -> tuple[str | None, str | None]:
-    issuer = credential.get("issuer")
-    if isinstance(issuer, dict):
-        return _text(issuer.get("name")), _text(issuer.get("id"))
-    return None, _text(issuer)
-
-
-def _image(achievement: dict[str, Any], own: bool) -> str | None:
-    # Only our own artwork (same origin, allowed by the page's CSP); loading another issuer's
-    # image would tell its server who looked at the credential, and when.
-    if not own:
-        return None
-    image = achievement.get("image")
-    return _text(image.get("id")) if isinstance(image, dict) else _text(image)
-
-
 def _expired_on(result: VerificationResult) -> str | None:
-    credential = result.credential or {}
-    return _date(credential.get("validUntil") or credential.get("expirationDate"))
+    view = result.report.view
+    return _date(view.end) if view is not None else None
 
 
 def build_view(result: VerificationResult, lang: str) -> VerificationView:
@@ -229,6 +213,7 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
         headline=headline,
         explanation=explanation,
         checks=check_rows(result.checks),
+        signature_intact=result.report.signature_intact,
     )
     if verdict == "revoked":
         view.revocation_reason = result.revocation_reason
@@ -240,24 +225,32 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
     if verdict == "not_genuine" and result.key_withdrawn:
         view.key_withdrawn = True
         view.key_withdrawn_on = _date(result.key_withdrawn_at) if result.key_withdrawn_at else None
-    credential = result.credential
-    if credential is None:
+    signed = result.report.view
+    if signed is None or signed.problem is not None or verdict in ("not_genuine", "malformed"):
+        # Facts only from what the signature covers, and none from a credential that failed
+        # it or breaks the format: the page says why instead of repeating its claims.
         return view
-    subject = _subject(credential)
-    achievement = _achievement(credential)
-    view.holder = _text(subject.get("name"))
-    view.issuer_name, view.issuer_id = _issuer(credential)
-    view.issued_on = _date(credential.get("validFrom") or credential.get("issuanceDate"))
-    view.valid_until = _date(credential.get("validUntil") or credential.get("expirationDate"))
-    view.achievement_name = _text(achievement.get("name")) or _text(credential.get("name"))
-    view.achievement_description = _text(achievement.get("description"))
-    view.achievement_type = _text(achievement.get("achievementType"))
-    criteria = achievement.get("criteria")
-    view.criteria = _text(criteria.get("narrative")) if isinstance(criteria, dict) else None
-    view.credential_id = _text(credential.get("id"))
+    subject = signed.subject
+    achievement = signed.achievement
+    view.holder = _text(subject.name) if subject is not None else None
+    view.issuer_name = _text(signed.issuer.name) if signed.issuer is not None else None
+    view.issuer_id = signed.issuer_id
+    view.self_asserted = result.report.issuer_self_asserted
+    view.issuer_confirmed = result.report.issuer_confirmed
+    view.issued_on = _date(signed.start)
+    view.valid_until = _date(signed.end)
+    if achievement is not None:
+        view.achievement_name = _text(achievement.name)
+        view.achievement_description = _text(achievement.description)
+        view.achievement_type = _text(achievement.achievement_type)
+        view.criteria = _text(achievement.criteria)
+    view.achievement_name = view.achievement_name or _text(signed.name)
+    view.credential_id = signed.id
     stored = result.stored
     view.own = stored is not None
-    view.image_url = _image(achievement, view.own)
+    # Only our own artwork (same origin, allowed by the page's CSP); loading another issuer's
+    # image would tell its server who looked at the credential, and when.
+    view.image_url = achievement.image if view.own and achievement is not None else None
     if stored is not None:
         view.credential_url = view.credential_id
         view.issuer_name = stored.institution_name(lang)

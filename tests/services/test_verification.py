@@ -454,19 +454,58 @@ def test_validator_samples_get_the_same_verdicts_through_the_service(session: Se
     testlist = load_json(SAMPLES + "bit-string-list/testlist")
     did_web = load_json(SAMPLES + "credential-status-revoked.json")["proof"]["verificationMethod"]
 
-    def fetch(url: str) -> Any:
+    # The https keys the samples are signed with, by the profile URL that names them.
+    profiles: dict[str, list[str]] = {}
+    for name in EXPECTED:
+        proofs = load_json(SAMPLES + name).get("proof")
+        for proof in proofs if isinstance(proofs, list) else [proofs]:
+            method = proof.get("verificationMethod") if isinstance(proof, dict) else None
+            if isinstance(method, str) and method.startswith("https://") and "#z" in method:
+                profiles.setdefault(method.partition("#")[0], []).append(method)
+
+    def profile(url: str) -> dict[str, Any]:
+        # The issuer's profile as its server would serve it, listing its keys: what confirms
+        # an https key (README "Verdicts").
+        return {
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": url,
+            "type": "Profile",
+            "verificationMethod": [
+                {
+                    "id": method,
+                    "type": "Multikey",
+                    "controller": url,
+                    "publicKeyMultibase": method.partition("#")[2],
+                }
+                for method in profiles[url]
+            ],
+        }
+
+    def fetch(url: str, *, with_profiles: bool = True) -> Any:
         # What the issuers' servers would answer: the sample issuer's DID document and the
         # status list that ships beside the samples.
         if url.endswith("/bit-string-list/testlist"):
             return testlist
         if url.startswith("https://dc.1edtech.org/"):
             return did_document_from_method(did_web)
+        if with_profiles and url in profiles:
+            return profile(url)
         raise ConnectionError(url)
 
     for name, (verdict, _check_name, _words) in EXPECTED.items():
         data = (require_spec_dir() / SAMPLES / name).read_bytes()
         result = verification.verify_submission(session, data, base_url=BASE_URL, fetch=fetch)
         assert result.verdict == verdict, (name, result.to_dict())
+        if verdict == "valid" and not name.startswith("simple-multiple"):
+            # Without the profile, nothing confirms an https key: never valid.
+            unconfirmed = verification.verify_submission(
+                session,
+                data,
+                base_url=BASE_URL,
+                fetch=lambda url: fetch(url, with_profiles=False),
+            )
+            assert unconfirmed.verdict == "unverifiable", name
+            assert unconfirmed.check("proof").ok is True, name
     for name in ("credential-status-revoked.json", "credential-status-revoked-blank-nodes.json"):
         data = (require_spec_dir() / SAMPLES / "bit-string-list" / name).read_bytes()
         result = verification.verify_submission(session, data, base_url=BASE_URL, fetch=fetch)
