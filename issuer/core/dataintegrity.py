@@ -87,11 +87,22 @@ DOCUMENT_TERMS: BoundedCache[bytes, tuple[str, ...]] = BoundedCache(4096)
 PROOF_OPTIONS: BoundedCache[bytes, tuple[str, ProofOptionsView]] = BoundedCache(4096)
 
 
+#: Caches of other engine modules that hold verification results (the verifier's signed
+#: views and schema verdicts): ``clear_verification_caches`` forgets them too.
+_OTHER_CACHES: list[BoundedCache[Any, Any]] = []
+
+
+def register_verification_cache(cache: BoundedCache[Any, Any]) -> None:
+    _OTHER_CACHES.append(cache)
+
+
 def clear_verification_caches() -> None:
     """Forget every remembered verification (benchmarks measure first verifications)."""
     VERIFIED_PROOFS.clear()
     DOCUMENT_TERMS.clear()
     PROOF_OPTIONS.clear()
+    for cache in _OTHER_CACHES:
+        cache.clear()
 
 
 def _json_text(value: Any) -> str:
@@ -99,7 +110,7 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _json_text_or_none(value: Any) -> str | None:
+def json_text_or_none(value: Any) -> str | None:
     """``_json_text``, or None for what has no such text (too deep, non-string keys): such a
     document is judged without the caches, as before they existed."""
     try:
@@ -145,7 +156,7 @@ def undefined_terms(
     if source is not None:
         key = source.derive(UNSECURED)
     else:
-        text = _json_text_or_none(document)
+        text = json_text_or_none(document)
         if text is None:
             return find_undefined_terms(document, loader)
         key = _digest(text)
@@ -602,7 +613,7 @@ class _Verifier:
         has none, and then nothing is cached. Made when first needed: with a ``source`` key,
         a document found in the caches is never re-serialized."""
         if not self._text_known:
-            self._text = _json_text_or_none(self.unsecured)
+            self._text = json_text_or_none(self.unsecured)
             self._text_known = True
         return self._text
 
@@ -664,7 +675,7 @@ class _Verifier:
         """§3.3.5 Proof Configuration, and the options as the canonical configuration states
         them: the signature covers those, not the JSON keys (an embedded ``@context`` can
         alias ``verificationMethod``), so every option the checks use is read from there."""
-        key_text = _json_text_or_none({"@context": context, **options})
+        key_text = json_text_or_none({"@context": context, **options})
         key = _digest(key_text) if key_text is not None and self.loader is None else None
         known = PROOF_OPTIONS.get(key) if key is not None else None
         if known is None:
@@ -734,10 +745,14 @@ class _Verifier:
                 )
         if cache_key is not None and VERIFIED_PROOFS.get(cache_key):
             return resolved
-        input_text = (
-            self.text if input_document is self.unsecured else _json_text_or_none(input_document)
-        )
-        data = hash_data(canonical_config, self._transform(input_document, input_text))
+        if input_document is self.unsecured and self.known is not None:
+            canonical_document = self.known[0]  # no JSON text needed to find it
+        else:
+            input_text = (
+                self.text if input_document is self.unsecured else json_text_or_none(input_document)
+            )
+            canonical_document = self._transform(input_document, input_text)
+        data = hash_data(canonical_config, canonical_document)
         if not verify_signature(data, proof_value, resolved.public_key):
             raise ProofError(
                 "signature does not match: the credential or its proof was changed after "
@@ -751,9 +766,9 @@ class _Verifier:
         """The digest of the input document's and the proof's JSON texts, or None when either
         has none."""
         input_text = (
-            self.text if input_document is self.unsecured else _json_text_or_none(input_document)
+            self.text if input_document is self.unsecured else json_text_or_none(input_document)
         )
-        proof_text = _json_text_or_none(proof)
+        proof_text = json_text_or_none(proof)
         if input_text is None or proof_text is None:
             return None
         return _digest(input_text, proof_text)

@@ -18,7 +18,13 @@ from typing import Any
 from pyld import jsonld
 
 from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader, default_document_loader
-from issuer.core.dataintegrity import ProofResult, SourceKey, verify_proofs
+from issuer.core.dataintegrity import (
+    ProofResult,
+    SourceKey,
+    json_text_or_none,
+    register_verification_cache,
+    verify_proofs,
+)
 from issuer.core.did import DID_KEY_PREFIX
 from issuer.core.errors import DocumentLoaderError, EngineError
 from issuer.core.lru import BoundedCache
@@ -182,6 +188,7 @@ def _check_format(credential: dict[str, Any], view: SignedView) -> Check:
 #: Schema messages of documents that arrived as JSON text, by (``SourceKey.derive``, schema):
 #: the verdict is a pure function of the text and the (built-in) schema.
 SCHEMA_VERDICTS: BoundedCache[tuple[bytes, str], tuple[str, ...]] = BoundedCache(4096)
+register_verification_cache(SCHEMA_VERDICTS)
 
 
 def _url_contexts(context: Any) -> bool:
@@ -411,6 +418,7 @@ def _check_status_entry(
 
 #: Signed views of documents that arrived as JSON text, by ``SourceKey.derive("view")``.
 VIEWS: BoundedCache[bytes, SignedView] = BoundedCache(4096)
+register_verification_cache(VIEWS)
 
 
 def read_signed_view(
@@ -462,7 +470,14 @@ def verify_credential(
         return report
     report.credential = document
     moment = now or datetime.now(UTC)
-    key = SourceKey(source) if source is not None and loader is None else None
+    key = None
+    if loader is None:
+        if source is None:
+            # A parsed document: keyed on its JSON text (sorted keys), so a document seen
+            # before is found in the caches (view, schema, proofs) like a text is.
+            text = json_text_or_none(document)
+            source = None if text is None else "sorted\x00" + text
+        key = SourceKey(source) if source is not None else None
 
     try:
         view = read_signed_view(document, loader, key)
