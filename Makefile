@@ -48,5 +48,5 @@ clean:
 # Refresh the translation catalogs after adding or changing user-visible strings, then fill in
 # the Finnish and Swedish (and, where the English differs from the source, English) texts.
 translations: install
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -o issuer/translations/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching -i issuer/translations/messages.pot -d issuer/translations
+	$(BIN)/pybabel extract --no-location --sort-output --width 100 -F babel.cfg -o issuer/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -i issuer/translations/messages.pot -d issuer/translations

@@ -82,6 +82,41 @@ def verdict_texts() -> dict[str, tuple[str, str]]:
     }
 
 
+def reason_texts() -> dict[str, str]:
+    """check code -> what it means for the reader, for the verdicts that need a reason
+    (``malformed``, ``unverifiable``), in the current language."""
+    return {
+        "format": gettext(
+            "Its structure is not that of an Open Badges 3.0 credential (its contexts, types, "
+            "subject or dates)."
+        ),
+        "jsonld": gettext("It is not valid JSON-LD, so its signed content cannot be read."),
+        "schema": gettext("It does not follow the Open Badges 3.0 schema."),
+        "undefined_terms": gettext(
+            "It uses terms that no context defines; they are not covered by the signature."
+        ),
+        "unknown_context": gettext(
+            "It uses a JSON-LD context that Merkki does not know, so its content cannot be "
+            "read. Merkki never fetches contexts from the network."
+        ),
+        "proof_unchecked": gettext("Its digital signature could not be checked."),
+        "issuer_unconfirmed": gettext(
+            "The issuer's identity could not be confirmed: the key that signed it is not shown "
+            "to belong to the issuer it names."
+        ),
+        "status_unavailable": gettext(
+            "Whether it has been revoked could not be checked: the issuer's status list could "
+            "not be retrieved."
+        ),
+        "status_invalid": gettext(
+            "Whether it has been revoked could not be checked: the issuer's status list is not "
+            "validly signed."
+        ),
+        "status_unsupported": gettext("It uses a revocation method that Merkki does not support."),
+        "unsupported_format": gettext("It is in a format that Merkki does not verify."),
+    }
+
+
 T = TypeVar("T")
 
 #: The page's fixed texts by (which, locale): the catalogs are loaded once per process, so a
@@ -160,6 +195,8 @@ class VerificationView:
     self_asserted: bool = False
     issuer_confirmed: bool = False
     signature_intact: bool = False
+    #: For ``malformed`` and ``unverifiable``: what is wrong, in plain words.
+    reasons: list[str] = field(default_factory=list)
     checks: list[CheckRow] = field(default_factory=list)
 
 
@@ -215,6 +252,13 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
         checks=check_rows(result.checks),
         signature_intact=result.report.signature_intact,
     )
+    if verdict in ("malformed", "unverifiable"):
+        texts_by_code = _in_locale("reasons", reason_texts)
+        wanted = (False,) if verdict == "malformed" else (False, None)
+        for check in result.checks:
+            reason = texts_by_code.get(check.code) if check.ok in wanted else None
+            if reason is not None and reason not in view.reasons:
+                view.reasons.append(reason)
     if verdict == "revoked":
         view.revocation_reason = result.revocation_reason
         view.revoked_on = _date(result.revoked_at) if result.revoked_at else None
