@@ -280,6 +280,12 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
     view.issuer_name = _text(signed.issuer.name) if signed.issuer is not None else None
     view.issuer_id = signed.issuer_id
     view.self_asserted = result.report.issuer_self_asserted
+    if view.self_asserted and verdict == "valid":
+        # "Issued by the issuer named below" would vouch for a name nobody confirmed.
+        view.explanation = gettext(
+            "This credential has not been altered and it is in force, but nobody confirms who "
+            "issued it: the issuer signed it with a key of its own."
+        )
     view.issuer_confirmed = result.report.issuer_confirmed
     view.issued_on = _date(signed.start)
     view.valid_until = _date(signed.end)

@@ -376,3 +376,8 @@ def test_forgeries_are_never_confirmed_or_shown_as_the_institution(
             assert issuer.get("selfAsserted") is True, (name, body)
             assert 'class="self-asserted"' in page, name
             assert 'class="issuer-unconfirmed"' in page, name
+            english = client.post(
+                "/verify", data={"json": text}, headers={"Accept-Language": "en"}
+            ).get_data(as_text=True)
+            assert "issued by the issuer named below" not in english, name
+            assert "nobody confirms who issued it" in english, name
