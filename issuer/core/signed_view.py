@@ -95,7 +95,6 @@ class Term:
         return self.value if self.kind == "literal" else None
 
 
-_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"(?:\^\^<([^>]*)>|@([A-Za-z0-9-]+))?')
 _UNESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
 _ECHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -114,10 +113,20 @@ def parse_term(serialized: str) -> Term:
         return Term("iri", serialized[1:-1])
     if serialized.startswith("_:"):
         return Term("bnode", serialized)
-    match = _LITERAL.fullmatch(serialized)
-    if match is None:  # never produced by our serializers; refuse rather than guess
+    # ``"lexical"``, then ``^^<datatype>`` or ``@lang`` or nothing: neither holds a ``"``, and
+    # a ``"`` inside the lexical form is escaped, so the last ``"`` closes it (no regular
+    # expression over long descriptions).
+    end = serialized.rfind('"')
+    if not serialized.startswith('"') or end <= 0:  # never produced by our serializers
         raise CanonicalizationError(f"unreadable RDF term {serialized[:40]!r}")
-    raw, datatype, language = match.groups()
+    raw, suffix = serialized[1:end], serialized[end + 1 :]
+    datatype = language = None
+    if suffix.startswith("^^<") and suffix.endswith(">"):
+        datatype = suffix[3:-1]
+    elif suffix.startswith("@"):
+        language = suffix[1:]
+    elif suffix:
+        raise CanonicalizationError(f"unreadable RDF term {serialized[:40]!r}")
     value = _UNESCAPE.sub(_unescape_match, raw) if "\\" in raw else raw
     return Term("literal", value, datatype or (None if language else _XSD_STRING), language)
 
@@ -147,18 +156,27 @@ class Graph:
     def __init__(self, triples: Iterable[tuple[str, str, str]]) -> None:
         index: dict[str, dict[str, list[str]]] = {}
         for subject, predicate, obj in triples:
-            index.setdefault(subject, {}).setdefault(predicate, []).append(obj)
-        for predicates in index.values():
-            for objects in predicates.values():
-                objects.sort()  # one order whatever the document's order: arrays are sets
+            predicates = index.get(subject)
+            if predicates is None:
+                index[subject] = {predicate: [obj]}
+                continue
+            objects = predicates.get(predicate)
+            if objects is None:
+                predicates[predicate] = [obj]
+            else:
+                objects.append(obj)
         self._index = index
 
-    def objects(self, node: str, predicate: str) -> list[Term]:
-        """Every object of ``node`` ``predicate`` (an IRI without brackets), in a fixed order."""
-        return [parse_term(o) for o in self._index.get(node, {}).get(f"<{predicate}>", ())]
-
     def serialized_objects(self, node: str, predicate: str) -> list[str]:
-        return list(self._index.get(node, {}).get(f"<{predicate}>", ()))
+        """The serialized objects of ``node`` ``predicate`` (an IRI without brackets), sorted:
+        one order whatever the document's order (JSON-LD arrays are sets)."""
+        predicates = self._index.get(node)
+        objects = predicates.get(f"<{predicate}>") if predicates is not None else None
+        return sorted(objects) if objects else []
+
+    def objects(self, node: str, predicate: str) -> list[Term]:
+        """Every object of ``node`` ``predicate``, in the fixed order."""
+        return [parse_term(o) for o in self.serialized_objects(node, predicate)]
 
     def types(self, node: str) -> frozenset[str]:
         return frozenset(t.value for t in self.objects(node, RDF_TYPE) if t.kind == "iri")
