@@ -222,3 +222,47 @@ def test_a_hidden_status_entry_cannot_escape_the_verifier() -> None:
         proof = report.check("proof")
         assert proof is not None
         assert proof.ok is True
+
+
+def _self_signed(credential: dict[str, Any]) -> str:
+    key = generate_private_key()
+    did = did_key_for(key.public_key())
+    credential["issuer"] = {"id": did, "type": ["Profile"], "name": "Self"}
+    credential.pop("credentialStatus", None)
+    return json.dumps(sign(credential, key, f"{did}#{encode_public_key(key.public_key())}"))
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        # An achievementType outside the OB 3.0 vocabulary (the schema's enum).
+        (lambda c: c["credentialSubject"]["achievement"].update(achievementType="Medal"), "schema"),
+        # A subject with neither id nor identifier (as 18 of the DCC verifier's fixtures).
+        (lambda c: c["credentialSubject"].pop("identifier"), "format"),
+    ],
+)
+def test_a_well_signed_credential_breaking_a_format_rule_is_malformed(
+    change: Any, check: str
+) -> None:
+    credential = _credential()
+    change(credential)
+    report = verify_credential(_self_signed(credential), resolver=standard_resolver())
+    assert report.verdict == "malformed", report.to_dict()
+    assert report.signature_intact
+    failed = report.check(check)
+    assert failed is not None
+    assert failed.ok is False
+
+
+def test_a_self_asserted_issuer_is_valid_but_not_confirmed() -> None:
+    report = verify_credential(_self_signed(_credential()), resolver=standard_resolver())
+    assert report.verdict == "valid", report.to_dict()
+    assert report.issuer_self_asserted
+    assert not report.issuer_confirmed
+    summary = report.to_dict()["credential"]
+    assert summary["issuer"] == {
+        "id": summary["issuer"]["id"],
+        "name": "Self",
+        "confirmed": False,
+        "selfAsserted": True,
+    }
