@@ -22,7 +22,8 @@ from werkzeug.exceptions import (
 from werkzeug.http import HTTP_STATUS_CODES
 
 from issuer.core.errors import EngineError
-from issuer.db import close_session, is_transient_conflict
+from issuer.db import close_session, is_transient_conflict, storage_problem
+from issuer.health import note_storage_problem
 from issuer.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -120,22 +121,41 @@ def _unexpected_error(error: Exception) -> Response | HTTPException:
 RETRY_AFTER_CONFLICT_S = 1
 
 
+#: Seconds a client is asked to wait when the database cannot write (read-only, disk full).
+RETRY_AFTER_STORAGE_S = 30
+
+
 def _database_error(error: DBAPIError) -> Response | HTTPException:
     """A transaction the database gave up because of a concurrent one (a deadlock between two
-    issuers, SQLite's write lock held too long): nothing was committed, so the answer is 503
-    with Retry-After, not a 500; an API client repeats the request with the same
-    Idempotency-Key and gets one credential. Any other database error is unexpected."""
-    if not is_transient_conflict(error):
+    issuers, SQLite's write lock held too long), or a write it cannot take now (a read-only
+    database, a full disk: ``storage_problem``): nothing was committed, so the answer is 503
+    ``busy`` with Retry-After, not a 500; an API client repeats the request with the same
+    Idempotency-Key and gets one credential. ``/healthz`` reports a storage problem by its code
+    (``issuer.health.note_storage_problem``). Any other database error is unexpected."""
+    problem = storage_problem(error)
+    if problem is not None:
+        current_app.logger.error(
+            "database cannot write (%s) on %s %s: %s",
+            problem,
+            request.method,
+            request.path,
+            error.orig,
+        )
+        note_storage_problem(current_app, problem)
+        retry_after = RETRY_AFTER_STORAGE_S
+    elif is_transient_conflict(error):
+        current_app.logger.warning(
+            "transient database conflict on %s %s: %s", request.method, request.path, error.orig
+        )
+        retry_after = RETRY_AFTER_CONFLICT_S
+    else:
         return _unexpected_error(error)
-    current_app.logger.warning(
-        "transient database conflict on %s %s: %s", request.method, request.path, error.orig
-    )
     close_session()
     message = _("The service is busy. Please try again in a moment.")
     if not wants_json():
-        return ServiceUnavailable(message, retry_after=RETRY_AFTER_CONFLICT_S)
+        return ServiceUnavailable(message, retry_after=retry_after)
     response = error_response(503, message, code="busy")
-    response.headers["Retry-After"] = str(RETRY_AFTER_CONFLICT_S)
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 

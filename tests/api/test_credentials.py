@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.services import institutions, issuing
-from tests.db_errors import lost_race
+from tests.db_errors import lost_race, read_only_database
 from tests.learner.support import (
     BASE_URL,
     World,
@@ -338,3 +338,24 @@ def test_the_institution_logo_is_the_issuer_profile_image(app: Flask, world: Wor
     # Signed with the image: our verifier (and the JSON-LD contexts) accept it.
     verdict = client.post("/api/v1/verify", json=credential).get_json()
     assert verdict["verdict"] == "valid", verdict
+
+
+def test_a_read_only_database_answers_503_busy_never_500(app: Flask, world: World) -> None:
+    """Issuing on a database that refuses writes (SQLite ``mode=ro``, PostgreSQL
+    ``default_transaction_read_only``): 503 busy with Retry-After, and /healthz says why."""
+    client = app.test_client()
+    with read_only_database(app):
+        response = client.post(
+            "/api/v1/credentials",
+            json=BODY,
+            headers={**auth(world.hamk_token), "Accept-Language": "sv"},
+        )
+        health = client.get("/healthz").get_json()
+    assert response.status_code == 503, response.text
+    assert response.get_json() == {
+        "error": "busy",
+        "message": "Tjänsten är upptagen just nu. Försök igen om en stund.",
+    }
+    assert int(response.headers["Retry-After"]) >= 1
+    assert health["checks"]["database"] == {"status": "degraded", "code": "read_only"}
+    assert _count(app) == 0

@@ -15,6 +15,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models_issuing import BulkJob, OutboxMail
 from issuer.services import accounts, badge_classes, institutions
+from tests.db_errors import read_only_database
 from tests.learner.support import (
     CSRF,
     World,
@@ -94,6 +95,27 @@ def test_issue_one_from_the_form(app: Flask, staff: dict[str, str]) -> None:
     assert "&lt;b&gt;Liisa&lt;/b&gt;" in page.text
     assert _count(app, Credential) == 1
     assert _count(app, OutboxMail) == 1
+
+
+def test_the_form_on_a_read_only_database_answers_503_busy_in_the_readers_language(
+    app: Flask, staff: dict[str, str]
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    data = {
+        "csrf_token": _token(client, "/staff/issue/"),
+        "badge_class": _badge_id(app, "test-badge"),
+        "email": "liisa@example.fi",
+        "name": "Liisa",
+        "lang": "en",
+    }
+    with read_only_database(app):
+        response = client.post("/staff/issue/", data=data, headers={"Accept-Language": "fi"})
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "Palvelu on juuri nyt kiireinen. Yritä hetken kuluttua uudelleen." in response.text
+    assert "Traceback" not in response.text
+    assert _count(app, Credential) == 0
 
 
 def test_form_errors_are_shown_and_nothing_is_issued(app: Flask, staff: dict[str, str]) -> None:
