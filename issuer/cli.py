@@ -36,7 +36,7 @@ from issuer.services import (
     status,
     verification,
 )
-from issuer.services.errors import ServiceError
+from issuer.services.errors import ServiceError, SigningUnavailableError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +59,9 @@ def _reported_errors() -> Iterator[None]:
     """Turn expected failures into one-line ``Error: ...`` messages (exit status 1)."""
     try:
         yield
+    except SigningUnavailableError as error:
+        # The operator at the command line gets the cause (file, passphrase) too.
+        raise click.ClickException(_one_line(f"{error.message}: {error.detail}")) from None
     except (ServiceError, EngineError) as error:
         raise click.ClickException(_one_line(error.message)) from None
     except SQLAlchemyError as error:

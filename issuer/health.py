@@ -32,19 +32,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
 from flask import Flask, current_app
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer.config import get_settings
-from issuer.core.errors import KeyError_
 from issuer.core.keys import KeyStore
 from issuer.db import get_database, storage_problem
 from issuer.models import KeyStatus, SigningKey
 from issuer.services import keys
-from issuer.services.errors import ServiceError
+from issuer.services.errors import SigningUnavailableError
 
 __all__ = [
     "KEY_CHECK_TTL",
@@ -273,16 +271,11 @@ def _key_problem(keystore: KeyStore, key: SigningKey) -> str | None:
         return "key_missing"
     try:
         keys.load_private_key(keystore, key)
-    except KeyError_ as error:
-        # Unreadable, corrupt, unencrypted, or encrypted with another passphrase.
-        log.error("health: active key %s cannot be loaded: %s", key.key_id, error.message)
-        return "key_unusable"
-    except UnsupportedAlgorithm as error:
-        log.error("health: active key %s uses an unsupported algorithm: %s", key.key_id, error)
-        return "key_unusable"
-    except ServiceError as error:
-        log.error("health: active key %s: %s", key.key_id, error)
-        return "key_mismatch"
+    except SigningUnavailableError as error:
+        # Unreadable, corrupt, unencrypted, encrypted with another passphrase, or another key
+        # (key_unusable, key_missing, key_mismatch); load_private_key logged the cause.
+        log.error("health: active key %s: %s", key.key_id, error.reason)
+        return error.reason
     return None
 
 

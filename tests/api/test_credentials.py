@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,9 @@ from tests.db_errors import lost_race, read_only_database
 from tests.learner.support import (
     BASE_URL,
     World,
+    assert_nothing_of_the_server,
     auth,
+    break_key,
     issuing_app_config,  # noqa: F401 - fixture
     issuing_templates_dir,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
@@ -359,3 +363,48 @@ def test_a_read_only_database_answers_503_busy_never_500(app: Flask, world: Worl
     assert int(response.headers["Retry-After"]) >= 1
     assert health["checks"]["database"] == {"status": "degraded", "code": "read_only"}
     assert _count(app) == 0
+
+
+@pytest.mark.parametrize("breakage", ["missing", "passphrase", "corrupt"])
+def test_a_broken_key_is_a_generic_503_and_the_cause_goes_to_the_log(
+    app: Flask,
+    world: World,
+    keys_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    breakage: str,
+) -> None:
+    client = app.test_client()
+    issued = client.post("/api/v1/credentials", json=BODY, headers=auth(world.hamk_token))
+    assert issued.status_code == 201
+    key_id = break_key(app, keys_dir, breakage)
+    headers = {**auth(world.hamk_token), "Accept-Language": "fi"}
+
+    with caplog.at_level(logging.ERROR):
+        response = client.post(
+            "/api/v1/credentials",
+            json={**BODY, "recipient": {"email": "b@example.fi", "name": "B"}},
+            headers=headers,
+        )
+        # Revoking signs the status list now: the same answer.
+        revoke = client.post(
+            f"/api/v1/credentials/{issued.get_json()['id']}/revoke",
+            json={"reason": "Virhe"},
+            headers=headers,
+        )
+    for answer in (response, revoke):
+        assert answer.status_code == 503, answer.text
+        assert answer.get_json() == {
+            "error": "signing_unavailable",
+            "message": "Merkkejä ei voi juuri nyt allekirjoittaa. Palvelun ylläpitäjät näkevät "
+            "syyn sen lokista; yritä myöhemmin uudelleen.",
+        }
+        assert int(answer.headers["Retry-After"]) >= 1
+        assert_nothing_of_the_server(answer.text, keys_dir, key_id)
+    # The operator learns the cause from the log and the /healthz code.
+    assert key_id in caplog.text
+    if breakage == "passphrase":
+        assert "ISSUER_KEY_PASSPHRASE" in caplog.text
+    health = client.get("/healthz").get_json()
+    code = "key_missing" if breakage == "missing" else "key_unusable"
+    assert health["checks"]["signing_keys"] == {"status": "failed", "code": code}
+    assert _count(app) == 1

@@ -16,7 +16,11 @@ from issuer.core.keys import KeyStore, generate_private_key
 from issuer.models import Credential, Institution
 from issuer.services import badge_classes, institutions, issuing, keys, revocation, verification
 from issuer.services.audit import SystemActor
-from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
+from issuer.services.errors import (
+    InvalidInputError,
+    NotFoundError,
+    SigningUnavailableError,
+)
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL
 
@@ -205,8 +209,11 @@ def test_a_swapped_key_file_is_refused(
 ) -> None:
     key = keys.active_key(session, institution)
     keystore.save(key.key_id, generate_private_key(), overwrite=True)
-    with pytest.raises(ServiceError, match="does not hold the key recorded"):
+    with pytest.raises(SigningUnavailableError) as refused:
         _issue(session, institution, keystore)
+    assert "does not hold the key recorded" in refused.value.detail
+    assert refused.value.reason == "key_mismatch"
+    assert key.key_id not in refused.value.message  # what an answer may show names no key
 
 
 @pytest.mark.parametrize(
