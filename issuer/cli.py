@@ -27,8 +27,16 @@ from issuer.core.errors import EngineError
 from issuer.core.keys import KeyStore
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
-from issuer.services import badge_classes, institutions, issuing, keys, migrate, verification
-from issuer.services.errors import ServiceError
+from issuer.services import (
+    badge_classes,
+    institutions,
+    issuing,
+    keys,
+    migrate,
+    status,
+    verification,
+)
+from issuer.services.errors import ServiceError, SigningUnavailableError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,6 +59,9 @@ def _reported_errors() -> Iterator[None]:
     """Turn expected failures into one-line ``Error: ...`` messages (exit status 1)."""
     try:
         yield
+    except SigningUnavailableError as error:
+        # The operator at the command line gets the cause (file, passphrase) too.
+        raise click.ClickException(_one_line(f"{error.message}: {error.detail}")) from None
     except (ServiceError, EngineError) as error:
         raise click.ClickException(_one_line(error.message)) from None
     except SQLAlchemyError as error:
@@ -106,6 +117,13 @@ def init() -> None:
         f"badge templates: {counts['created']} created, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged"
     )
+    # Lists left unsigned by a version of Merkki that signed them lazily, on their first GET:
+    # reads never sign now (issuer.services.status), so they are signed here, once.
+    _settings, keystore = _settings_and_keystore()
+    with unit_of_work() as session:
+        signed = status.sign_unsigned_lists(session, base_url=settings.base_url, keystore=keystore)
+    if signed:
+        click.echo(f"status lists: {signed} signed")
 
 
 @main.group(help="Institutions (issuers).")

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 from issuer import paths
 from issuer.core.did import DidError, did_web_for
-from issuer.core.keys import passphrase_or_development
+from issuer.core.keys import passphrase_or_development, tighten_directory
 
 ENV_PREFIX = "ISSUER_"
 
@@ -232,12 +232,33 @@ def init_app(app: Flask) -> Settings:
             settings.keys_dir,
             "!" * 78,
         )
+    _keep_keys_private(app, settings.keys_dir)
     if settings.secret_key_is_random:
         app.logger.warning(
             "ISSUER_SECRET_KEY is not set: using a random key for this process only "
             "(sessions and form tokens will not survive a restart or work across workers)."
         )
     return settings
+
+
+def _keep_keys_private(app: Flask, keys_dir: Path) -> None:
+    """The keys folder must be the service user's alone (mode 0700): wider permissions are
+    tightened at start, with a warning, since others may have copied the encrypted keys."""
+    try:
+        widened = tighten_directory(keys_dir)
+    except OSError as error:
+        app.logger.warning(
+            "the keys folder %s is readable by others and could not be made private: %s",
+            keys_dir,
+            error.strerror,
+        )
+        return
+    if widened is not None:
+        app.logger.warning(
+            "the keys folder %s had mode %o; set to 0700 (only the service user may read keys)",
+            keys_dir,
+            widened,
+        )
 
 
 def get_settings(app: Flask | None = None) -> Settings:

@@ -8,11 +8,15 @@ ends is rolled back when the session closes.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from flask import Flask, current_app, g
@@ -23,6 +27,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from issuer.config import get_settings
+
+log = logging.getLogger("issuer.db")
 
 DB_EXTENSION = "issuer.db"
 _SESSION_KEY = "issuer_db_session"
@@ -90,8 +96,42 @@ def make_engine(database_url: str) -> Engine:
     and ``synchronous=NORMAL`` (``_sqlite_on_connect``). PostgreSQL is used as configured."""
     engine = create_engine(database_url)
     if engine.dialect.name == "sqlite":
+        _private_sqlite_file(engine.url.database, engine.url.query)
         event.listen(engine, "connect", _sqlite_on_connect)
     return engine
+
+
+#: The SQLite database holds staff password hashes, salted recipient hashes and audit logs:
+#: the service user's alone. SQLite gives its -wal and -shm files the same mode.
+SQLITE_FILE_MODE = 0o600
+
+
+def _private_sqlite_file(database: str | None, query: Any) -> None:
+    """Create the SQLite file with mode 0600 before SQLite does (it would use 0644 under the
+    usual umask); an existing file readable by others is tightened, with a warning."""
+    if not database or database == ":memory:" or database.startswith("file:") or "mode" in query:
+        return  # in memory, or a URI the operator spelt out (e.g. mode=ro): leave it alone
+    path = Path(database)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, SQLITE_FILE_MODE)
+            except OSError as error:
+                log.warning(
+                    "database file %s has mode %o and could not be made private: %s",
+                    path,
+                    mode,
+                    error.strerror,
+                )
+            else:
+                log.warning("database file %s had mode %o; set to 0600", path, mode)
+        return
+    except OSError:
+        return  # no folder, a read-only file system: SQLite reports it when it connects
+    os.close(descriptor)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -168,6 +208,46 @@ def dispose(app: Flask) -> None:
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 #: SQLite's SQLITE_BUSY / SQLITE_LOCKED: another writer held the lock past the busy timeout.
 _SQLITE_BUSY = ("database is locked", "database table is locked")
+
+
+#: SQLSTATEs of a write the database could not take because of its storage or state, not
+#: because of the request (PostgreSQL manual, Appendix A), and the ``/healthz`` code of each:
+#: 25006 read_only_sql_transaction (a read-only role, session or hot standby), class 53
+#: insufficient resources (53100 disk_full, 53200 out_of_memory, 53300 too_many_connections),
+#: 57P01-57P03 the server shutting down or not accepting connections yet.
+_STORAGE_SQLSTATES = {
+    "25006": "read_only",
+    "53000": "insufficient_resources",
+    "53100": "disk_full",
+    "53200": "insufficient_resources",
+    "53300": "insufficient_resources",
+    "53400": "insufficient_resources",
+    "57P01": "unavailable",
+    "57P02": "unavailable",
+    "57P03": "unavailable",
+}
+#: SQLite's SQLITE_READONLY and SQLITE_FULL, by the messages the driver carries.
+_SQLITE_STORAGE = (
+    ("attempt to write a readonly database", "read_only"),
+    ("database or disk is full", "disk_full"),
+)
+
+
+def storage_problem(error: BaseException) -> str | None:
+    """When the database refused a statement because it cannot write now (read-only, disk
+    full, out of resources, shutting down): the ``/healthz`` code for it; else None."""
+    if not isinstance(error, DBAPIError):
+        return None
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate in _STORAGE_SQLSTATES:
+        return _STORAGE_SQLSTATES[sqlstate]
+    if isinstance(original, sqlite3.Error):
+        message = str(original)
+        for start, code in _SQLITE_STORAGE:
+            if message.startswith(start):
+                return code
+    return None
 
 
 def is_transient_conflict(error: BaseException) -> bool:

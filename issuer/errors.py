@@ -21,13 +21,15 @@ from werkzeug.exceptions import (
 )
 from werkzeug.http import HTTP_STATUS_CODES
 
-from issuer.core.errors import EngineError
-from issuer.db import close_session, is_transient_conflict
+from issuer.core.errors import EngineError, KeyError_
+from issuer.db import close_session, is_transient_conflict, storage_problem
+from issuer.health import forget_key_check, note_storage_problem
 from issuer.services.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
     ServiceError,
+    SigningUnavailableError,
     TemplateError,
 )
 
@@ -107,6 +109,31 @@ def _engine_error(error: EngineError) -> Response:
     return error_response(422, error.message, code=error.code)
 
 
+#: Seconds a client is asked to wait when signing is unavailable (an operator must act).
+RETRY_AFTER_SIGNING_S = 60
+
+
+def _signing_unavailable(error: SigningUnavailableError | KeyError_) -> Response | HTTPException:
+    """A signing key that cannot be used (missing file, wrong passphrase, corrupt, another
+    key): 503 with a message that names no file, key or passphrase, in the reader's language.
+    The cause goes to the log, and ``/healthz`` checks the keys again at once (its code)."""
+    detail = error.detail if isinstance(error, SigningUnavailableError) else error.message
+    current_app.logger.error(
+        "signing unavailable on %s %s: %s", request.method, request.path, detail
+    )
+    forget_key_check(current_app)
+    close_session()
+    message = _(
+        "Credentials cannot be signed right now. The service's administrators can find the "
+        "cause in its log; please try again later."
+    )
+    if not wants_json():
+        return ServiceUnavailable(message, retry_after=RETRY_AFTER_SIGNING_S)
+    response = error_response(503, message, code=SigningUnavailableError.code)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SIGNING_S)
+    return response
+
+
 def _unexpected_error(error: Exception) -> Response | HTTPException:
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     # Nothing half-done may be committed by anyone later in this context.
@@ -120,22 +147,41 @@ def _unexpected_error(error: Exception) -> Response | HTTPException:
 RETRY_AFTER_CONFLICT_S = 1
 
 
+#: Seconds a client is asked to wait when the database cannot write (read-only, disk full).
+RETRY_AFTER_STORAGE_S = 30
+
+
 def _database_error(error: DBAPIError) -> Response | HTTPException:
     """A transaction the database gave up because of a concurrent one (a deadlock between two
-    issuers, SQLite's write lock held too long): nothing was committed, so the answer is 503
-    with Retry-After, not a 500; an API client repeats the request with the same
-    Idempotency-Key and gets one credential. Any other database error is unexpected."""
-    if not is_transient_conflict(error):
+    issuers, SQLite's write lock held too long), or a write it cannot take now (a read-only
+    database, a full disk: ``storage_problem``): nothing was committed, so the answer is 503
+    ``busy`` with Retry-After, not a 500; an API client repeats the request with the same
+    Idempotency-Key and gets one credential. ``/healthz`` reports a storage problem by its code
+    (``issuer.health.note_storage_problem``). Any other database error is unexpected."""
+    problem = storage_problem(error)
+    if problem is not None:
+        current_app.logger.error(
+            "database cannot write (%s) on %s %s: %s",
+            problem,
+            request.method,
+            request.path,
+            error.orig,
+        )
+        note_storage_problem(current_app, problem)
+        retry_after = RETRY_AFTER_STORAGE_S
+    elif is_transient_conflict(error):
+        current_app.logger.warning(
+            "transient database conflict on %s %s: %s", request.method, request.path, error.orig
+        )
+        retry_after = RETRY_AFTER_CONFLICT_S
+    else:
         return _unexpected_error(error)
-    current_app.logger.warning(
-        "transient database conflict on %s %s: %s", request.method, request.path, error.orig
-    )
     close_session()
     message = _("The service is busy. Please try again in a moment.")
     if not wants_json():
-        return ServiceUnavailable(message, retry_after=RETRY_AFTER_CONFLICT_S)
+        return ServiceUnavailable(message, retry_after=retry_after)
     response = error_response(503, message, code="busy")
-    response.headers["Retry-After"] = str(RETRY_AFTER_CONFLICT_S)
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -143,5 +189,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(EngineError, _engine_error)
+    # More specific than the two above: Flask picks the handler of the nearest class.
+    app.register_error_handler(SigningUnavailableError, _signing_unavailable)
+    app.register_error_handler(KeyError_, _signing_unavailable)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected_error)

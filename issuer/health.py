@@ -4,6 +4,14 @@
   ``alembic_version`` row, so an empty or unmigrated database (a forgotten ``merkki init``, a
   SQLite file that was removed and recreated empty on connect) fails as well as an unreachable
   server.
+* ``database`` also tells whether the database can take writes: read-only (PostgreSQL
+  ``transaction_read_only``, e.g. a hot standby or a read-only role; SQLite refusing a write
+  that changes nothing, made and rolled back at once), a full disk under a SQLite file, or a
+  write that failed for one of these reasons (``issuer.db.storage_problem``; the only way to see
+  PostgreSQL's disk_full) in the last ``STORAGE_PROBLEM_TTL`` seconds. Such a database still
+  serves verification, status lists and pages, so the answer is 200 "degraded" with the code,
+  not 503: taking every instance out of rotation would stop verification too. Writes answer
+  503 ``busy`` meanwhile (``issuer.errors``).
 * ``signing_keys``: the keys directory is readable, and every active institution key can be
   read, decrypted with ``ISSUER_KEY_PASSPHRASE`` and matches the public key its DID document
   publishes. A key costs about half a millisecond to decrypt; the result is kept for
@@ -17,27 +25,33 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
 from flask import Flask, current_app
-from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer.config import get_settings
-from issuer.core.errors import KeyError_
 from issuer.core.keys import KeyStore
-from issuer.db import get_database
+from issuer.db import get_database, storage_problem
 from issuer.models import KeyStatus, SigningKey
 from issuer.services import keys
-from issuer.services.errors import ServiceError
+from issuer.services.errors import SigningUnavailableError
 
-__all__ = ["KEY_CHECK_TTL", "Check", "forget_key_check", "run_checks"]
+__all__ = [
+    "KEY_CHECK_TTL",
+    "STORAGE_PROBLEM_TTL",
+    "Check",
+    "forget_key_check",
+    "note_storage_problem",
+    "run_checks",
+]
 
 log = logging.getLogger("issuer.health")
 
@@ -46,7 +60,19 @@ KEY_CHECK_TTL = 30.0
 #: A PostgreSQL health query that takes longer than this is a failure, not a hung probe.
 DATABASE_TIMEOUT_MS = 2000
 
+#: Seconds a write that failed for want of storage (read-only, disk full) is reported.
+STORAGE_PROBLEM_TTL = 60.0
+#: Free bytes under a SQLite file below which the disk counts as full: a transaction needs room
+#: for its write-ahead log, and SQLite fails with "database or disk is full" without it.
+MIN_FREE_BYTES = 8 * 1024 * 1024
+#: How long the SQLite write probe waits for a writer's lock (a held lock proves the database
+#: takes writes; the probe must not wait for a bulk batch).
+PROBE_BUSY_TIMEOUT_MS = 100
+#: Database codes of a database that still serves reads: "degraded", not "failed".
+DEGRADED_CODES = frozenset({"read_only", "disk_full", "insufficient_resources"})
+
 _EXTENSION = "issuer.health"
+_STORAGE_EXTENSION = "issuer.health.storage"
 # Monotonic clock, a module attribute so that tests can move time forward.
 _clock: Callable[[], float] = time.monotonic
 
@@ -61,10 +87,15 @@ class Check:
     def ok(self) -> bool:
         return self.code is None
 
+    @property
+    def degraded(self) -> bool:
+        """Failed, but reads are still served (a database that cannot write)."""
+        return self.code in DEGRADED_CODES
+
     def as_json(self) -> dict[str, str]:
         if self.code is None:
             return {"status": "ok"}
-        return {"status": "failed", "code": self.code}
+        return {"status": "degraded" if self.degraded else "failed", "code": self.code}
 
 
 @dataclass(slots=True)
@@ -77,14 +108,34 @@ class _KeyCache:
 def run_checks() -> tuple[bool, dict[str, Any]]:
     """Run every check for the current app; ``(healthy, body)`` for ``/healthz``."""
     database = check_database()
-    signing_keys = cached_key_check(current_app) if database.ok else Check("database_unavailable")
+    readable = database.ok or database.degraded
+    signing_keys = cached_key_check(current_app) if readable else Check("database_unavailable")
     checks = {"database": database, "signing_keys": signing_keys}
-    healthy = all(check.ok for check in checks.values())
+    healthy = all(check.ok or check.degraded for check in checks.values())
+    overall = "failed"
+    if healthy:
+        overall = "ok" if all(check.ok for check in checks.values()) else "degraded"
     body = {
-        "status": "ok" if healthy else "failed",
+        "status": overall,
         "checks": {name: check.as_json() for name, check in checks.items()},
     }
     return healthy, body
+
+
+def note_storage_problem(app: Flask, code: str) -> None:
+    """A write just failed because the database cannot write (``issuer.db.storage_problem``):
+    report ``code`` for ``STORAGE_PROBLEM_TTL`` seconds. (A server shutting down or starting,
+    ``unavailable``, is not kept: the connection check reports it while it lasts.)"""
+    if code in DEGRADED_CODES:
+        app.extensions[_STORAGE_EXTENSION] = (code, _clock())
+
+
+def _recent_storage_problem(app: Flask) -> str | None:
+    noted = app.extensions.get(_STORAGE_EXTENSION)
+    if not isinstance(noted, tuple):
+        return None
+    code, at = noted
+    return str(code) if _clock() - at < STORAGE_PROBLEM_TTL else None
 
 
 def check_database() -> Check:
@@ -110,7 +161,60 @@ def check_database() -> Check:
     if revision is None:
         log.error("health: the database has no schema version (run `merkki init`)")
         return Check("schema_missing")
-    return Check()
+    code = _write_problem(engine.dialect.name, engine.url.database) or _recent_storage_problem(
+        current_app
+    )
+    return Check(code)
+
+
+def _write_problem(dialect: str, database: str | None) -> str | None:
+    """``read_only`` or ``disk_full`` when the database cannot take writes now (a separate
+    connection and transaction, rolled back: nothing is written)."""
+    engine = get_database().engine
+    try:
+        with engine.connect() as connection:
+            if dialect == "postgresql":
+                setting = connection.execute(text("SHOW transaction_read_only")).scalar()
+                connection.rollback()
+                if setting == "on":
+                    log.error("health: the database is read-only (transaction_read_only)")
+                    return "read_only"
+                return None
+            if dialect == "sqlite":
+                return _sqlite_write_problem(connection, database)
+    except SQLAlchemyError as error:
+        log.error("health: write probe failed: %s", _one_line(error))
+        return storage_problem(error) or "query_failed"
+    return None
+
+
+def _sqlite_write_problem(connection: Connection, database: str | None) -> str | None:
+    path = (database or "").removeprefix("file:")
+    if path and path != ":memory:":
+        folder = os.path.dirname(os.path.abspath(path))
+        free = _free_bytes(folder)
+        if free < MIN_FREE_BYTES:
+            log.error("health: %d bytes free under the database file", free)
+            return "disk_full"
+    timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {PROBE_BUSY_TIMEOUT_MS}")
+    try:
+        # A write that changes nothing: SQLite still refuses it on a read-only database
+        # (SQLITE_READONLY); rolled back at once.
+        connection.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0 = 1"))
+    except DBAPIError as error:
+        problem = storage_problem(error)
+        if problem is not None:
+            log.error("health: the database cannot write: %s", _one_line(error))
+        return problem  # "database is locked": another writer holds the lock, so it writes
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(timeout or 0)}")
+    return None
+
+
+def _free_bytes(folder: str) -> int:
+    return shutil.disk_usage(folder).free
 
 
 def cached_key_check(app: Flask) -> Check:
@@ -167,16 +271,11 @@ def _key_problem(keystore: KeyStore, key: SigningKey) -> str | None:
         return "key_missing"
     try:
         keys.load_private_key(keystore, key)
-    except KeyError_ as error:
-        # Unreadable, corrupt, unencrypted, or encrypted with another passphrase.
-        log.error("health: active key %s cannot be loaded: %s", key.key_id, error.message)
-        return "key_unusable"
-    except UnsupportedAlgorithm as error:
-        log.error("health: active key %s uses an unsupported algorithm: %s", key.key_id, error)
-        return "key_unusable"
-    except ServiceError as error:
-        log.error("health: active key %s: %s", key.key_id, error)
-        return "key_mismatch"
+    except SigningUnavailableError as error:
+        # Unreadable, corrupt, unencrypted, encrypted with another passphrase, or another key
+        # (key_unusable, key_missing, key_mismatch); load_private_key logged the cause.
+        log.error("health: active key %s: %s", key.key_id, error.reason)
+        return error.reason
     return None
 
 

@@ -50,8 +50,8 @@ class StatusList(Base):
 
     ``bits`` is the uncompressed bitstring (``MIN_LIST_LENGTH`` bits = 16 KiB). ``version`` goes
     up whenever a bit changes; the signed list credential is cached in ``signed_json`` together
-    with the ``signed_version`` it was made from and is re-signed lazily when they differ
-    (``issuer.services.status.signed_list_credential``).
+    with the ``signed_version`` it was made from, in the transaction that changes the bits
+    (``issuer.services.status``: reads never sign).
     """
 
     __tablename__ = "status_list"

@@ -66,7 +66,7 @@ def _verify_one(app: Flask) -> bool:
         if credential_id is None:
             return False
         result = verification.verify_stored(session, credential_id, base_url=base_url)
-        session.rollback()  # a status list signed afresh is left for a request to keep
+        session.rollback()  # it wrote nothing: end its read transaction
     for lang in SUPPORTED_LANGUAGES:
         with app.test_request_context(f"/verify/{credential_id}?lang={lang}"):
             render_template("verify/result.html", view=build_view(result, lang))

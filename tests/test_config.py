@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,29 @@ def test_the_factory_registers_the_blueprints_and_routes(
         "/badges/<slug>/v<int:version>/image.<extension>",
         "/healthz",
     } <= rules
+
+
+def test_a_keys_folder_open_to_others_is_made_private_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    keys_dir.chmod(0o755)
+    config = {"TESTING": True, "KEYS_DIR": keys_dir, "DATABASE_URL": "sqlite://"}
+    with caplog.at_level(logging.WARNING, logger="issuer"):
+        dispose(create_app(config))
+    assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
+    assert "had mode 755; set to 0700" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="issuer"):
+        dispose(create_app(config))  # already private: nothing to say
+    assert "keys folder" not in caplog.text
+
+
+def test_the_keys_folder_is_created_private(tmp_path: Path) -> None:
+    from issuer.core.keys import KeyStore, generate_private_key
+
+    keys_dir = tmp_path / "keys"
+    KeyStore(keys_dir, "passphrase").save("k1", generate_private_key())
+    assert stat.S_IMODE(keys_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((keys_dir / "k1.pem").stat().st_mode) == 0o600

@@ -3,8 +3,12 @@ on every connection, so a reader never stops a writer (a bulk job) from committi
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from issuer.db import make_engine
@@ -47,3 +51,33 @@ def test_a_reader_in_a_transaction_does_not_block_a_writers_commit(tmp_path: Pat
     finally:
         reader_engine.dispose()
         writer_engine.dispose()
+
+
+def test_the_database_file_is_created_private(tmp_path: Path) -> None:
+    """Mode 0600 from the start (SQLite alone would follow the umask: 0644), and the -wal and
+    -shm files SQLite makes beside it take the same mode."""
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "merkki.sqlite3"
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        for companion in (tmp_path / "merkki.sqlite3-wal", tmp_path / "merkki.sqlite3-shm"):
+            assert companion.exists()
+            assert stat.S_IMODE(companion.stat().st_mode) == 0o600
+        engine.dispose()
+    finally:
+        os.umask(old_umask)
+
+
+def test_a_database_file_readable_by_others_is_made_private(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "merkki.sqlite3"
+    path.touch()
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="issuer.db"):
+        make_engine(f"sqlite:///{path}").dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "had mode 644; set to 0600" in caplog.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -54,6 +55,20 @@ def _check_key_id(key_id: object) -> str:
             "starting with a letter or digit"
         )
     return key_id
+
+
+def tighten_directory(directory: Path) -> int | None:
+    """Keep the keys folder private (mode 0700): when it exists with wider permissions, set
+    0700 and return the mode it had (the caller warns); None when nothing was changed. An
+    ``OSError`` (e.g. a read-only file system) is the caller's to report."""
+    path = Path(directory)
+    if not path.is_dir():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077 == 0:
+        return None
+    os.chmod(path, _DIR_MODE)
+    return mode
 
 
 class KeyStore:

@@ -46,6 +46,8 @@ DOWNLOAD_CACHE = "public, max-age=86400"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
 STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
+#: Seconds a verifier is asked to wait for a list not signed yet (until ``merkki init`` runs).
+RETRY_AFTER_UNSIGNED_S = 60
 
 
 def _credential(credential_id: str) -> Credential:
@@ -215,15 +217,20 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
 def status_list(institution_slug: str, purpose: str, number: int) -> ResponseReturnValue:
     """A signed ``BitstringStatusListCredential`` ([BSL] §"Bitstring Status List Credential"):
     cacheable for its ``ttl`` (``Cache-Control: max-age``), with an ``ETag`` for conditional
-    requests, and readable from any origin (browser-based verifiers)."""
+    requests, and readable from any origin (browser-based verifiers). Only reads: the list was
+    signed when its bits last changed (``issuer.services.status``), so this works on a
+    read-only database and never touches a private key."""
     if purpose not in status.PURPOSES:
         return _status_error(404, f"no status purpose {purpose!r}")
     try:
-        with unit_of_work() as session:
-            row = status.get_list(session, institution_slug, purpose, number)
-            text, etag, last_modified = status.signed_list_credential(session, row)
+        row = status.get_list(get_session(), institution_slug, purpose, number)
+        text, etag, last_modified = status.signed_list_credential(row)
     except NotFoundError as error:
         return _status_error(404, error.message)
+    except status.UnsignedListError as error:
+        response = _status_error(503, error.message, code=error.code)
+        response.headers["Retry-After"] = str(RETRY_AFTER_UNSIGNED_S)
+        return response
     response = Response(text.encode("utf-8"), content_type=STATUS_LIST_MEDIA_TYPE)
     response.headers["Cache-Control"] = f"public, max-age={status.TTL_MS // 1000}"
     response.headers["ETag"] = etag
@@ -234,8 +241,8 @@ def status_list(institution_slug: str, purpose: str, number: int) -> ResponseRet
     return response
 
 
-def _status_error(code: int, message: str) -> Response:
-    response = error_response(code, message)
+def _status_error(status_code: int, message: str, *, code: str | None = None) -> Response:
+    response = error_response(status_code, message, code=code)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 

@@ -36,3 +36,20 @@ class TemplateError(ServiceError):
     """A shipped badge template is unusable; the message names the file and the problem."""
 
     code = "invalid_template"
+
+
+class SigningUnavailableError(ServiceError):
+    """An institution's signing key cannot be used: its file is missing or unreadable, the
+    passphrase does not open it, it is corrupt, or it is not the key the DID document publishes.
+
+    ``message`` is the same for every cause and names no file, key id or passphrase: it may
+    reach an HTTP answer or a bulk job's row (503 ``signing_unavailable``). ``detail`` says what
+    is wrong, for the service log and the command line; ``reason`` is the ``/healthz`` code.
+    """
+
+    code = "signing_unavailable"
+
+    def __init__(self, detail: str, reason: str) -> None:
+        super().__init__("credentials cannot be signed right now; the cause is in the service log")
+        self.detail = detail
+        self.reason = reason

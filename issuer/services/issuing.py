@@ -837,6 +837,11 @@ def issue_many(
     entries = ctx.allocator(session, institution).allocate_many(
         [one.credential_id for one in checked]
     )
+    # A list opened for this batch is published signed in this transaction (``status``), with
+    # the key already decrypted for the credentials; a batch opening no list signs nothing.
+    status.sign_changed_lists(
+        session, base_url=ctx.base_url, signer=lambda owner: ctx.signing_key(session, owner)
+    )
     credentials: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     mails: list[dict[str, Any]] = []

@@ -8,18 +8,23 @@ signed fails (DESIGN.md "Issuer identity").
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.config import Settings
+from issuer.core.errors import KeyError_
 from issuer.core.keys import KeyStore, generate_private_key
 from issuer.core.multikey import encode_public_key
 from issuer.models import Institution, KeyStatus, SigningKey
-from issuer.services.errors import ConflictError, NotFoundError, ServiceError
+from issuer.services.errors import ConflictError, NotFoundError, SigningUnavailableError
+
+log = logging.getLogger("issuer.keys")
 
 
 def keystore_for(settings: Settings) -> KeyStore:
@@ -78,12 +83,21 @@ def create_signing_key(
 
 
 def load_private_key(keystore: KeyStore, key: SigningKey) -> Ed25519PrivateKey:
-    """The private half of ``key``, checked to match the public key the DID document shows."""
-    private_key = keystore.load(key.key_id)
+    """The private half of ``key``, checked to match the public key the DID document shows.
+
+    Any problem is ``SigningUnavailableError``: a generic message for answers, the cause (which
+    names the key file, its folder or the passphrase) in ``detail`` and in the log."""
+    try:
+        private_key = keystore.load(key.key_id)
+    except (KeyError_, UnsupportedAlgorithm) as error:
+        detail = error.message if isinstance(error, KeyError_) else f"{key.key_id}: {error}"
+        reason = "key_unusable" if keystore.exists(key.key_id) else "key_missing"
+        log.error("signing key %s cannot be used (%s): %s", key.key_id, reason, detail)
+        raise SigningUnavailableError(detail, reason) from None
     if encode_public_key(private_key.public_key()) != key.public_key_multibase:
-        raise ServiceError(
-            f"key file {key.key_id!r} does not hold the key recorded for it; refusing to sign"
-        )
+        detail = f"key file {key.key_id!r} does not hold the key recorded for it; refusing to sign"
+        log.error("signing key %s cannot be used (key_mismatch): %s", key.key_id, detail)
+        raise SigningUnavailableError(detail, "key_mismatch")
     return private_key
 
 

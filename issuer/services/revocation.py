@@ -14,11 +14,12 @@ so what it signed no longer verifies (DESIGN.md "Issuer identity").
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer.core.keys import KeyStore
@@ -83,11 +84,13 @@ def _clean_reason(reason: str | None, *, required: bool) -> str | None:
 
 
 def _set_bit(session: Session, credential: Credential, purpose: str, value: bool) -> None:
-    """Flip the credential's bit on its published ``purpose`` list (the list is re-signed, with
-    a new ETag, on its next request). A credential issued before status lists existed has no
-    position; its row alone then records the change (our own verification reads it)."""
+    """Flip the credential's bit on its published ``purpose`` list and sign the list again in
+    this transaction (a new ETag; verifications and the public route never sign). A credential
+    issued before status lists existed has no position; its row alone then records the change
+    (our own verification reads it)."""
     with contextlib.suppress(NotFoundError):
         status.set_status(session, credential.id, purpose, value)
+    status.sign_changed_lists(session)
 
 
 def _target(credential: Credential) -> str:
@@ -240,14 +243,30 @@ def find_key(session: Session, institution: Institution, reference: str) -> Sign
     return key
 
 
-def _resign_status_lists(session: Session, institution: Institution) -> None:
-    """Make every status list of the institution be signed again, with the active key, on its
-    next request: a list signed with a withdrawn key no longer verifies. Bumping the version
-    also changes the list's ETag, so caches fetch the new one."""
-    session.execute(
-        update(StatusList)
-        .where(StatusList.institution_id == institution.id)
-        .values(version=StatusList.version + 1)
+def _resign_status_lists(
+    session: Session, institution: Institution, withdrawn: SigningKey, keystore: KeyStore
+) -> None:
+    """Sign again, with the active key and in this transaction, every status list of the
+    institution that ``withdrawn`` signed (or that has no signature): a list signed with a
+    withdrawn key no longer verifies. Bumping the version also changes the list's ETag, so
+    caches fetch the new one."""
+    session.flush()
+    for row in session.scalars(
+        select(StatusList).where(StatusList.institution_id == institution.id)
+    ):
+        if row.signed_json is None or _signed_by(row.signed_json, withdrawn):
+            row.version += 1
+            status.mark_changed(session, row.id)
+    status.sign_changed_lists(session, keystore=keystore)
+
+
+def _signed_by(signed_json: str, key: SigningKey) -> bool:
+    """Does a proof of the stored list credential name ``key`` as its verification method?"""
+    proofs = json.loads(signed_json).get("proof", [])
+    return any(
+        isinstance(proof, dict)
+        and str(proof.get("verificationMethod", "")).rpartition("#")[2] == key.public_key_multibase
+        for proof in (proofs if isinstance(proofs, list) else [proofs])
     )
 
 
@@ -304,7 +323,7 @@ def withdraw_compromised_key(
         if (was_active)
         else None
     )
-    _resign_status_lists(session, institution)
+    _resign_status_lists(session, institution, key, keystore)
     audit.record(
         session,
         actor=actor,

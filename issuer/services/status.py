@@ -21,11 +21,18 @@ Decisions (DESIGN.md "Status"; ob3-facts §1.3, §6):
   newest one is 75 % allocated, which keeps random draws cheap (at 75 % a draw hits a free
   index with probability 1/4 at worst) and leaves room for what concurrent issuers allocate
   meanwhile.
-* **Lazy re-signing.** ``set_status`` flips the bit and bumps the list's ``version`` in the
-  caller's transaction; it does not sign. ``signed_list_credential`` signs the list the first
-  time it is asked for a version it has not signed yet and caches the result on the row. A
-  revocation therefore never fails or slows down because of signing, and a burst of revocations
-  costs one signature per published version, not one per revocation.
+* **Signed when a bit changes, never on a read.** A list is signed in the transaction that
+  changes it: when it is opened (a credential is issued into a new list), when ``set_status``
+  flips a bit (revoke, suspend, unsuspend) and when the key that signed it is withdrawn. The
+  changes mark the list (``mark_changed``); the service signs every marked list once before
+  it returns (``sign_changed_lists``), so a bulk batch or a transaction of many flips costs one
+  signature per list, not one per change. A ``before_commit`` hook signs whatever a caller left
+  marked (e.g. a direct ``set_status``), so no commit can publish bits without their
+  signature. Serving a list (``signed_list_credential``) and verifying our own credentials
+  only read the stored signature: no private key is decrypted and nothing is written on a GET,
+  which keeps both working on a read-only database. A list left unsigned by an older version
+  of Merkki (which signed lazily) is signed by ``merkki init`` (``sign_unsigned_lists``); until
+  then it is answered as unavailable (503), never signed on the spot.
 """
 
 from __future__ import annotations
@@ -37,10 +44,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import event, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from issuer.core.credential import xsd_datetime
 from issuer.core.dataintegrity import sign
@@ -58,7 +66,7 @@ from issuer.core.status_list import (
 from issuer.models import Institution
 from issuer.models_issuing import StatusAllocation, StatusList
 from issuer.services import institutions, keys
-from issuer.services.errors import InvalidInputError, NotFoundError
+from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 __all__ = [
     "PURPOSES",
@@ -68,11 +76,15 @@ __all__ = [
     "KnownList",
     "StatusAllocation",
     "StatusList",
+    "UnsignedListError",
     "allocate",
     "get_list",
     "is_set",
     "list_url",
+    "mark_changed",
     "set_status",
+    "sign_changed_lists",
+    "sign_unsigned_lists",
     "signed_list_credential",
     "statuses",
 ]
@@ -324,6 +336,8 @@ class Allocator:
             )
             assert existing is not None  # the UNIQUE constraint said it exists
             return self._read_taken(KnownList(existing.id, existing.number, existing.length))
+        # A new list is published at once: signed in this transaction (module docstring).
+        mark_changed(self.session, row.id)
         return KnownList(row.id, row.number, row.length)
 
 
@@ -360,7 +374,7 @@ def set_status(session: Session, credential_id: str, purpose: str, value: bool) 
     """Set (``True``) or clear the credential's bit on its ``purpose`` list; returns whether
     anything changed. The list row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL) so that
     concurrent flips on the same list serialize instead of overwriting each other's bytes. The
-    signed list is re-signed lazily (module docstring)."""
+    list is marked for signing before the transaction commits (module docstring)."""
     allocation = _allocation(session, credential_id, purpose)
     row = session.scalar(
         select(StatusList)
@@ -377,6 +391,7 @@ def set_status(session: Session, credential_id: str, purpose: str, value: bool) 
     row.version += 1
     row.updated_at = datetime.now(UTC)
     session.flush()
+    mark_changed(session, row.id)
     return True
 
 
@@ -437,43 +452,149 @@ def _etag(text: str) -> str:
     return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
 
 
-def signed_list_credential(
+class UnsignedListError(ServiceError):
+    """The list's bits have no signature yet (a list left by a version of Merkki that signed
+    lazily, until ``merkki init`` signs it). Served as 503: it is never signed on a read."""
+
+    code = "status_list_unavailable"
+
+
+def signed_list_credential(row: StatusList) -> tuple[str, str, datetime]:
+    """``(json_text, etag, last_modified)`` of the signed ``BitstringStatusListCredential``, as
+    stored when its bits last changed (``last_modified``). Reads only: ``UnsignedListError``
+    when the stored signature is missing or older than the bits."""
+    text = signed_text(row.signed_json, row.signed_version, row.version)
+    return text, _etag(text), row.updated_at
+
+
+def signed_text(signed_json: str | None, signed_version: int | None, version: int) -> str:
+    """The stored signed list text when it covers the list's current ``version``."""
+    if signed_json is None or signed_version != version:
+        raise UnsignedListError("the status list has not been signed yet; try again later")
+    return signed_json
+
+
+#: ``Session.info`` key: ids of the status lists changed in this transaction, to be signed.
+_CHANGED = "merkki.status.changed_lists"
+
+#: ``(verification method, private key)`` that signs for an institution.
+Signer = Callable[[Institution], tuple[str, Ed25519PrivateKey]]
+
+
+def mark_changed(session: Session, list_id: int) -> None:
+    """Note that list ``list_id`` must be signed before this transaction commits."""
+    session.info.setdefault(_CHANGED, set()).add(list_id)
+
+
+def sign_changed_lists(
     session: Session,
-    row: StatusList,
+    *,
+    base_url: str | None = None,
+    keystore: KeyStore | None = None,
+    signer: Signer | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Sign every list changed in this transaction (``mark_changed``) once, with its
+    institution's active key; return how many were signed. ``signer`` gives an already
+    decrypted key (an issuing context's); otherwise the key is loaded from ``keystore``."""
+    changed: set[int] = session.info.pop(_CHANGED, set())
+    if not changed:
+        return 0
+    rows = session.scalars(
+        select(StatusList).where(StatusList.id.in_(sorted(changed))).order_by(StatusList.id)
+    )
+    return _sign_rows(session, list(rows), base_url, keystore, signer, now)
+
+
+def sign_unsigned_lists(
+    session: Session,
     *,
     base_url: str | None = None,
     keystore: KeyStore | None = None,
     now: datetime | None = None,
-) -> tuple[str, str, datetime]:
-    """``(json_text, etag, last_modified)`` of the signed ``BitstringStatusListCredential``.
+) -> int:
+    """Sign every list whose stored signature does not cover its bits (``merkki init``: lists
+    left by a version of Merkki that signed lazily); return how many were signed."""
+    rows = session.scalars(
+        select(StatusList)
+        .where(
+            or_(
+                StatusList.signed_json.is_(None),
+                StatusList.signed_version.is_(None),
+                StatusList.signed_version != StatusList.version,
+            )
+        )
+        .order_by(StatusList.id)
+    )
+    return _sign_rows(session, list(rows), base_url, keystore, None, now)
 
-    Signed with the institution's active key when the cached one is older than the list's
-    current ``version`` (lazy re-signing, module docstring); the cache is written in the
-    caller's transaction, which the caller commits. ``last_modified`` is when the bits last
-    changed.
-    """
-    if row.signed_json is not None and row.signed_version == row.version:
-        return row.signed_json, _etag(row.signed_json), row.updated_at
-    if base_url is None or keystore is None:
+
+def _sign_rows(
+    session: Session,
+    rows: list[StatusList],
+    base_url: str | None,
+    keystore: KeyStore | None,
+    signer: Signer | None,
+    now: datetime | None,
+) -> int:
+    if not rows:
+        return 0
+    if base_url is None or (keystore is None and signer is None):
         from issuer.config import get_settings
 
         settings = get_settings()
         base_url = base_url or settings.base_url
         keystore = keystore or keys.keystore_for(settings)
-    institution = row.institution
+    loaded: dict[int, tuple[str, Ed25519PrivateKey]] = {}
+
+    def key_of(institution: Institution) -> tuple[str, Ed25519PrivateKey]:
+        if signer is not None:
+            return signer(institution)
+        if institution.id not in loaded:
+            assert keystore is not None
+            signing_key = keys.active_key(session, institution)
+            did = institutions.institution_did(institution, base_url)
+            loaded[institution.id] = (
+                verification_method_id(did, signing_key.public_key_multibase),
+                keys.load_private_key(keystore, signing_key),
+            )
+        return loaded[institution.id]
+
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    for row in rows:
+        method, private_key = key_of(row.institution)
+        _sign(row, base_url, method, private_key, moment)
+    session.flush()
+    return len(rows)
+
+
+def _sign(
+    row: StatusList, base_url: str, method: str, private_key: Ed25519PrivateKey, moment: datetime
+) -> None:
+    institution = row.institution
     did = institutions.institution_did(institution, base_url)
     url = list_url(base_url, institution.slug, row.purpose, row.number)
     unsigned = status_list_credential(
         url, did, row.purpose, Bitstring.from_bytes(row.bits), moment, ttl_ms=TTL_MS
     )
-    signing_key = keys.active_key(session, institution)
-    private_key = keys.load_private_key(keystore, signing_key)
-    method = verification_method_id(did, signing_key.public_key_multibase)
     signed: dict[str, Any] = sign(unsigned, private_key, method, created=xsd_datetime(moment))
-    text = json.dumps(signed, ensure_ascii=False, indent=2)
-    row.signed_json = text
+    row.signed_json = json.dumps(signed, ensure_ascii=False, indent=2)
     row.signed_version = row.version
     row.signed_at = moment
-    session.flush()
-    return text, _etag(text), row.updated_at
+
+
+@event.listens_for(Session, "before_commit")
+def _sign_before_commit(session: Session) -> None:
+    """Sign what a caller changed but left unsigned, so that committed bits always carry their
+    signature. Savepoints are skipped: the outer transaction signs once."""
+    if session.info.get(_CHANGED) and not session.in_nested_transaction():
+        sign_changed_lists(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_changes(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back transaction changed no list. (A rolled-back savepoint may leave ids of lists
+    whose change was undone: signing them again is harmless, and a list that no longer exists
+    is not found.)"""
+    if previous_transaction.parent is None:
+        session.info.pop(_CHANGED, None)

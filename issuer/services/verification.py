@@ -535,9 +535,11 @@ def allocations_of(session: Session, credential_id: str) -> Allocations:
 def own_list_credential(
     session: Session, base_url: str, url: str, known: Allocations | None = None
 ) -> dict[str, Any] | None:
-    """Our own status list credential at ``url``, signed from the database as it is now (the
+    """Our own status list credential at ``url`` as stored when its bits last changed (the
     same document the public route serves), or None when ``url`` is not one of ours. ``known``
-    lists already read in this verification (``OwnCredential.positions``)."""
+    lists already read in this verification (``OwnCredential.positions``). Only reads: a list
+    whose signature does not cover its bits raises ``status.UnsignedListError``, which the
+    verifier reports as a status that could not be checked (nothing is signed here)."""
     position = next(
         (
             position
@@ -549,44 +551,16 @@ def own_list_credential(
         ),
         None,
     )
-    if (
-        position is not None
-        and position.signed_json is not None
-        and position.signed_version == position.version
-    ):
-        # Signed since its bits last changed: the text the public route serves as it is.
-        text = position.signed_json
+    if position is not None:
+        text = status.signed_text(position.signed_json, position.signed_version, position.version)
     else:
-        found = (
-            session.get(StatusList, position.list_id)
-            if position is not None
-            else own_status_list(session, base_url, url)
-        )
+        found = own_status_list(session, base_url, url)
         if found is None:
             return None
-        before = (found.signed_json, found.signed_version)
-        text, _etag, _modified = status.signed_list_credential(session, found, base_url=base_url)
-        if (found.signed_json, found.signed_version) != before:
-            session.info[_LIST_SIGNED] = True  # signed afresh: worth keeping (commit_if_written)
+        text = status.signed_text(found.signed_json, found.signed_version, found.version)
     document = json.loads(text)
     assert isinstance(document, dict)
     return document
-
-
-#: ``Session.info`` key: this verification signed one of our status lists afresh.
-_LIST_SIGNED = "merkki.verification.list_signed"
-
-
-def commit_if_written(session: Session) -> None:
-    """End a verification's unit of work: commit only when it wrote something.
-
-    The one write on purpose is a status list signed afresh (``own_list_credential``), kept
-    so that the next verifier does not sign it again. Most verifications write nothing, and
-    their commit was ~5 % of a request's processor time; without it the request's session is
-    rolled back when closed (``issuer.db.close_session``), which changes nothing either.
-    """
-    if session.info.pop(_LIST_SIGNED, False) or session.new or session.dirty or session.deleted:
-        session.commit()
 
 
 def status_fetcher_for(
@@ -952,22 +926,15 @@ def verify_submission(
 def verify_stored_for_request(credential_id: str) -> VerificationResult:
     """``verify_stored`` in the current request: its session, base URL and guarded fetcher.
 
-    Nothing is changed on purpose, but verifying one of our credentials may sign its status
-    list afresh (``status.signed_list_credential``): that signature is committed to save the
-    next verifier the work; otherwise nothing is (``commit_if_written``)."""
-    session = get_session()
-    result = verify_stored(
-        session, credential_id, base_url=get_settings().base_url, fetch=remote_fetcher()
+    Writes nothing and commits nothing (status lists are signed when they change, not when
+    read); the request's session is rolled back when closed (``issuer.db.close_session``)."""
+    return verify_stored(
+        get_session(), credential_id, base_url=get_settings().base_url, fetch=remote_fetcher()
     )
-    commit_if_written(session)
-    return result
 
 
 def verify_submission_for_request(data: bytes | str) -> VerificationResult:
     """``verify_submission`` in the current request (see ``verify_stored_for_request``)."""
-    session = get_session()
-    result = verify_submission(
-        session, data, base_url=get_settings().base_url, fetch=remote_fetcher()
+    return verify_submission(
+        get_session(), data, base_url=get_settings().base_url, fetch=remote_fetcher()
     )
-    commit_if_written(session)
-    return result

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +17,13 @@ from sqlalchemy.exc import OperationalError
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.services import institutions, issuing
-from tests.db_errors import lost_race
+from tests.db_errors import lost_race, read_only_database
 from tests.learner.support import (
     BASE_URL,
     World,
+    assert_nothing_of_the_server,
     auth,
+    break_key,
     issuing_app_config,  # noqa: F401 - fixture
     issuing_templates_dir,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
@@ -338,3 +342,69 @@ def test_the_institution_logo_is_the_issuer_profile_image(app: Flask, world: Wor
     # Signed with the image: our verifier (and the JSON-LD contexts) accept it.
     verdict = client.post("/api/v1/verify", json=credential).get_json()
     assert verdict["verdict"] == "valid", verdict
+
+
+def test_a_read_only_database_answers_503_busy_never_500(app: Flask, world: World) -> None:
+    """Issuing on a database that refuses writes (SQLite ``mode=ro``, PostgreSQL
+    ``default_transaction_read_only``): 503 busy with Retry-After, and /healthz says why."""
+    client = app.test_client()
+    with read_only_database(app):
+        response = client.post(
+            "/api/v1/credentials",
+            json=BODY,
+            headers={**auth(world.hamk_token), "Accept-Language": "sv"},
+        )
+        health = client.get("/healthz").get_json()
+    assert response.status_code == 503, response.text
+    assert response.get_json() == {
+        "error": "busy",
+        "message": "Tjänsten är upptagen just nu. Försök igen om en stund.",
+    }
+    assert int(response.headers["Retry-After"]) >= 1
+    assert health["checks"]["database"] == {"status": "degraded", "code": "read_only"}
+    assert _count(app) == 0
+
+
+@pytest.mark.parametrize("breakage", ["missing", "passphrase", "corrupt"])
+def test_a_broken_key_is_a_generic_503_and_the_cause_goes_to_the_log(
+    app: Flask,
+    world: World,
+    keys_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    breakage: str,
+) -> None:
+    client = app.test_client()
+    issued = client.post("/api/v1/credentials", json=BODY, headers=auth(world.hamk_token))
+    assert issued.status_code == 201
+    key_id = break_key(app, keys_dir, breakage)
+    headers = {**auth(world.hamk_token), "Accept-Language": "fi"}
+
+    with caplog.at_level(logging.ERROR):
+        response = client.post(
+            "/api/v1/credentials",
+            json={**BODY, "recipient": {"email": "b@example.fi", "name": "B"}},
+            headers=headers,
+        )
+        # Revoking signs the status list now: the same answer.
+        revoke = client.post(
+            f"/api/v1/credentials/{issued.get_json()['id']}/revoke",
+            json={"reason": "Virhe"},
+            headers=headers,
+        )
+    for answer in (response, revoke):
+        assert answer.status_code == 503, answer.text
+        assert answer.get_json() == {
+            "error": "signing_unavailable",
+            "message": "Merkkejä ei voi juuri nyt allekirjoittaa. Palvelun ylläpitäjät näkevät "
+            "syyn sen lokista; yritä myöhemmin uudelleen.",
+        }
+        assert int(answer.headers["Retry-After"]) >= 1
+        assert_nothing_of_the_server(answer.text, keys_dir, key_id)
+    # The operator learns the cause from the log and the /healthz code.
+    assert key_id in caplog.text
+    if breakage == "passphrase":
+        assert "ISSUER_KEY_PASSPHRASE" in caplog.text
+    health = client.get("/healthz").get_json()
+    code = "key_missing" if breakage == "missing" else "key_unusable"
+    assert health["checks"]["signing_keys"] == {"status": "failed", "code": code}
+    assert _count(app) == 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -15,8 +16,9 @@ from sqlalchemy import select
 from issuer.cli import main
 from issuer.db import get_session, unit_of_work
 from issuer.models_audit import AuditEvent
-from issuer.services import institutions
-from tests.verify.helpers import MICRO, Scenario, issue, scenario, templates_dir
+from issuer.models_issuing import StatusList
+from issuer.services import institutions, status
+from tests.verify.helpers import MICRO, Scenario, issue, scenario, served_status, templates_dir
 
 __all__ = ["scenario", "templates_dir"]  # fixtures used below
 
@@ -154,3 +156,49 @@ def test_key_errors(runner: FlaskCliRunner, scenario: Scenario) -> None:
     other = run(runner, "key", "compromised", "--institution", "hamk", oamk_key["key_id"])
     assert other.exit_code == 1
     assert "has no key" in other.stderr
+
+
+@pytest.mark.parametrize("withdrawn", ["retired", "active"])
+def test_lists_signed_by_a_withdrawn_key_are_re_signed_by_the_same_command(
+    app: Flask,
+    runner: FlaskCliRunner,
+    scenario: Scenario,
+    monkeypatch: pytest.MonkeyPatch,
+    withdrawn: str,
+) -> None:
+    """The status lists were signed with the first key; withdrawing it (after a rotation, or
+    while active) re-signs them with the active key in the same transaction, so that the lists
+    keep verifying without anything being signed when they are served."""
+    [first] = ok_json(runner, "key", "list", "--institution", "hamk", "--json")
+    if withdrawn == "retired":
+        ok_json(runner, "key", "rotate", "--institution", "hamk")
+    client = app.test_client()
+    before = served_status(client, app, scenario.credentials["revoked"])[1]
+    assert first["public_key_multibase"] in before.get_json()["proof"][0]["verificationMethod"]
+
+    ok_json(runner, "key", "compromised", "--institution", "hamk", first["key_id"])
+
+    [active] = [
+        row
+        for row in ok_json(runner, "key", "list", "--institution", "hamk", "--json")
+        if row["status"] == "active"
+    ]
+    with app.app_context():
+        lists = [
+            row
+            for row in get_session().scalars(select(StatusList))
+            if row.institution.slug == "hamk"
+        ]
+    assert len(lists) == 2  # revocation and suspension
+    assert all(row.signed_version == row.version for row in lists)
+    assert all(active["public_key_multibase"] in (row.signed_json or "") for row in lists)
+    assert not any(first["public_key_multibase"] in (row.signed_json or "") for row in lists)
+
+    def refuse(*args: Any, **kwargs: Any) -> NoReturn:
+        raise AssertionError("signed while serving a list")
+
+    monkeypatch.setattr(status, "_sign", refuse)
+    revoked, after = served_status(client, app, scenario.credentials["revoked"])
+    assert revoked is True
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert served_status(client, app, scenario.credentials["valid"])[0] is False

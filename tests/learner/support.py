@@ -21,9 +21,9 @@ from issuer.accounts import Role
 from issuer.core.keys import KeyStore
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution
-from issuer.services import accounts, badge_classes, institutions, issuing
+from issuer.services import accounts, badge_classes, institutions, issuing, keys
 from issuer.services.institutions import InstitutionDetails
-from tests.conftest import BASE_URL, badge_template, write_template
+from tests.conftest import BASE_URL, PASSPHRASE, badge_template, write_template
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -134,3 +134,26 @@ __all__ = [
 ]
 
 _ROLE = Role.ISSUER  # the tokens above have the issuer role (accounts.create_token's default)
+
+
+def break_key(app: Flask, keys_dir: Path, breakage: str) -> str:
+    """Break hamk's active key file as an operator might; returns its key id."""
+    with app.app_context():
+        session = get_session()
+        key = keys.active_key(session, institutions.get_institution(session, "hamk"))
+        key_id = key.key_id
+    path = keys_dir / f"{key_id}.pem"
+    if breakage == "missing":
+        path.unlink()
+    elif breakage == "passphrase":  # encrypted with another passphrase than the service's
+        private_key = KeyStore(keys_dir, PASSPHRASE).load(key_id)
+        KeyStore(keys_dir, "another passphrase").save(key_id, private_key, overwrite=True)
+    else:
+        path.write_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nnot a key\n")
+    return key_id
+
+
+def assert_nothing_of_the_server(text: str, keys_dir: Path, key_id: str) -> None:
+    for secret in (str(keys_dir), key_id, ".pem", "ISSUER_", PASSPHRASE):
+        assert secret not in text
+    assert "passphrase" not in text.lower()

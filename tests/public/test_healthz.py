@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from issuer import create_app, health
 from issuer.config import get_settings
@@ -20,6 +23,7 @@ from issuer.db import dispose, unit_of_work
 from issuer.services import institutions, keys
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import PASSPHRASE
+from tests.db_errors import read_only_database
 
 OK = {"status": "ok"}
 
@@ -277,3 +281,69 @@ def test_health_probes_are_not_rate_limited(app_config: dict[str, Any]) -> None:
             assert "X-RateLimit-Limit" not in response.headers
     finally:
         dispose(app)
+
+
+# --- a database that cannot write -------------------------------------------------------------
+
+
+def degraded(code: str) -> dict[str, str]:
+    return {"status": "degraded", "code": code}
+
+
+def test_a_read_only_database_is_reported_as_degraded(
+    app: Flask, client: FlaskClient, key_ids: list[str]
+) -> None:
+    """SQLite opened read-only (``mode=ro``), PostgreSQL with ``default_transaction_read_only``:
+    reads still work, so 200 "degraded" with the code, and the keys are still checked."""
+    with read_only_database(app):
+        status, body = probe(client)
+    assert status == 200
+    assert body == {
+        "status": "degraded",
+        "checks": {"database": degraded("read_only"), "signing_keys": OK},
+    }
+    assert_no_secrets(body)
+    assert probe(client) == (200, {"status": "ok", "checks": {"database": OK, "signing_keys": OK}})
+
+
+def test_a_full_disk_under_the_sqlite_file_is_reported(
+    app: Flask, client: FlaskClient, key_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not get_settings(app).database_url.startswith("sqlite"):
+        pytest.skip("free space under the file is checked for SQLite only")
+    monkeypatch.setattr(health, "_free_bytes", lambda folder: 4096)
+    status, body = probe(client)
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["checks"]["database"] == degraded("disk_full")
+
+
+@pytest.mark.parametrize(
+    ("original", "code"),
+    [
+        (psycopg.errors.DiskFull("could not extend file: No space left on device"), "disk_full"),
+        (psycopg.errors.ReadOnlySqlTransaction("read-only transaction"), "read_only"),
+        (sqlite3.OperationalError("database or disk is full"), "disk_full"),
+    ],
+)
+def test_a_write_that_failed_for_want_of_storage_is_reported_for_a_minute(
+    app: Flask,
+    client: FlaskClient,
+    key_ids: list[str],
+    clock: list[float],
+    original: Exception,
+    code: str,
+) -> None:
+    """A PostgreSQL server out of disk space answers reads and only fails writes: the failed
+    write is what tells. The write answers 503 busy; /healthz names the code for 60 s."""
+    error = OperationalError("INSERT INTO audit_event ...", {}, original)
+    with app.test_request_context("/api/v1/credentials", method="POST"):
+        response = app.make_response(app.handle_user_exception(error))
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "busy"
+    assert int(response.headers["Retry-After"]) >= 1
+    status, body = probe(client)
+    assert (status, body["checks"]["database"]) == (200, degraded(code))
+    assert_no_secrets(body)
+    clock[0] += health.STORAGE_PROBLEM_TTL + 1
+    assert probe(client)[1]["checks"]["database"] == OK

@@ -14,8 +14,13 @@ from sqlalchemy.orm import Session
 from issuer.core.credential import identity_hash
 from issuer.core.keys import KeyStore, generate_private_key
 from issuer.models import Credential, Institution
-from issuer.services import badge_classes, institutions, issuing, keys, verification
-from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
+from issuer.services import badge_classes, institutions, issuing, keys, revocation, verification
+from issuer.services.audit import SystemActor
+from issuer.services.errors import (
+    InvalidInputError,
+    NotFoundError,
+    SigningUnavailableError,
+)
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL
 
@@ -190,8 +195,11 @@ def test_retired_keys_keep_verifying_and_compromised_ones_do_not(
     )
     assert verified(old)
     assert verified(new)
-    keys.mark_compromised(old_key)
-    session.flush()
+    # Withdrawn through the service, which re-signs the status lists the key signed (the
+    # list both credentials are on was opened, and signed, with the old key).
+    revocation.withdraw_compromised_key(
+        session, institution, old_key.key_id, keystore, actor=SystemActor(kind="cli", label="t")
+    )
     assert not verified(old)
     assert verified(new)
 
@@ -201,8 +209,11 @@ def test_a_swapped_key_file_is_refused(
 ) -> None:
     key = keys.active_key(session, institution)
     keystore.save(key.key_id, generate_private_key(), overwrite=True)
-    with pytest.raises(ServiceError, match="does not hold the key recorded"):
+    with pytest.raises(SigningUnavailableError) as refused:
         _issue(session, institution, keystore)
+    assert "does not hold the key recorded" in refused.value.detail
+    assert refused.value.reason == "key_mismatch"
+    assert key.key_id not in refused.value.message  # what an answer may show names no key
 
 
 @pytest.mark.parametrize(

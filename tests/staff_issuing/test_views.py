@@ -4,6 +4,7 @@ sign-in, roles, CSRF and institution isolation."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -15,9 +16,12 @@ from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models_issuing import BulkJob, OutboxMail
 from issuer.services import accounts, badge_classes, institutions
+from tests.db_errors import read_only_database
 from tests.learner.support import (
     CSRF,
     World,
+    assert_nothing_of_the_server,
+    break_key,
     issue,
     issuing_app_config,  # noqa: F401 - fixture
     issuing_templates_dir,  # noqa: F401 - fixture
@@ -94,6 +98,48 @@ def test_issue_one_from_the_form(app: Flask, staff: dict[str, str]) -> None:
     assert "&lt;b&gt;Liisa&lt;/b&gt;" in page.text
     assert _count(app, Credential) == 1
     assert _count(app, OutboxMail) == 1
+
+
+def test_the_form_on_a_read_only_database_answers_503_busy_in_the_readers_language(
+    app: Flask, staff: dict[str, str]
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    data = {
+        "csrf_token": _token(client, "/staff/issue/"),
+        "badge_class": _badge_id(app, "test-badge"),
+        "email": "liisa@example.fi",
+        "name": "Liisa",
+        "lang": "en",
+    }
+    with read_only_database(app):
+        response = client.post("/staff/issue/", data=data, headers={"Accept-Language": "fi"})
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "Palvelu on juuri nyt kiireinen. Yritä hetken kuluttua uudelleen." in response.text
+    assert "Traceback" not in response.text
+    assert _count(app, Credential) == 0
+
+
+@pytest.mark.parametrize("breakage", ["missing", "passphrase"])
+def test_a_broken_key_is_a_generic_503_page_in_the_readers_language(
+    app: Flask, staff: dict[str, str], keys_dir: Path, breakage: str
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    data = {
+        "csrf_token": _token(client, "/staff/issue/"),
+        "badge_class": _badge_id(app, "test-badge"),
+        "email": "liisa@example.fi",
+        "name": "Liisa",
+        "lang": "en",
+    }
+    key_id = break_key(app, keys_dir, breakage)
+    response = client.post("/staff/issue/", data=data, headers={"Accept-Language": "sv"})
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert "Märken kan inte signeras just nu." in response.text
+    assert_nothing_of_the_server(response.text, keys_dir, key_id)
+    assert _count(app, Credential) == 0
 
 
 def test_form_errors_are_shown_and_nothing_is_issued(app: Flask, staff: dict[str, str]) -> None:
