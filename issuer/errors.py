@@ -23,6 +23,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from issuer.core.errors import EngineError
 from issuer.db import close_session, is_transient_conflict
+from issuer.observability import loggable_path
 from issuer.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -108,7 +109,7 @@ def _engine_error(error: EngineError) -> Response:
 
 
 def _unexpected_error(error: Exception) -> Response | HTTPException:
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
     # Nothing half-done may be committed by anyone later in this context.
     close_session()
     if not wants_json():
@@ -128,7 +129,7 @@ def _database_error(error: DBAPIError) -> Response | HTTPException:
     if not is_transient_conflict(error):
         return _unexpected_error(error)
     current_app.logger.warning(
-        "transient database conflict on %s %s: %s", request.method, request.path, error.orig
+        "transient database conflict on %s %s: %s", request.method, loggable_path(), error.orig
     )
     close_session()
     message = _("The service is busy. Please try again in a moment.")

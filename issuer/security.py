@@ -23,6 +23,8 @@ from flask import Flask, Response, abort, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from issuer.observability import path_holds_secret
+
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 PAGE_CSP = "; ".join(
@@ -60,6 +62,12 @@ def _is_https(app: Flask) -> bool:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if path_holds_secret(request.path):
+        # The URL holds a secret (a manage-link token): every answer to it, errors and
+        # redirects included, keeps it out of referrers (and so out of other sites' and the
+        # proxy's logs) and out of caches.
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cache-Control"] = "no-store"
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
