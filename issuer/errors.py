@@ -34,7 +34,8 @@ from issuer.services.errors import (
 
 #: Blueprints whose every error is JSON.
 JSON_BLUEPRINTS = frozenset({"api", "public"})
-JSON_PATH_PREFIXES = ("/api/",)
+#: ``/status/...`` serves status list credentials (JSON) to verifiers: its errors are JSON too.
+JSON_PATH_PREFIXES = ("/api/", "/status/")
 
 _STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     NotFoundError: 404,
