@@ -74,6 +74,10 @@ class StaffUser(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     last_login_at: Mapped[datetime | None]
     deactivated_at: Mapped[datetime | None]
+    # Part of every session's stamp (``services.accounts.session_stamp``): raised on sign-out,
+    # password change or reset and deactivation, which ends every session issued before,
+    # replayed cookies included (the Flask session lives in the cookie, not on the server).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     institution: Mapped[Institution | None] = relationship()
 

@@ -17,6 +17,7 @@ too (it manages the staff who issue, so it may issue itself).
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from issuer.accounts import Role
 from issuer.config import get_settings
-from issuer.db import get_session
+from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response, wants_json
 from issuer.models import Institution
 from issuer.services import accounts
@@ -208,6 +209,18 @@ def sign_in(user_id: int, stamp: str) -> None:
 
 
 def sign_out() -> None:
+    """End this staff session on the server, not only in this browser: the user's session
+    epoch is raised, so a copy of the cookie replayed later is refused
+    (``accounts.sign_out``; one transaction)."""
+    user_id = session.get(SESSION_USER)
+    stamp = session.get(SESSION_STAMP)
+    if isinstance(user_id, int) and isinstance(stamp, str):
+        with unit_of_work() as db:
+            accounts.sign_out(db, user_id, stamp)
+    _forget_user()
+
+
+def _forget_user() -> None:
     session.pop(SESSION_USER, None)
     session.pop(SESSION_STAMP, None)
 
@@ -219,8 +232,10 @@ def _session_actor() -> Actor | None:
     if not isinstance(user_id, int) or not isinstance(stamp, str):
         return None
     user = accounts.get_active_user(get_session(), user_id)
-    if user is None or accounts.session_stamp(user) != stamp:
-        sign_out()
+    if user is None or not hmac.compare_digest(
+        accounts.session_stamp(user).encode(), stamp.encode()
+    ):
+        _forget_user()
         return None
     g.staff_user = user
     return Actor(

@@ -24,6 +24,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from issuer.core.errors import EngineError, KeyError_
 from issuer.db import close_session, is_transient_conflict, storage_problem
 from issuer.health import forget_key_check, note_storage_problem
+from issuer.observability import loggable_path
 from issuer.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -35,7 +36,8 @@ from issuer.services.errors import (
 
 #: Blueprints whose every error is JSON.
 JSON_BLUEPRINTS = frozenset({"api", "public"})
-JSON_PATH_PREFIXES = ("/api/",)
+#: ``/status/...`` serves status list credentials (JSON) to verifiers: its errors are JSON too.
+JSON_PATH_PREFIXES = ("/api/", "/status/")
 
 _STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     NotFoundError: 404,
@@ -119,7 +121,7 @@ def _signing_unavailable(error: SigningUnavailableError | KeyError_) -> Response
     The cause goes to the log, and ``/healthz`` checks the keys again at once (its code)."""
     detail = error.detail if isinstance(error, SigningUnavailableError) else error.message
     current_app.logger.error(
-        "signing unavailable on %s %s: %s", request.method, request.path, detail
+        "signing unavailable on %s %s: %s", request.method, loggable_path(), detail
     )
     forget_key_check(current_app)
     close_session()
@@ -135,7 +137,7 @@ def _signing_unavailable(error: SigningUnavailableError | KeyError_) -> Response
 
 
 def _unexpected_error(error: Exception) -> Response | HTTPException:
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
     # Nothing half-done may be committed by anyone later in this context.
     close_session()
     if not wants_json():
@@ -164,14 +166,14 @@ def _database_error(error: DBAPIError) -> Response | HTTPException:
             "database cannot write (%s) on %s %s: %s",
             problem,
             request.method,
-            request.path,
+            loggable_path(),
             error.orig,
         )
         note_storage_problem(current_app, problem)
         retry_after = RETRY_AFTER_STORAGE_S
     elif is_transient_conflict(error):
         current_app.logger.warning(
-            "transient database conflict on %s %s: %s", request.method, request.path, error.orig
+            "transient database conflict on %s %s: %s", request.method, loggable_path(), error.orig
         )
         retry_after = RETRY_AFTER_CONFLICT_S
     else:

@@ -34,6 +34,12 @@ from prometheus_client import (
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+#: Path segments that are secrets: the token of a learner's manage link
+#: (``/credentials/<id>/manage/<token>``). Matched on the path itself, not on the route, so
+#: that a request no route accepts (wrong method, extra segments) is redacted as well.
+_SECRET_SEGMENT = re.compile(r"(/credentials/[^/]*/manage/)[^/]+")
+REDACTED = "[redacted]"
+
 REQUESTS = Counter(
     "merkki_http_requests_total", "HTTP requests served", ["method", "endpoint", "status"]
 )
@@ -100,6 +106,19 @@ def configure_logging(level: str, fmt: str) -> None:
     issuer_logger.propagate = False
 
 
+def loggable_path(path: str | None = None) -> str:
+    """``path`` (default: this request's) as it may be written to a log: secrets in it, such as
+    a manage-link token, replaced by ``[redacted]``. Every log line naming a request path uses
+    this; the query string is never logged."""
+    if path is None:
+        path = request.path if has_request_context() else ""
+    return _SECRET_SEGMENT.sub(lambda match: match.group(1) + REDACTED, path)
+
+
+def path_holds_secret(path: str) -> bool:
+    return _SECRET_SEGMENT.search(path) is not None
+
+
 def _start_request() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
@@ -114,14 +133,15 @@ def _finish_request(response: Response) -> Response:
     LATENCY.labels(endpoint).observe(duration)
     response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
     if endpoint != "observability.metrics":
+        path = loggable_path()
         access_log.info(
             "%s %s %s",
             request.method,
-            request.path,
+            path,
             response.status_code,
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": path,
                 "status": response.status_code,
                 "duration_ms": round(duration * 1000, 2),
                 "remote_addr": request.remote_addr,

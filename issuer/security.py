@@ -9,6 +9,11 @@ and the reverse-proxy set-up.
 * ``ISSUER_MAX_REQUEST_BYTES`` caps every request body (413 before the body is read);
   multipart parts and in-memory form fields are capped as well.
 * JSON bodies nested too deeply for the parser are bad requests, not server errors.
+* Values no column can hold never reach the database (issue 13): ``<int:...>`` in a route
+  stops at ``MAX_DB_INT`` (a larger number is a 404, as PostgreSQL's INTEGER would overflow);
+  a NUL byte (which PostgreSQL refuses in text) in the path is a 404, in a header a 400, and in
+  a query parameter, form field or JSON body a 422. A JSON body on a route that takes only
+  forms is a 415 (Flask-WTF would read it as form data of any JSON type).
 * Session cookies are HttpOnly, SameSite=Lax, and Secure under https.
 * ``ISSUER_PROXY_FIX=N`` trusts N reverse proxies' X-Forwarded-* headers (client address for
   rate limits and logs, scheme for HSTS and cookies); 0 (default) trusts none.
@@ -16,12 +21,17 @@ and the reverse-proxy set-up.
 
 from __future__ import annotations
 
+import builtins
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
+
+from issuer.observability import path_holds_secret
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
@@ -60,6 +70,12 @@ def _is_https(app: Flask) -> bool:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if path_holds_secret(request.path):
+        # The URL holds a secret (a manage-link token): every answer to it, errors and
+        # redirects included, keeps it out of referrers (and so out of other sites' and the
+        # proxy's logs) and out of caches.
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cache-Control"] = "no-store"
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
@@ -85,6 +101,69 @@ def _refuse_oversized_body() -> None:
         abort(413, f"request body larger than {limit} bytes")
 
 
+#: The largest integer a column of this service holds: ids and numbers are INTEGER, which
+#: PostgreSQL keeps in 32 bits (SQLite in 64). A larger one names nothing.
+MAX_DB_INT = 2**31 - 1
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` that matches only what the database can hold: ``/jobs/99999999999`` is a
+    404 from routing, never an overflow in the database driver (a 500)."""
+
+    def __init__(
+        self,
+        map: Map,  # werkzeug's parameter names
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        bound = MAX_DB_INT if max is None else builtins.min(max, MAX_DB_INT)
+        super().__init__(map, fixed_digits, min, bound, signed)
+
+
+NUL = "\x00"
+
+
+def _holds_nul(value: Any) -> bool:
+    """Does a parsed JSON value hold a NUL character in any string, key or value? (Iterative:
+    the depth is only bounded by the parser.)"""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _refuse_unstorable_input() -> None:
+    """NUL bytes and JSON bodies where only forms are read, refused before any view."""
+    if NUL in request.path:
+        abort(404)
+    if any(NUL in name or NUL in value for name, value in request.headers.items()):
+        abort(400, _("A request header contains a NUL character."))
+    refused = _("The request contains a NUL character, which no field may hold.")
+    for name, values in request.args.lists():
+        if NUL in name or any(NUL in value for value in values):
+            abort(422, refused)
+    json_route = request.path.startswith("/api/")
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.is_json:
+            if not json_route:
+                abort(415, _("This address takes a form, not JSON."))
+            if _holds_nul(request.get_json(silent=True)):
+                abort(422, refused)
+        for name, values in request.form.lists():
+            if NUL in name or any(NUL in value for value in values):
+                abort(422, refused)
+
+
 class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, but a body nested deeper than Python's recursion limit (``[[[[...``, a few
     kilobytes) is invalid JSON: ``request.get_json()`` answers 400 (``None`` when silent) like
@@ -98,10 +177,14 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
 
 def init_app(app: Flask) -> None:
+    """Call before any blueprint is registered: routes bind their converters as they are
+    added."""
     app.json = BoundedJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntegerConverter
     max_bytes = _int_setting(app, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)
     app.config["MAX_CONTENT_LENGTH"] = max_bytes
     app.before_request(_refuse_oversized_body)
+    app.before_request(_refuse_unstorable_input)
     app.config.setdefault("MAX_FORM_MEMORY_SIZE", 2 * 1024 * 1024)
     app.config.setdefault("MAX_FORM_PARTS", 1000)
 

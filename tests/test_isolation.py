@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from issuer.accounts import ApiToken, StaffUser
 from issuer.cli import main
@@ -165,7 +165,8 @@ def _url(app: Flask, rule: Rule, world: World, extra: dict[str, Any], **query: s
 
 
 def _is_int(rule: Rule, name: str) -> bool:
-    return type(rule._converters[name]).__name__ == "IntegerConverter"
+    # A subclass too: the app bounds its ints (issuer.security.BoundedIntegerConverter).
+    return isinstance(rule._converters[name], IntegerConverter)
 
 
 def _snapshot(app: Flask, world: World) -> dict[str, Any]:

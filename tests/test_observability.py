@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer import create_app
+from issuer.observability import loggable_path, path_holds_secret
 
 
 def test_every_response_has_a_request_id(client: FlaskClient) -> None:
@@ -83,3 +84,18 @@ def test_metrics_with_token(app_config: dict[str, Any]) -> None:
 def test_bad_log_format_refused(app_config: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         create_app({**app_config, "LOG_FORMAT": "xml"})
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/credentials/abc/manage/s3cr3t-T0ken", "/credentials/abc/manage/[redacted]"),
+        ("/credentials/abc/manage/s3cr3t/extra", "/credentials/abc/manage/[redacted]/extra"),
+        ("/credentials/abc", "/credentials/abc"),
+        ("/badges/manage/v1/fi", "/badges/manage/v1/fi"),
+        ("/credentials/abc/manage/", "/credentials/abc/manage/"),
+    ],
+)
+def test_secrets_in_paths_are_redacted_for_the_log(path: str, logged: str) -> None:
+    assert loggable_path(path) == logged
+    assert path_holds_secret(path) is (logged != path)

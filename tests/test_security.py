@@ -92,3 +92,44 @@ def test_proxy_fix_trusts_only_configured_proxies(app_config: dict[str, Any]) ->
         seen[name] = (body["addr"], body["scheme"])
     assert seen["plain"] == ("127.0.0.1", "http")
     assert seen["proxied"] == ("203.0.113.9", "https")
+
+
+# --- values no column can hold (issue 13; tests/test_hostile_values.py walks every route) ---
+
+
+def test_a_nul_byte_anywhere_is_a_4xx_with_json_on_json_routes(client: FlaskClient) -> None:
+    assert client.get("/issuers/a%00b").status_code == 404
+    assert client.get("/api/v1/badge-classes/x%00").status_code == 404
+    query = client.get("/catalog?q=a%00b")
+    assert query.status_code == 422
+    api = client.post("/api/v1/verify", json={"id": "urn:uuid:\x00"})
+    assert api.status_code == 422
+    assert api.get_json()["error"] == "unprocessable_entity"
+    assert "NUL" in api.get_json()["message"]
+    form = client.post("/staff/login", data={"email": "a\x00@b.fi", "password": "x"})
+    assert form.status_code == 422
+    header = client.post(
+        "/api/v1/credentials", headers={"Authorization": "Bearer mk_\x00", "Idempotency-Key": "k"}
+    )
+    assert header.status_code == 400
+
+
+def test_huge_integers_in_routes_are_404_on_every_database(client: FlaskClient) -> None:
+    for number in (2**31, 2**63, 2**64, 10**40):
+        assert client.get(f"/api/v1/jobs/{number}").status_code == 404
+        assert client.get(f"/status/x/revocation/{number}").status_code == 404
+    # The largest value a PostgreSQL INTEGER holds still routes (and names nothing here).
+    assert client.get(f"/status/x/revocation/{2**31 - 1}").status_code == 404
+
+
+def test_errors_under_status_are_json(client: FlaskClient) -> None:
+    for url in ("/status/nobody/revocation/1", "/status/x/revocation/99999999999999999999"):
+        response = client.get(url, headers={"Accept": "text/html"})
+        assert response.status_code == 404
+        assert response.mimetype == "application/json"
+        assert response.get_json()["error"] == "not_found"
+
+
+def test_a_json_body_on_a_form_route_is_415(client: FlaskClient) -> None:
+    response = client.post("/staff/login", json=["not", "a", "form"])
+    assert response.status_code == 415

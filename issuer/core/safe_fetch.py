@@ -8,12 +8,19 @@ the service probe its own network (SSRF). Guards:
   loopback, private, link-local, multicast, reserved and unspecified ranges are refused;
 * the connection goes to the vetted address itself (TLS still verifies the host name through
   SNI), so a second DNS answer cannot swap in a private address (DNS rebinding);
-* no redirects; short connect/read timeouts; the body is read up to a size cap;
-* successful answers are cached for a short time, bounded in entries.
+* no redirects; ONE deadline per fetch covering connect, TLS, headers and body (a server that
+  trickles one byte a second is cut off at it, which per-operation socket timeouts would not
+  do); the body is read up to a size cap;
+* successful answers are cached for a short time, bounded in entries;
+* messages name the URL and host, never the addresses a host name resolves to (they reach
+  verification reports, and would otherwise map the service's network for an attacker);
+* ``FetchBudget`` wraps a fetcher for one verification: at most ``max_fetches`` documents and
+  one overall deadline, so one credential cannot make the service fetch without end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import json
@@ -22,7 +29,7 @@ import ssl
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,26 +84,89 @@ def _vet_url(url: str) -> tuple[str, int, str]:
     return host, port, path
 
 
-def _vet_addresses(host: str, addresses: list[str]) -> str:
+def _vet_addresses(host: str, addresses: list[str], allowed: Collection[str] = ()) -> str:
+    """The address to connect to, if every address of ``host`` is public (or in ``allowed``,
+    which only tests use, to reach a server on the loopback interface)."""
     if not addresses:
         raise FetchRefused(f"{host} does not resolve")
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            raise FetchRefused(f"{host} does not resolve to a usable address") from None
+        if str(ip) in allowed:
+            continue
         if not ip.is_global or ip.is_multicast:
-            raise FetchRefused(f"{host} resolves to a non-public address ({ip}); not fetched")
+            # Never the address itself: this message reaches reports and pages.
+            raise FetchRefused(
+                f"the host name {host} points to a private or local address; not fetched"
+            )
     return addresses[0]
+
+
+class _Deadline:
+    """One absolute deadline for a fetch. A watchdog shuts the socket down when it passes, so
+    that no blocking step (TLS handshake, header lines, body) can outlive it, however slowly
+    the server sends."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._at = clock() + seconds
+        self._timer: threading.Timer | None = None
+        self.expired = False
+
+    def remaining(self) -> float:
+        left = self._at - self._clock()
+        if left <= 0:
+            self.expired = True
+            raise TimeoutError("deadline passed")
+        return left
+
+    def guard(self, sock: socket.socket) -> None:
+        def cut_off() -> None:
+            self.expired = True
+            # The plain socket's shutdown, on the descriptor: wakes a blocked read in the
+            # fetching thread without touching the TLS state it is using. (Already closed: no
+            # harm.)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        self._timer = threading.Timer(self.remaining(), cut_off)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """Connects to a fixed, already vetted IP address while verifying TLS for ``host``."""
 
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        address: str,
+        deadline: _Deadline,
+        context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(host, port, timeout=deadline.remaining(), context=context)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        sock = socket.create_connection((self._address, self.port), self._deadline.remaining())
+        # Each socket operation may wait at most what is left of the deadline; the watchdog
+        # ends one that is fed a byte at a time, the TLS handshake included.
+        sock.settimeout(self._deadline.remaining())
+        tls = self._context.wrap_socket(  # type: ignore[attr-defined]
+            sock, server_hostname=self.host, do_handshake_on_connect=False
+        )
+        self.sock = tls
+        self._deadline.guard(tls)
+        tls.do_handshake()
 
 
 class SafeFetcher:
@@ -109,11 +179,17 @@ class SafeFetcher:
         resolver: AddressResolver = system_resolver,
         enabled: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        allowed_addresses: Collection[str] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``allowed_addresses`` and ``ssl_context`` exist for tests only (a TLS server on the
+        loopback interface with its own certificate); the service never passes them."""
         self.policy = policy or FetchPolicy()
         self.resolver = resolver
         self.enabled = enabled
         self._clock = clock
+        self._allowed = frozenset(allowed_addresses)
+        self._ssl_context = ssl_context
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -139,19 +215,26 @@ class SafeFetcher:
             while len(self._cache) > self.policy.cache_entries:
                 self._cache.popitem(last=False)
 
-    def fetch_json(self, url: str) -> Any:
+    def fetch_json(self, url: str, *, timeout_s: float | None = None) -> Any:
+        """The JSON document at ``url``, within ``timeout_s`` (default and upper bound: the
+        policy's ``timeout_s``) from start to the last byte."""
         if not self.enabled:
             raise FetchRefused("fetching remote documents is switched off")
         cached = self._cached(url)
         if cached is not None:
             return cached
         host, port, path = _vet_url(url)
+        seconds = (
+            self.policy.timeout_s if timeout_s is None else min(timeout_s, self.policy.timeout_s)
+        )
+        deadline = _Deadline(seconds, time.monotonic)
         try:
             addresses = self.resolver(host, port)
-        except OSError as error:
-            raise FetchFailed(f"cannot resolve {host}: {error}") from error
-        address = _vet_addresses(host, addresses)
-        body = self._get(host, port, address, path)
+        except OSError:
+            # The resolver's own words may carry addresses (of the DNS server, say).
+            raise FetchFailed(f"cannot resolve {host}") from None
+        address = _vet_addresses(host, addresses, self._allowed)
+        body = self._get(host, port, address, path, deadline)
         try:
             value = json.loads(body)
         except ValueError as error:
@@ -159,8 +242,13 @@ class SafeFetcher:
         self._store(url, value)
         return value
 
-    def _get(self, host: str, port: int, address: str, path: str) -> bytes:
-        connection = _PinnedHTTPSConnection(host, port, address, self.policy.timeout_s)
+    def _get(self, host: str, port: int, address: str, path: str, deadline: _Deadline) -> bytes:
+        try:
+            connection = _PinnedHTTPSConnection(
+                host, port, address, deadline, self._ssl_context or ssl.create_default_context()
+            )
+        except TimeoutError:
+            raise self._too_slow(host, path, deadline) from None
         try:
             connection.request(
                 "GET",
@@ -183,8 +271,96 @@ class SafeFetcher:
                 raise FetchFailed(
                     f"https://{host}{path} is larger than {self.policy.max_bytes} bytes"
                 )
+            # A watchdog cut-off can look like a short, complete body to http.client.
+            deadline.remaining()
             return body
         except (OSError, http.client.HTTPException) as error:
-            raise FetchFailed(f"https://{host}{path} could not be retrieved: {error}") from error
+            if deadline.expired or isinstance(error, TimeoutError):
+                raise self._too_slow(host, path, deadline) from None
+            raise FetchFailed(
+                f"https://{host}{path} could not be retrieved: {_reason(error)}"
+            ) from None
         finally:
+            deadline.cancel()
             connection.close()
+
+    @staticmethod
+    def _too_slow(host: str, path: str, deadline: _Deadline) -> FetchFailed:
+        return FetchFailed(
+            f"https://{host}{path} did not answer in full within {deadline.seconds:.2g} seconds"
+        )
+
+
+def _reason(error: BaseException) -> str:
+    """Why a retrieval failed, in words that cannot carry an address: the OS error text or
+    the exception's kind, never its full message (``getaddrinfo`` and connection errors may
+    quote the address connected to)."""
+    if isinstance(error, ssl.SSLError):
+        return "the TLS connection failed" + (f" ({error.reason})" if error.reason else "")
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return type(error).__name__
+
+
+#: Documents one verification may fetch: a did:web DID document, a status list (and its
+#: issuer's DID document) for each of a few status entries. More than this is not a credential
+#: but an attempt to use the service as a fetching robot.
+MAX_FETCHES_PER_VERIFICATION = 8
+#: Seconds for all fetches of one verification together (each fetch: ``FetchPolicy.timeout_s``).
+FETCH_SECONDS_PER_VERIFICATION = 10.0
+
+
+class FetchBudget:
+    """A fetcher for ONE verification: at most ``max_fetches`` distinct documents and
+    ``total_deadline_s`` for all of them together.
+
+    Wrap the service's shared fetcher once per verification; each fetch also keeps its own
+    deadline (``FetchPolicy.timeout_s``), shortened to what is left of the total. A document
+    asked for again in the same verification (the issuer's DID document, for the credential
+    and again for its status list) is answered from this verification's memory and not
+    counted again.
+    """
+
+    def __init__(
+        self,
+        fetcher: Callable[[str], Any],
+        max_fetches: int = MAX_FETCHES_PER_VERIFICATION,
+        total_deadline_s: float = FETCH_SECONDS_PER_VERIFICATION,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetcher = fetcher
+        self.max_fetches = max_fetches
+        self.total_deadline_s = total_deadline_s
+        self._clock = clock
+        self._ends = clock() + total_deadline_s
+        self.used = 0
+        self._fetched: dict[str, Any] = {}
+
+    @classmethod
+    def wrap(cls, fetcher: Callable[[str], Any] | None) -> Callable[[str], Any] | None:
+        """``fetcher`` under a fresh budget with the default limits (None stays None)."""
+        if fetcher is None:
+            return None
+        return cls(fetcher, MAX_FETCHES_PER_VERIFICATION, FETCH_SECONDS_PER_VERIFICATION)
+
+    def __call__(self, url: str) -> Any:
+        if url in self._fetched:
+            return self._fetched[url]
+        if self.used >= self.max_fetches:
+            raise FetchRefused(
+                f"not fetched: a verification may fetch at most {self.max_fetches} documents"
+            )
+        left = self._ends - self._clock()
+        if left <= 0:
+            raise FetchFailed(
+                f"not fetched: the {self.total_deadline_s:g} seconds for fetching documents "
+                "during one verification have run out"
+            )
+        self.used += 1
+        if isinstance(self.fetcher, SafeFetcher):
+            value = self.fetcher.fetch_json(url, timeout_s=left)
+        else:
+            value = self.fetcher(url)
+        self._fetched[url] = value
+        return value

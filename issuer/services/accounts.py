@@ -106,8 +106,26 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def session_stamp(user: StaffUser) -> str:
-    """Changes whenever the password does, which ends every other session of the user."""
-    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:20]
+    """Kept in the session and compared on every request: it changes with the password and
+    with the session epoch, so either ends every session issued before."""
+    material = f"{user.session_epoch or 0}\x00{user.password_hash}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:20]
+
+
+def end_sessions(user: StaffUser) -> None:
+    """End every session of ``user`` on the server: their cookies no longer match
+    ``session_stamp`` (a replayed cookie is sent to the sign-in page). The caller flushes."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def sign_out(session: Session, user_id: int, stamp: str) -> None:
+    """Signing out of the session with ``stamp`` ends the user's sessions on the server (all of
+    them: the stamp is per user, and a copied cookie must not outlive the sign-out). A stamp
+    that is already stale changes nothing, so an old cookie cannot sign anyone out."""
+    user = session.get(StaffUser, user_id)
+    if user is not None and session_stamp(user) == stamp:
+        end_sessions(user)
+        session.flush()
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -198,6 +216,7 @@ def set_password(session: Session, user: StaffUser, password: str) -> None:
     check_password_policy(password)
     user.password_hash = hash_password(password)
     user.must_change_password = False
+    end_sessions(user)
     session.flush()
 
 
@@ -214,6 +233,7 @@ def reset_password(session: Session, user: StaffUser) -> str:
     password = generate_password()
     user.password_hash = hash_password(password)
     user.must_change_password = True
+    end_sessions(user)
     session.flush()
     return password
 
@@ -232,6 +252,9 @@ def set_active(
         raise InvalidInputError("you cannot deactivate your own account")
     user.active = active
     user.deactivated_at = None if active else _now(now)
+    if not active:
+        # Reactivation must not bring back the sessions (or stolen cookies) of before.
+        end_sessions(user)
     session.flush()
 
 

@@ -139,6 +139,10 @@ def list_badge_classes(session: Session) -> list[BadgeClass]:
     return list(session.scalars(select(BadgeClass).order_by(BadgeClass.slug)))
 
 
+#: The largest id an INTEGER primary key holds on PostgreSQL (``issuer.security.MAX_DB_INT``).
+MAX_ID = 2**31 - 1
+
+
 def find_badge_class(session: Session, slug: str) -> BadgeClass | None:
     return session.scalar(select(BadgeClass).where(BadgeClass.slug == slug))
 
@@ -146,11 +150,13 @@ def find_badge_class(session: Session, slug: str) -> BadgeClass | None:
 def get_badge_class(session: Session, reference: str) -> BadgeClass:
     """A badge class by slug, or by the numeric id ``merkki badge list`` shows (slugs start
     with a letter, so the two cannot be confused)."""
-    badge_class = (
-        session.get(BadgeClass, int(reference))
-        if reference.isascii() and reference.isdigit()
-        else find_badge_class(session, reference)
-    )
+    if reference.isascii() and reference.isdigit():
+        number = int(reference)
+        # Beyond what an id column holds (PostgreSQL's INTEGER): no such badge class, rather
+        # than an overflow in the database driver.
+        badge_class = session.get(BadgeClass, number) if number <= MAX_ID else None
+    else:
+        badge_class = find_badge_class(session, reference)
     if badge_class is None:
         raise NotFoundError(f"no badge class {reference!r}")
     return badge_class

@@ -54,7 +54,7 @@ from issuer.core.resolver import (
     ResolvedKey,
     SchemeResolver,
 )
-from issuer.core.safe_fetch import FetchRefused, SafeFetcher
+from issuer.core.safe_fetch import FetchBudget, FetchRefused, SafeFetcher
 from issuer.core.signed_view import SignedView
 from issuer.core.status_list import Bitstring
 from issuer.core.verifier import (
@@ -760,6 +760,7 @@ def verify(
     ``stored`` is our own row the document was read from (``verify_stored``); otherwise the
     row is looked up by the credential's id and issuer.
     """
+    fetch = FetchBudget.wrap(fetch)  # a cap on remote fetches per verification (issue 13)
     own = OwnIssuerResolver(session, base_url)
     parsed = _parsed(document)
     text = document if parsed is not None and isinstance(document, str | bytes) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import logging
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -252,3 +253,83 @@ def test_a_wrong_manage_token_is_404(app: Flask, world: World) -> None:
     assert client.get(f"/credentials/{issued.id}/manage/wrong").status_code == 404
     other = issue(app, email="other@example.fi")
     assert client.get(f"/credentials/{issued.id}/manage/{other.manage_token}").status_code == 404
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_manage_link_tokens_never_reach_the_logs(
+    app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request to a manage URL is logged with the token replaced (issue 13): the access
+    log, a request no route accepts, and the unexpected-error log with its traceback."""
+    issued = issue(app)
+    manage = f"/credentials/{issued.id}/manage/{issued.manage_token}"
+    captured = _Records()
+    loggers = [logging.getLogger("merkki"), logging.getLogger("issuer"), app.logger]
+    for logger in loggers:
+        logger.addHandler(captured)
+    client = app.test_client()
+    try:
+        page = client.get(manage)
+        assert page.status_code == 200
+        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        assert client.post(manage, data={"hidden": "y", "csrf_token": token}).status_code == 302
+        assert client.post(manage, data={"hidden": "y"}).status_code in (400, 422)
+        assert client.put(manage).status_code == 405
+        assert client.get(manage + "/more", query_string={"x": "1"}).status_code == 404
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("page facts are broken")
+
+        monkeypatch.setattr("issuer.learner.page_facts", broken)
+        app.config["PROPAGATE_EXCEPTIONS"] = False
+        assert client.get(manage).status_code == 500
+    finally:
+        for logger in loggers:
+            logger.removeHandler(captured)
+
+    access = [r for r in captured.records if r.name == "merkki.access"]
+    assert len(access) == 6
+    for record in access:
+        assert getattr(record, "path").startswith(  # noqa: B009 - set through ``extra``
+            f"/credentials/{issued.id}/manage/[redacted]"
+        )
+    errors = [r for r in captured.records if "unhandled error" in r.getMessage()]
+    assert len(errors) == 1
+    assert "/manage/[redacted]" in errors[0].getMessage()
+    formatter = logging.Formatter()
+    for record in captured.records:
+        written = formatter.format(record) + json.dumps(
+            {key: str(value) for key, value in vars(record).items()}
+        )
+        assert issued.manage_token not in written, record.getMessage()
+
+
+def test_every_answer_to_a_manage_url_keeps_the_token_out_of_referrers(
+    app: Flask, world: World
+) -> None:
+    issued = issue(app)
+    manage = f"/credentials/{issued.id}/manage/{issued.manage_token}"
+    client = app.test_client()
+    page = client.get(manage)
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    answers = [
+        page,
+        client.post(manage, data={"hidden": "y", "csrf_token": token}),  # the redirect
+        client.post(manage, data={"hidden": "y"}),  # no CSRF token: an error page
+        client.get(f"/credentials/{issued.id}/manage/wrong"),  # 404 page
+        client.put(manage),  # 405
+    ]
+    for answer in answers:
+        assert answer.headers["Referrer-Policy"] == "no-referrer", answer.status
+        assert answer.headers["Cache-Control"] == "no-store", answer.status
+    # Other pages keep the site-wide policy.
+    public = client.get(f"/credentials/{issued.id}", headers=BROWSER)
+    assert public.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"

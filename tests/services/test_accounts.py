@@ -163,6 +163,27 @@ def test_session_stamp_changes_with_the_password(
     assert accounts.session_stamp(user) != before
 
 
+@pytest.mark.parametrize("event", ["sign_out", "reset", "deactivate"])
+def test_session_stamp_changes_on_sign_out_reset_and_deactivation(
+    session: Session, institution: Institution, event: str
+) -> None:
+    user = accounts.create_user(
+        session, institution=institution, email="t@hamk.fi", role=Role.ISSUER, password=PASSWORD
+    ).user
+    before = accounts.session_stamp(user)
+    if event == "sign_out":
+        accounts.sign_out(session, user.id, "a stale stamp")
+        assert accounts.session_stamp(user) == before  # a stale cookie changes nothing
+        accounts.sign_out(session, user.id, before)
+    elif event == "reset":
+        accounts.reset_password(session, user)
+    else:
+        accounts.set_active(session, user, False)
+        accounts.set_active(session, user, True)
+    session.commit()
+    assert accounts.session_stamp(user) != before
+
+
 def test_get_user_hides_other_institutions_staff(
     session: Session, institution: Institution, other: Institution
 ) -> None:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from issuer.core import safe_fetch
 from issuer.core.baking import bake_png, bake_svg
 from issuer.core.credential import build_credential, issuer_profile
 from issuer.core.dataintegrity import sign
@@ -294,6 +295,30 @@ def test_a_foreign_status_list_that_cannot_be_fetched_is_unverifiable(session: S
     assert _check(result, "status:revocation").ok is None
 
 
+def test_each_verification_has_its_own_cap_on_fetches(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issuer = ForeignIssuer()
+    credential = issuer.credential(index=7)
+    assert verification.verify(session, credential, base_url=BASE_URL, fetch=issuer.fetch).verified
+    # The DID document (asked for twice: for the credential and for its status list, but
+    # fetched once per verification) and the status list.
+    assert sorted(issuer.fetched) == sorted(
+        ["https://badges.example.org/issuers/north/did.json", FOREIGN_LIST]
+    )
+    needed = 2
+
+    # One fetch fewer than the credential needs: the last document is not fetched, and what it
+    # would have decided is reported as not checked, never as passed.
+    monkeypatch.setattr(safe_fetch, "MAX_FETCHES_PER_VERIFICATION", needed - 1)
+    for _ in range(2):  # the budget is per verification, not per fetcher
+        issuer.fetched.clear()
+        result = verification.verify(session, credential, base_url=BASE_URL, fetch=issuer.fetch)
+        assert len(issuer.fetched) == needed - 1
+        assert result.verdict == "unverifiable", result.to_dict()
+        assert f"at most {needed - 1} documents" in json.dumps(result.to_dict())
+
+
 # --- the guard: private and loopback addresses are never contacted --------------------------
 
 
@@ -345,7 +370,9 @@ def test_a_did_url_pointing_at_a_private_address_is_not_fetched(
     assert asked == [("internal.example", port)]  # the name was looked up...
     assert hits == []  # ...and nothing was contacted
     assert result.verdict == "unverifiable"
-    assert "non-public address" in _check(result, "proof").message
+    message = _check(result, "proof").message
+    assert "points to a private or local address" in message
+    assert address not in json.dumps(result.to_dict())  # the report does not map the network
 
 
 def test_the_app_uses_the_guarded_fetcher_for_uploads(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from issuer.db import get_session
 from issuer.services import accounts
@@ -205,3 +207,112 @@ def test_staff_pages_are_translated(app: Flask, world: World) -> None:
     assert "Kirjaudu sisään" in finnish
     assert "Logga in" in swedish
     assert "Sign in" in english
+
+
+# --- sessions end on the server: a replayed session cookie is refused (issue 13) -------------
+
+
+def _session_cookie(app: Flask, client: FlaskClient) -> str:
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    return cookie.value
+
+
+def _replay(app: Flask, cookie: str) -> TestResponse:
+    """A fresh browser presenting a copied session cookie."""
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    return thief.get("/staff/")
+
+
+def _refused(response: TestResponse) -> bool:
+    return response.status_code == 302 and response.headers["Location"].startswith("/staff/login")
+
+
+def test_a_session_cookie_replayed_after_sign_out_is_refused(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.admin_email)
+    cookie = _session_cookie(app, client)
+    assert _replay(app, cookie).status_code == 200  # the copy works while the session lives
+    other_device = signed_in(app, world.a.admin_email)
+
+    token = csrf_token(client, "/staff/")
+    assert client.post("/staff/logout", data={"csrf_token": token}).status_code == 302
+
+    assert _refused(_replay(app, cookie))
+    # The stamp is per user: the sign-out ends the user's other sessions as well.
+    assert _refused(other_device.get("/staff/"))
+    # Someone else's session is untouched.
+    assert signed_in(app, world.a.issuer_email).get("/staff/").status_code == 200
+    # Signing in again works, with a new cookie; the old one stays dead.
+    again = signed_in(app, world.a.admin_email)
+    assert again.get("/staff/").status_code == 200
+    assert _refused(_replay(app, cookie))
+
+
+def test_a_stale_cookie_cannot_sign_anyone_out(app: Flask, world: World) -> None:
+    first = signed_in(app, world.a.admin_email)
+    stale = _session_cookie(app, first)
+    first.post("/staff/logout", data={"csrf_token": csrf_token(first, "/staff/")})
+    current = signed_in(app, world.a.admin_email)
+
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], stale)
+    token = csrf_token(thief, "/staff/login")
+    thief.post("/staff/logout", data={"csrf_token": token})
+
+    assert current.get("/staff/").status_code == 200
+
+
+def test_a_session_cookie_replayed_after_a_password_change_is_refused(
+    app: Flask, world: World
+) -> None:
+    client = signed_in(app, world.a.issuer_email)
+    other = signed_in(app, world.a.issuer_email)
+    before = _session_cookie(app, client)
+    token = csrf_token(client, "/staff/password")
+    changed = client.post(
+        "/staff/password",
+        data={
+            "current": PASSWORD,
+            "new": "another long password",
+            "confirm": "another long password",
+            "csrf_token": token,
+        },
+    )
+    assert changed.status_code == 302
+    # This session continues on a re-issued cookie; the copy taken before the change does not.
+    assert client.get("/staff/").status_code == 200
+    assert _session_cookie(app, client) != before
+    assert _refused(_replay(app, before))
+    assert _refused(other.get("/staff/"))
+
+
+def test_a_session_cookie_replayed_after_deactivation_is_refused_even_after_reactivation(
+    app: Flask, world: World
+) -> None:
+    victim = signed_in(app, world.a.issuer_email)
+    cookie = _session_cookie(app, victim)
+    admin = signed_in(app, world.a.admin_email)
+    token = csrf_token(admin, "/staff/users")
+    base = f"/staff/users/{world.a.issuer_id}"
+    assert admin.post(f"{base}/deactivate", data={"csrf_token": token}).status_code == 302
+    assert _refused(_replay(app, cookie))
+    assert _refused(victim.get("/staff/"))
+
+    assert admin.post(f"{base}/activate", data={"csrf_token": token}).status_code == 302
+    assert _refused(_replay(app, cookie))  # reactivation does not revive the old sessions
+    assert signed_in(app, world.a.issuer_email).get("/staff/").status_code == 200
+
+
+def test_a_session_cookie_replayed_after_an_admin_password_reset_is_refused(
+    app: Flask, world: World
+) -> None:
+    victim = signed_in(app, world.a.issuer_email)
+    cookie = _session_cookie(app, victim)
+    admin = signed_in(app, world.a.admin_email)
+    token = csrf_token(admin, "/staff/users")
+    reset = admin.post(
+        f"/staff/users/{world.a.issuer_id}/reset-password", data={"csrf_token": token}
+    )
+    assert reset.status_code == 200
+    assert _refused(_replay(app, cookie))
