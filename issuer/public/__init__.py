@@ -133,6 +133,12 @@ def credential(credential_id: str) -> ResponseReturnValue:
         abort(404, f"no credential {credential_id!r}")
     stored = issuing.get_credential(get_session(), credential_id)
     media_type = _negotiate(CREDENTIAL_MEDIA_TYPES)
+    if stored.hidden:
+        # The signed credential names the holder, who has hidden it: its existence and status
+        # only (issuer.learner explains the 403).
+        from issuer.learner import private_answer
+
+        return private_answer(stored)
     # The exact signed bytes that were issued: never re-serialized (the proof covers the
     # JSON-LD graph, but holders compare and bake the bytes they were given).
     return _json(stored.signed_json.encode("utf-8"), media_type, vary="Accept")
