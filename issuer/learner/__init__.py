@@ -183,6 +183,8 @@ def private_answer(credential: Credential) -> Response:
 def _badge_png(credential: Credential, *, cache: str) -> Response:
     try:
         body = artwork.baked_png(credential.badge_class_version, credential.signed_json)
+    except artwork.RenderUnavailableError:
+        abort(503)
     except artwork.ArtworkError:
         abort(404)
     return _download(
@@ -193,6 +195,8 @@ def _badge_png(credential: Credential, *, cache: str) -> Response:
 def _badge_svg(credential: Credential, *, cache: str) -> Response:
     try:
         body = artwork.baked_svg(credential.badge_class_version, credential.signed_json)
+    except artwork.RenderUnavailableError:
+        abort(503)
     except artwork.ArtworkError:
         abort(404)
     return _download(
@@ -373,3 +377,4 @@ def _status_error(code: int, message: str) -> Response:
 
 def init_app(app: Any) -> None:
     app.register_blueprint(bp)
+    artwork.init_app(app)
