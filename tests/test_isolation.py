@@ -27,7 +27,7 @@ from issuer.accounts import ApiToken, StaffUser
 from issuer.cli import main
 from issuer.core.keys import KeyStore
 from issuer.db import get_session
-from issuer.models import Credential
+from issuer.models import Credential, Institution
 from issuer.services import badge_classes
 from tests.staff.support import (
     World,
@@ -64,6 +64,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.qr_code_png",
         "learner.qr_code_svg",
         "learner.manage",
+        "learner.manage_badge_png",
+        "learner.manage_badge_svg",
+        "learner.manage_credential_json",
         "learner.status_list",
         "observability.metrics",
         "staff.login",
@@ -372,3 +375,192 @@ def test_unknown_ids_and_other_institutions_look_the_same(app: Flask, world: Wor
     )
     missing_api = api.get("/api/v1/badge-classes/no-such-badge", headers=bearer(world.a.token))
     assert theirs_api.status_code == missing_api.status_code == 404
+
+
+# --- another institution's drafts look like slugs that do not exist ----------------------------
+
+DRAFT = "b-draft"
+MADE_UP = "b-nosuch"
+MADE_UP_ID = "987654"
+#: Differs between any two answers and names nothing (a fresh CSRF token per page).
+_VOLATILE = re.compile(r'name="csrf_token"[^>]*value="[^"]+"|"request_id": "[^"]+"')
+SVG_BODY = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8">'
+    b'<rect width="8" height="8"/></svg>'
+)
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+JSON_LD = {"Accept": "application/ld+json"}
+
+#: (who asks, method, path with {slug}, request keyword arguments): every route that takes a
+#: badge class slug, asked as a visitor, as institution A's admin in the staff UI, and with A's
+#: API token. ``{csrf}`` in form data becomes the signed-in client's token.
+SLUG_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("visitor", "GET", "/badges/{slug}", {"headers": BROWSER}),
+    ("visitor", "GET", "/badges/{slug}", {"headers": JSON_LD}),
+    ("visitor", "GET", "/badges/{slug}/v1/fi", {"headers": BROWSER}),
+    ("visitor", "GET", "/badges/{slug}/v1/en", {"headers": JSON_LD}),
+    ("visitor", "GET", "/badges/{slug}/v1/image.svg", {}),
+    ("visitor", "GET", "/badges/{slug}/v1/image.png", {}),
+    ("visitor", "GET", "/badges/{slug}/v2/image.svg", {}),
+    ("staff", "GET", "/staff/badge-classes/{slug}", {}),
+    ("staff", "GET", "/staff/badge-classes/{slug}/edit", {}),
+    ("staff", "POST", "/staff/badge-classes/{slug}/edit", {"data": {"csrf_token": "{csrf}"}}),
+    ("staff", "GET", "/staff/badge-classes/{slug}/copy", {}),
+    (
+        "staff",
+        "POST",
+        "/staff/badge-classes/{slug}/copy",
+        {"data": {"csrf_token": "{csrf}", "slug": "a-copy"}},
+    ),
+    (
+        "staff",
+        "POST",
+        "/staff/badge-classes/{slug}/publish",
+        {"data": {"csrf_token": "{csrf}", "published": "1"}},
+    ),
+    (
+        "staff",
+        "POST",
+        "/staff/badge-classes/{slug}/adopt",
+        {"data": {"csrf_token": "{csrf}", "adopted": "1"}},
+    ),
+    (
+        "staff",
+        "POST",
+        "/staff/badge-classes/{slug}/auto-issue",
+        {"data": {"csrf_token": "{csrf}", "auto_issue": "y"}},
+    ),
+    ("api", "GET", "/api/v1/badge-classes/{slug}", {}),
+    ("api", "PUT", "/api/v1/badge-classes/{slug}", {"json": {"published": True}}),
+    (
+        "api",
+        "PUT",
+        "/api/v1/badge-classes/{slug}/image",
+        {"data": SVG_BODY, "content_type": "image/svg+xml"},
+    ),
+    ("api", "POST", "/api/v1/badge-classes/{slug}/copy", {"json": {"slug": "a-copy"}}),
+    (
+        "api",
+        "POST",
+        "/api/v1/credentials",
+        {"json": {"badge_class": "{slug}", "recipient": {"email": "x@y.fi", "name": "X Y"}}},
+    ),
+    (
+        "api",
+        "POST",
+        "/api/v1/credentials/bulk?badge_class={slug}",
+        {"data": b"email,name\nx@y.fi,X Y\n", "content_type": "text/csv"},
+    ),
+]
+
+
+@pytest.fixture
+def b_draft(app: Flask, world: World) -> int:
+    """Institution B's unpublished badge class ``b-draft`` (its id)."""
+    from issuer.services import badge_class_admin
+    from tests.staff.support import complete_micro_credential
+
+    with app.app_context():
+        session = get_session()
+        institution = session.get(Institution, world.b.institution_id)
+        saved = badge_class_admin.create_badge_class(
+            session, institution, complete_micro_credential(DRAFT), published=False
+        )
+        session.commit()
+        return saved.badge_class.id
+
+
+def _fill(value: Any, slug: str, csrf: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{slug}", slug).replace("{csrf}", csrf)
+    if isinstance(value, dict):
+        return {key: _fill(item, slug, csrf) for key, item in value.items()}
+    return value
+
+
+def _answer(response: Any, slug: str, made_up: str) -> tuple[int, str, str]:
+    body = _VOLATILE.sub("", response.get_data(as_text=True)).replace(slug, made_up)
+    return response.status_code, response.content_type, body
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "kwargs"),
+    SLUG_ROUTES,
+    ids=[f"{who}-{method}-{path}" for who, method, path, _ in SLUG_ROUTES],
+)
+def test_another_institutions_draft_answers_as_a_slug_that_does_not_exist(
+    app: Flask,
+    world: World,
+    b_draft: int,
+    who: str,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+) -> None:
+    if who == "staff":
+        client = signed_in(app, world.a.admin_email)
+        csrf = csrf_token(client, "/staff/")
+    else:
+        client, csrf = app.test_client(), ""
+    headers = {**kwargs.get("headers", {}), **(bearer(world.a.token) if who == "api" else {})}
+    before = _snapshot(app, world)
+
+    def ask(slug: str) -> Any:
+        options = {**_fill(kwargs, slug, csrf), "headers": headers}
+        return client.open(path.replace("{slug}", slug), method=method, **options)
+
+    draft, missing = ask(DRAFT), ask(MADE_UP)
+    assert draft.status_code in (404, 422), (draft.status_code, draft.get_data(as_text=True))
+    assert _answer(draft, DRAFT, MADE_UP) == _answer(missing, MADE_UP, MADE_UP)
+    assert _snapshot(app, world) == before
+    with app.app_context():
+        still = badge_classes.get_badge_class(get_session(), DRAFT)
+        assert not still.published
+        assert still.current_version == 1
+
+
+def test_the_issue_api_by_id_cannot_tell_a_draft_from_nothing(
+    app: Flask, world: World, b_draft: int
+) -> None:
+    client = app.test_client()
+    recipient = {"email": "x@y.fi", "name": "X Y"}
+
+    def ask(reference: Any) -> Any:
+        return client.post(
+            "/api/v1/credentials",
+            json={"badge_class": reference, "recipient": recipient},
+            headers=bearer(world.a.token),
+        )
+
+    for draft_reference, made_up in ((b_draft, int(MADE_UP_ID)), (str(b_draft), MADE_UP_ID)):
+        draft, missing = ask(draft_reference), ask(made_up)
+        assert draft.status_code == missing.status_code == 422
+        # The reference is echoed in quotes; with it replaced the answers are the same.
+        echoed = draft.get_data(as_text=True).replace(f"'{b_draft}'", f"'{MADE_UP_ID}'")
+        assert f"'{MADE_UP_ID}'" in echoed
+        assert echoed == missing.get_data(as_text=True)
+
+
+def test_draft_artwork_is_not_public_but_issued_versions_stay(
+    app: Flask, world: World, b_draft: int
+) -> None:
+    from issuer.services import badge_class_admin
+
+    client = app.test_client()
+    assert client.get(f"/badges/{DRAFT}/v1/image.svg").status_code == 404
+    # B's published badge class serves its artwork ...
+    published = f"/badges/{world.b.badge_slug}/v1/image.svg"
+    assert client.get(published).status_code == 200
+    # ... and once withdrawn, still the version its credential was issued from, because the
+    # credential's achievement points at it; the draft publishes its artwork when published.
+    with app.app_context():
+        session = get_session()
+        badge_class_admin.set_published(
+            session, badge_classes.get_badge_class(session, world.b.badge_slug), False
+        )
+        badge_class_admin.set_published(
+            session, badge_classes.get_badge_class(session, DRAFT), True
+        )
+        session.commit()
+    assert client.get(published).status_code == 200
+    assert client.get(f"/badges/{DRAFT}/v1/image.svg").status_code == 200

@@ -29,7 +29,7 @@ from issuer.auth import Role, api_auth, current_actor, institution_for_actor
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response
-from issuer.models import BadgeClass
+from issuer.models import BadgeClass, Institution
 from issuer.models_issuing import IdempotencyRecord
 from issuer.ratelimit import limit_api
 from issuer.services import badge_classes, bulk, issuing, jobs
@@ -163,11 +163,18 @@ def _parse_issue_body(body: object) -> tuple[str, str, str, issuing.IssueOptions
     return badge.strip(), email, name, options
 
 
-def _badge_class(reference: str) -> BadgeClass:
+def _badge_class(reference: str, institution: Institution) -> BadgeClass:
+    """The badge class ``reference`` names (slug or id). Another institution's unpublished one
+    answers word for word as one that does not exist: its existence is not revealed."""
     try:
-        return badge_classes.get_badge_class(get_session(), reference)
+        badge_class = badge_classes.get_badge_class(get_session(), reference)
     except NotFoundError:
-        raise issuing.FieldErrors({"badge_class": f"no badge class {reference!r}"}) from None
+        badge_class = None
+    if badge_class is None or (
+        badge_class.institution_id not in (None, institution.id) and not badge_class.published
+    ):
+        raise issuing.FieldErrors({"badge_class": f"no badge class {reference!r}"})
+    return badge_class
 
 
 def _request_hash(body: bytes) -> str:
@@ -232,7 +239,7 @@ def issue_credential() -> ResponseReturnValue:
         return error_response(400, "the body is not JSON", code="invalid_json")
     try:
         reference, email, name, options = _parse_issue_body(body)
-        badge_class = _badge_class(reference)
+        badge_class = _badge_class(reference, institution)
     except issuing.FieldErrors as error:
         return _field_errors(error.fields)
     session = get_session()
@@ -313,7 +320,7 @@ def issue_bulk() -> ResponseReturnValue:
     if errors:
         return _field_errors(errors)
     try:
-        badge_class = _badge_class(reference)
+        badge_class = _badge_class(reference, institution)
     except issuing.FieldErrors as error:
         return _field_errors(error.fields)
     if not badge_classes.usable_by(badge_class, institution):

@@ -100,12 +100,6 @@ def complete_languages(bc: BadgeClassData) -> list[str]:
     return [lang for lang in LANGUAGES if not missing_translations(bc, [lang])]
 
 
-def is_public(session: Session, badge_class: BadgeClass, version: BadgeClassVersion) -> bool:
-    """Published badge classes are public; so is any version credentials were issued from,
-    even after the badge class is withdrawn (their achievement ids must keep resolving)."""
-    return badge_class.published or badge_class_admin.issued_count(session, version) > 0
-
-
 def _components(
     session: Session, bc: BadgeClassData, base_url: str, lang: str
 ) -> list[tuple[str, str, str]]:
@@ -264,7 +258,7 @@ def _version_or_404(
     except NotFoundError:
         abort(404)
     badge_class = version.badge_class
-    if not is_public(session, badge_class, version):
+    if not badge_class_admin.is_public(session, badge_class, version):
         abort(404)
     return badge_class, version
 

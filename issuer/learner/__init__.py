@@ -9,8 +9,18 @@ Routes (all public; the manage link is protected by its secret token):
   signed JSON (``issuer.learner.artwork``).
 * ``/credentials/<id>/credential.json``: the signed JSON as a download, byte for byte.
 * ``/credentials/<id>/qr.png`` and ``qr.svg``: a QR code of ``/verify/<id>``.
-* ``/credentials/<id>/manage/<token>``: hide the page, or let search engines index it.
+* ``/credentials/<id>/manage/<token>``: hide the page, or let search engines index it; its
+  ``badge.png``, ``badge.svg`` and ``credential.json`` are the holder's own downloads, served
+  whether or not the page is hidden.
 * ``/status/<institution>/<purpose>/<number>``: a signed ``BitstringStatusListCredential``.
+
+**A hidden credential** (the holder's choice on the manage page) names nobody in public: the
+page says only that the badge exists, and every public document that carries the signed
+credential (the JSON of ``/credentials/<id>``, ``credential.json``, both baked images) answers
+``403`` with ``{"error": "hidden", "message", "id", "status", "hidden": true}`` instead (a page
+in the reader's language for browsers). 403 rather than 404 or 410: the credential exists (its
+status is part of the answer and ``/verify/<id>`` still gives the verdict), it is not gone for
+good (the holder can show it again), and a program must not take the answer for a credential.
 """
 
 from __future__ import annotations
@@ -20,7 +30,17 @@ import re
 from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -32,7 +52,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response
 from issuer.i18n import current_language
 from issuer.learner import artwork
-from issuer.learner.page import page_facts, page_links
+from issuer.learner.page import credential_status, page_facts, page_links
 from issuer.models import Credential
 from issuer.services import issuing, status
 from issuer.services.errors import NotFoundError
@@ -43,6 +63,11 @@ CREDENTIAL_ID = re.compile(r"[0-9a-f]{32}")
 #: Credentials never change once issued; their images can be cached for a day (not "immutable":
 #: the artwork rendering may improve).
 DOWNLOAD_CACHE = "public, max-age=86400"
+#: Downloads that carry the holder's name: a shared cache may keep them only briefly, so that
+#: hiding the page takes effect within minutes everywhere (the QR codes name nobody).
+NAMED_DOWNLOAD_CACHE = "public, max-age=300"
+#: The holder's own downloads through the manage link: its URL holds the secret token.
+PRIVATE_DOWNLOAD_CACHE = "no-store"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
 STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
@@ -60,12 +85,17 @@ def _credential(credential_id: str) -> Credential:
 
 
 def _download(
-    body: bytes, content_type: str, filename: str, *, attachment: bool = False
+    body: bytes,
+    content_type: str,
+    filename: str,
+    *,
+    attachment: bool = False,
+    cache: str = DOWNLOAD_CACHE,
 ) -> Response:
     response = Response(body, content_type=content_type)
     disposition = "attachment" if attachment else "inline"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response.headers["Cache-Control"] = DOWNLOAD_CACHE
+    response.headers["Cache-Control"] = cache
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if content_type.startswith("image/svg+xml"):
@@ -114,37 +144,104 @@ def credential_page(credential_id: str) -> ResponseReturnValue:
 # --- downloads -------------------------------------------------------------------------------
 
 
-@bp.get("/credentials/<credential_id>/badge.png")
-def badge_png(credential_id: str) -> Response:
-    credential = _credential(credential_id)
+def _prefers_html() -> bool:
+    accept = request.accept_mimetypes
+    return bool(accept) and accept.best_match(("application/json", "text/html")) == "text/html"
+
+
+def private_answer(credential: Credential) -> Response:
+    """What a public route that would carry the signed credential answers while the holder
+    hides it: that it exists and its status, nothing that names the holder (403, see the
+    module docstring). Not cached: showing the page again must take effect at once."""
+    status_now = credential_status(get_session(), credential)
+    if _prefers_html():
+        response = Response(
+            render_template(
+                "learner/private.html",
+                verify_url=issuing.verify_url(get_settings().base_url, credential.id),
+                status=status_now,
+            ),
+            status=403,
+        )
+    else:
+        response = jsonify(
+            {
+                "error": "hidden",
+                "message": "the holder has made this credential private; "
+                "its status is given, its content is not",
+                "id": issuing.credential_url(get_settings().base_url, credential.id),
+                "status": status_now,
+                "hidden": True,
+            }
+        )
+        response.status_code = 403
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept, Accept-Language, Cookie"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _badge_png(credential: Credential, *, cache: str) -> Response:
     try:
         body = artwork.baked_png(credential.badge_class_version, credential.signed_json)
-    except artwork.ArtworkError:
-        abort(404)
-    return _download(body, "image/png", f"badge-{credential.id}.png", attachment=_wants_download())
-
-
-@bp.get("/credentials/<credential_id>/badge.svg")
-def badge_svg(credential_id: str) -> Response:
-    credential = _credential(credential_id)
-    try:
-        body = artwork.baked_svg(credential.badge_class_version, credential.signed_json)
+    except artwork.RenderUnavailableError:
+        abort(503)
     except artwork.ArtworkError:
         abort(404)
     return _download(
-        body, "image/svg+xml", f"badge-{credential.id}.svg", attachment=_wants_download()
+        body, "image/png", f"badge-{credential.id}.png", attachment=_wants_download(), cache=cache
     )
 
 
-@bp.get("/credentials/<credential_id>/credential.json")
-def credential_json(credential_id: str) -> Response:
-    credential = _credential(credential_id)
+def _badge_svg(credential: Credential, *, cache: str) -> Response:
+    try:
+        body = artwork.baked_svg(credential.badge_class_version, credential.signed_json)
+    except artwork.RenderUnavailableError:
+        abort(503)
+    except artwork.ArtworkError:
+        abort(404)
+    return _download(
+        body,
+        "image/svg+xml",
+        f"badge-{credential.id}.svg",
+        attachment=_wants_download(),
+        cache=cache,
+    )
+
+
+def _credential_json(credential: Credential, *, cache: str) -> Response:
     return _download(
         credential.signed_json.encode("utf-8"),
         CREDENTIAL_MEDIA_TYPE,
         f"credential-{credential.id}.json",
         attachment=True,
+        cache=cache,
     )
+
+
+@bp.get("/credentials/<credential_id>/badge.png")
+def badge_png(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    if credential.hidden:
+        return private_answer(credential)
+    return _badge_png(credential, cache=NAMED_DOWNLOAD_CACHE)
+
+
+@bp.get("/credentials/<credential_id>/badge.svg")
+def badge_svg(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    if credential.hidden:
+        return private_answer(credential)
+    return _badge_svg(credential, cache=NAMED_DOWNLOAD_CACHE)
+
+
+@bp.get("/credentials/<credential_id>/credential.json")
+def credential_json(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    if credential.hidden:
+        return private_answer(credential)
+    return _credential_json(credential, cache=NAMED_DOWNLOAD_CACHE)
 
 
 @bp.get("/credentials/<credential_id>/qr.png")
@@ -199,15 +296,53 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
         page = issuing.credential_url(get_settings().base_url, credential.id)
     if saved:
         return redirect(url_for("learner.manage", credential_id=credential_id, token=token))
+    downloads = {
+        name: url_for(f"learner.manage_{name}", credential_id=credential_id, token=token)
+        for name in ("badge_png", "badge_svg", "credential_json")
+    }
     response = Response(
-        render_template("learner/manage.html", form=form, facts=facts, page_url=page),
+        render_template(
+            "learner/manage.html",
+            form=form,
+            facts=facts,
+            page_url=page,
+            hidden=credential.hidden,
+            downloads=downloads,
+        ),
         status=422 if request.method == "POST" else 200,
     )
-    # The URL holds a secret: keep it out of caches, referrers and search engines.
+    return _keep_private(response)
+
+
+def _keep_private(response: Response) -> Response:
+    # The URL holds a secret: keep it out of caches, referrers and search engines (and other
+    # origins' scripts, which the public downloads allow).
+    response.headers.pop("Access-Control-Allow-Origin", None)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+# The holder's own downloads, with their name, whether or not the page is hidden.
+
+
+@bp.get("/credentials/<credential_id>/manage/<token>/badge.png")
+def manage_badge_png(credential_id: str, token: str) -> Response:
+    credential = _managed(credential_id, token)
+    return _keep_private(_badge_png(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+
+
+@bp.get("/credentials/<credential_id>/manage/<token>/badge.svg")
+def manage_badge_svg(credential_id: str, token: str) -> Response:
+    credential = _managed(credential_id, token)
+    return _keep_private(_badge_svg(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+
+
+@bp.get("/credentials/<credential_id>/manage/<token>/credential.json")
+def manage_credential_json(credential_id: str, token: str) -> Response:
+    credential = _managed(credential_id, token)
+    return _keep_private(_credential_json(credential, cache=PRIVATE_DOWNLOAD_CACHE))
 
 
 # --- status lists ----------------------------------------------------------------------------
@@ -249,3 +384,4 @@ def _status_error(status_code: int, message: str, *, code: str | None = None) ->
 
 def init_app(app: Any) -> None:
     app.register_blueprint(bp)
+    artwork.init_app(app)

@@ -17,7 +17,8 @@ from issuer import health
 from issuer.config import get_settings
 from issuer.db import get_session
 from issuer.ratelimit import limiter
-from issuer.services import badge_classes, institutions, issuing
+from issuer.services import badge_class_admin, badge_classes, institutions, issuing
+from issuer.services.errors import NotFoundError
 
 bp = Blueprint("public", __name__)
 
@@ -133,6 +134,12 @@ def credential(credential_id: str) -> ResponseReturnValue:
         abort(404, f"no credential {credential_id!r}")
     stored = issuing.get_credential(get_session(), credential_id)
     media_type = _negotiate(CREDENTIAL_MEDIA_TYPES)
+    if stored.hidden:
+        # The signed credential names the holder, who has hidden it: its existence and status
+        # only (issuer.learner explains the 403).
+        from issuer.learner import private_answer
+
+        return private_answer(stored)
     # The exact signed bytes that were issued: never re-serialized (the proof covers the
     # JSON-LD graph, but holders compare and bake the bytes they were given).
     return _json(stored.signed_json.encode("utf-8"), media_type, vary="Accept")
@@ -140,8 +147,13 @@ def credential(credential_id: str) -> ResponseReturnValue:
 
 @bp.get("/badges/<slug>/v<int:version>/image.<extension>")
 def badge_image(slug: str, version: int, extension: str) -> Response:
+    session = get_session()
     media_type = IMAGE_MEDIA_TYPES.get(extension)
-    stored = badge_classes.get_version(get_session(), slug, version)
+    stored = badge_classes.get_version(session, slug, version)
+    if not badge_class_admin.is_public(session, stored.badge_class, stored):
+        # A draft's artwork is not public, and its answer is word for word that of a slug
+        # that does not exist (badge_classes.get_version): its existence is not revealed.
+        raise NotFoundError(f"no badge class {slug!r} version {version}")
     if media_type is None or stored.image_media_type != media_type:
         abort(404, f"badge {slug!r} version {version} has no .{extension} image")
     # content_type, not mimetype: no charset is added to image/svg+xml (XML declares its own).

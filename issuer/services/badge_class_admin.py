@@ -90,6 +90,13 @@ def get_visible(session: Session, institution: Institution | None, slug: str) ->
     return badge_class
 
 
+def is_public(session: Session, badge_class: BadgeClass, version: BadgeClassVersion) -> bool:
+    """Published badge classes are public; so is any version credentials were issued from,
+    even after the badge class is withdrawn (their achievement ids must keep resolving). A
+    draft is not: its pages and artwork answer exactly as a slug that does not exist."""
+    return badge_class.published or issued_count(session, version) > 0
+
+
 def issued_count(session: Session, version: BadgeClassVersion) -> int:
     return int(
         session.scalar(

@@ -14,15 +14,18 @@ import re
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from issuer import ratelimit
 from issuer.auth import csrf
+from issuer.db import get_session
 from issuer.i18n import current_language
+from issuer.models import Credential
 from issuer.services import verification
 from issuer.services.errors import NotFoundError
-from issuer.verify.presentation import build_view
+from issuer.verify.presentation import build_view, private_view
 
 bp = Blueprint("verify", __name__)
 
@@ -46,7 +49,17 @@ def credential(credential_id: str) -> ResponseReturnValue:
         result = verification.verify_stored_for_request(credential_id)
     except NotFoundError:
         return _not_found()
-    return render_template("verify/result.html", view=build_view(result, current_language()))
+    view = build_view(result, current_language())
+    if _hidden(credential_id):
+        view = private_view(view)
+    return render_template("verify/result.html", view=view)
+
+
+def _hidden(credential_id: str) -> bool:
+    """Has the holder hidden the credential (``issuer.learner``)? Then the page gives the
+    verdict without the holder's name or what was signed about them."""
+    hidden = get_session().scalar(select(Credential.hidden).where(Credential.id == credential_id))
+    return bool(hidden)
 
 
 @bp.get("/verify")

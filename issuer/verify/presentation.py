@@ -197,6 +197,8 @@ class VerificationView:
     signature_intact: bool = False
     #: For ``malformed`` and ``unverifiable``: what is wrong, in plain words.
     reasons: list[str] = field(default_factory=list)
+    #: The holder has hidden the credential (``Credential.hidden``): only the verdict shows.
+    hidden: bool = False
     checks: list[CheckRow] = field(default_factory=list)
 
 
@@ -323,3 +325,39 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
                 if not (outcomes and value == outcomes)
             ]
     return view
+
+
+def private_view(view: VerificationView) -> VerificationView:
+    """``view`` for a credential whose holder has hidden it: the verdict, its dates and the
+    checks, and the issuer the verdict vouches for ("issued by the issuer named below"), but
+    nothing of what was signed about the person (name, achievement, evidence, the download
+    link) and not the revocation reason, a free text that may name them. The checks keep
+    their names and results but not their messages, which quote from the credential and its
+    status (the revocation check quotes the reason)."""
+    return VerificationView(
+        verdict=view.verdict,
+        headline=view.headline,
+        explanation=view.explanation,
+        revoked_on=view.revoked_on,
+        suspended_since=view.suspended_since,
+        expired_on=view.expired_on,
+        key_withdrawn=view.key_withdrawn,
+        key_withdrawn_on=view.key_withdrawn_on,
+        issuer_name=view.issuer_name,
+        issuer_id=view.issuer_id,
+        self_asserted=view.self_asserted,
+        issuer_confirmed=view.issuer_confirmed,
+        signature_intact=view.signature_intact,
+        reasons=view.reasons,
+        hidden=True,
+        checks=[
+            CheckRow(
+                label=row.label,
+                state=row.state,
+                state_text=row.state_text,
+                message="",
+                name=row.name,
+            )
+            for row in view.checks
+        ],
+    )

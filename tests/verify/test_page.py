@@ -21,6 +21,7 @@ from tests.verify.helpers import (
     EXPECTED_VERDICT,
     REASON,
     VERDICTS,
+    Issued,
     Scenario,
     baked,
     scenario,
@@ -164,6 +165,67 @@ def test_page_sees_a_revocation_at_once(
     page = client.get(f"/verify/{credential_id}").get_data(as_text=True)
     assert _verdict(page) == "revoked"
     assert "Virhe" in page
+
+
+HOLDERS = {
+    "valid": "Aino Virtanen",
+    "revoked": "Bertil Holm",
+    "suspended": "Carla Niemi",
+    "expired": "Daniel Koski",
+}
+
+
+def _set_hidden(app: Flask, credential_id: str, hidden: bool) -> None:
+    from issuer.models import Credential
+
+    with app.app_context(), unit_of_work() as session:
+        stored = session.get(Credential, credential_id)
+        assert stored is not None
+        stored.hidden = hidden
+
+
+def _personal(issued: Issued) -> list[str]:
+    """What in the signed credential names or describes the holder: name, identity hashes,
+    the achievement and its texts, evidence and results."""
+    subject = issued.document["credentialSubject"]
+    achievement = subject["achievement"]
+    values = [subject["name"], *(entry["identityHash"] for entry in subject["identifier"])]
+    values += [achievement["name"], achievement["description"]]
+    values += [item.get("narrative", "") for item in issued.document.get("evidence", [])]
+    return [value for value in values if value]
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+@pytest.mark.parametrize("kind", ["valid", "revoked", "suspended", "expired"])
+def test_a_hidden_credential_gets_its_verdict_without_the_holder_or_the_claims(
+    app: Flask, client: FlaskClient, scenario: Scenario, kind: str, lang: str
+) -> None:
+    issued = scenario.credentials[kind]
+    url = f"/verify/{issued.id}?lang={lang}"
+    shown = client.get(url).get_data(as_text=True)
+    assert f'<td class="holder">{HOLDERS[kind]}</td>' in shown
+    assert 'class="card private-credential"' not in shown
+
+    _set_hidden(app, issued.id, True)
+    response = client.get(url)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert _verdict(page) == EXPECTED_VERDICT[kind]
+    assert _headline(page) == HEADLINES[EXPECTED_VERDICT[kind]][lang]
+    assert 'class="card private-credential"' in page
+    for value in [HOLDERS[kind], *_personal(issued)]:
+        assert value not in page, value
+    for absent in ('class="holder"', 'class="achievement"', "eu-facts", "learning-outcomes"):
+        assert absent not in page
+    assert REASON not in page  # the revocation reason is free text that may name them
+    assert f"/credentials/{issued.id}" not in page  # no download link
+    # The issuer the verdict vouches for, and the checks behind it, are still there.
+    assert "Hämeen ammattikorkeakoulu" in page
+    for name in ("proof", "issuer", "status:revocation"):
+        assert f'data-check="{name}"' in page
+
+    _set_hidden(app, issued.id, False)
+    assert f'<td class="holder">{HOLDERS[kind]}</td>' in client.get(url).get_data(as_text=True)
 
 
 def _revocation_list(app: Flask, credential_id: str) -> tuple[int, int | None, str | None]:
