@@ -159,6 +159,10 @@ def _refuse_unstorable_input() -> None:
                 abort(415, _("This address takes a form, not JSON."))
             if _holds_nul(request.get_json(silent=True)):
                 abort(422, refused)
+        if request.mimetype == "application/x-www-form-urlencoded":
+            # Kept, so that a view reading the raw body (an API route refusing forms with 415)
+            # still finds it after the form was parsed here.
+            request.get_data(cache=True, parse_form_data=False)
         for name, values in request.form.lists():
             if NUL in name or any(NUL in value for value in values):
                 abort(422, refused)
