@@ -106,6 +106,10 @@ def test_a_nul_byte_anywhere_is_a_4xx_with_json_on_json_routes(client: FlaskClie
     assert api.status_code == 422
     assert api.get_json()["error"] == "unprocessable_entity"
     assert "NUL" in api.get_json()["message"]
+    # The six characters \u0000 as text are not a NUL: such a body reaches the view.
+    text = client.post("/api/v1/verify", json={"note": "\\u0000"})
+    assert "NUL" not in text.get_data(as_text=True)
+    assert text.status_code != 422 or text.get_json()["error"] != "unprocessable_entity"
     form = client.post("/staff/login", data={"email": "a\x00@b.fi", "password": "x"})
     assert form.status_code == 422
     header = client.post(

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from issuer import ratelimit
 from issuer.auth import csrf
@@ -117,6 +117,13 @@ def submit() -> ResponseReturnValue:
 def _too_large() -> ResponseReturnValue:
     limit = verification.MAX_SUBMISSION_BYTES // (1024 * 1024)
     return _form_error(gettext("The file is too large (at most %(limit)s MiB).", limit=limit), 413)
+
+
+@bp.errorhandler(NotFound)
+def _not_found_error(error: NotFound) -> ResponseReturnValue:
+    # Also for a 404 decided before the view (a NUL byte in the id, issuer.security): the same
+    # readable page as for an unknown credential.
+    return _not_found()
 
 
 @bp.errorhandler(RequestEntityTooLarge)
