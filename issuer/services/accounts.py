@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from issuer.accounts import ApiToken, LoginThrottle, Role, StaffUser
 from issuer.models import Institution
-from issuer.services import institutions
+from issuer.services import institutions, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.images import CleanImage
 from issuer.services.institutions import InstitutionDetails
@@ -427,6 +427,7 @@ def update_profile(
         raise InvalidInputError("the institution's slug cannot change")
     # One set of rules for creating and editing an institution (Y-tunnus check digit, OID arc,
     # e-mail, http(s) URL, country code).
+    details = institutions.normalized_details(details)
     institutions._check_details(details)  # the creation rules, reused on purpose
     institution.name_fi = details.name_fi.strip()
     for attribute in (
@@ -445,7 +446,8 @@ def update_profile(
         setattr(institution, attribute, (value or "").strip() or None)
     institution.address_country_code = details.address_country_code
     for lang in ("fi", "sv", "en"):
-        text = (descriptions.get(lang) or "").replace("\r\n", "\n").strip()
+        # Normalised as every free text (issuer.core.text); the description keeps its lines.
+        text = texts.clean(descriptions.get(lang) or "", f"description_{lang}", multiline=True)
         setattr(institution, f"description_{lang}", text or None)
     if logo is not None:
         institution.logo = logo.data
@@ -458,12 +460,12 @@ def update_profile(
 
 def institution_description(institution: Institution, lang: str) -> str | None:
     """The description in ``lang``, falling back as badge-class texts do (fi, en, sv)."""
-    texts = {
+    by_lang = {
         "fi": institution.description_fi,
         "sv": institution.description_sv,
         "en": institution.description_en,
     }
     for candidate in (lang, "fi", "en", "sv"):
-        if texts.get(candidate):
-            return texts[candidate]
+        if by_lang.get(candidate):
+            return by_lang[candidate]
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from issuer.core.credential import issuer_profile
 from issuer.core.did import did_web_document, did_web_for
 from issuer.core.keys import KeyStore
 from issuer.models import Institution, KeyStatus
-from issuer.services import keys
+from issuer.services import keys, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 
 LANGUAGES = ("fi", "sv", "en")
@@ -99,6 +100,29 @@ def _optional(value: str | None) -> str | None:
     return value or None
 
 
+#: The free texts of ``InstitutionDetails``: they go into every credential's issuer Profile.
+_TEXT_FIELDS = (
+    "name_fi",
+    "name_sv",
+    "name_en",
+    "street_address",
+    "postal_code",
+    "address_locality",
+    "address_country",
+)
+
+
+def normalized_details(details: InstitutionDetails) -> InstitutionDetails:
+    """``details`` with its texts normalised on one line (``issuer.core.text``: a tab becomes a
+    space); ``ControlCharacterError`` naming the field for any other control character."""
+    changes: dict[str, str | None] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(details, name)
+        if value is not None:
+            changes[name] = texts.clean(value, name, multiline=False)
+    return dataclasses.replace(details, **changes)  # type: ignore[arg-type]
+
+
 def _check_details(details: InstitutionDetails) -> None:
     check_slug(details.slug)
     if not details.name_fi.strip():
@@ -138,6 +162,7 @@ def create_institution(
     now: datetime | None = None,
 ) -> Institution:
     """A new institution with a fresh active Ed25519 key (saved encrypted in ``keystore``)."""
+    details = normalized_details(details)
     _check_details(details)
     if find_institution(session, details.slug) is not None:
         raise ConflictError(f"institution {details.slug!r} already exists")

@@ -338,3 +338,52 @@ def test_the_institution_logo_is_the_issuer_profile_image(app: Flask, world: Wor
     # Signed with the image: our verifier (and the JSON-LD contexts) accept it.
     verdict = client.post("/api/v1/verify", json=credential).get_json()
     assert verdict["verdict"] == "valid", verdict
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_api_issue_normalises_tabs_and_crlf_in_the_signed_credential(
+    app: Flask, world: World
+) -> None:
+    body = {
+        **BODY,
+        "recipient": {"email": "liisa@example.fi", "name": "Liisa\tVirtanen"},
+        "evidence": [{"narrative": "Näyttö\t1\r\nrivi 2\rrivi 3"}],
+        "result": "hyvä\t4",
+    }
+    response = app.test_client().post(
+        "/api/v1/credentials", json=body, headers=auth(world.hamk_token)
+    )
+    assert response.status_code == 201, response.text
+    credential = response.get_json()["credential"]
+    assert credential["evidence"][0]["narrative"] == "Näyttö 1\nrivi 2\nrivi 3"
+    assert credential["credentialSubject"]["name"] == "Liisa Virtanen"
+    assert credential["credentialSubject"]["result"][0]["value"] == "hyvä 4"
+    verdict = app.test_client().post("/api/v1/verify", json=credential).get_json()
+    assert verdict["verified"], verdict
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("recipient.name", lambda c: {"recipient": {"email": "a@example.fi", "name": f"A{c}"}}),
+        ("evidence.0.narrative", lambda c: {"evidence": [{"narrative": f"n{c}"}]}),
+        ("grade", lambda c: {"grade": f"4{c}"}),
+    ],
+)
+def test_api_issue_refuses_control_characters_naming_the_field(
+    app: Flask, world: World, character: str, field: str, change: Any
+) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        json={**BODY, **change(character)},
+        headers={**auth(world.hamk_token), "Accept-Language": "fi"},
+    )
+    assert response.status_code == 422, response.text
+    message = response.get_json()["fields"][field]
+    assert field in message
+    assert f"U+{ord(character):04X}" in message
+    assert "ohjausmerkin" in message  # in the reader's language
+    assert _count(app) == 0

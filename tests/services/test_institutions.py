@@ -183,3 +183,33 @@ def test_timestamps_come_back_as_aware_utc(session: Session, keystore: KeyStore)
     assert stored is not None
     assert stored.created_at == moment
     assert stored.created_at.utcoffset() == timedelta(0)
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_create_normalises_tabs_and_line_breaks_in_the_institution_texts(
+    session: Session, keystore: KeyStore
+) -> None:
+    details = replace(
+        HAMK, name_fi="Hämeen\tammattikorkeakoulu\r\n", street_address="Visamäentie\t35 A"
+    )
+    institution = institutions.create_institution(session, details, keystore)
+    assert institution.name_fi == "Hämeen ammattikorkeakoulu"
+    assert institution.street_address == "Visamäentie 35 A"
+    profile = institutions.profile(institution, BASE_URL, "fi")
+    assert profile["name"] == "Hämeen ammattikorkeakoulu"
+    assert profile["address"]["streetAddress"] == "Visamäentie 35 A"
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize("field", ["name_fi", "name_sv", "name_en", "address_locality"])
+def test_create_refuses_control_characters_naming_the_field(
+    session: Session, keystore: KeyStore, character: str, field: str
+) -> None:
+    details = replace(HAMK, **{field: f"Häme{character}"})
+    with pytest.raises(InvalidInputError) as caught:
+        institutions.create_institution(session, details, keystore)
+    assert field in caught.value.message
+    assert f"U+{ord(character):04X}" in caught.value.message
+    assert institutions.find_institution(session, "hamk") is None
