@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from issuer.accounts import ApiToken, LoginThrottle, Role, StaffUser
 from issuer.models import Institution
-from issuer.services import institutions, texts
+from issuer.services import emails, institutions, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.images import CleanImage
 from issuer.services.institutions import InstitutionDetails
@@ -44,7 +44,6 @@ TOKEN_SCHEME = "mk"  # noqa: S105 - the visible start of every token, not a secr
 MAX_TOKEN_NAME = 100
 #: Touch ``last_used_at`` at most this often per token (it costs a write).
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOKEN_SHAPE = re.compile(r"mk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
 _hasher = PasswordHasher()
@@ -71,10 +70,9 @@ def normalize_email(email: str) -> str:
 
 
 def check_email(email: str) -> str:
-    normalized = normalize_email(email)
-    if len(normalized) > 320 or not EMAIL_PATTERN.fullmatch(normalized):
-        raise InvalidInputError(f"{email!r} is not an e-mail address")
-    return normalized
+    """A staff account's address, validated and normalised as every address is
+    (``issuer.services.emails``)."""
+    return emails.check_email(email)
 
 
 # --- passwords ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
+from issuer.models_issuing import OutboxMail
 from issuer.services import institutions, issuing
 from tests.db_errors import lost_race
 from tests.learner.support import (
@@ -387,3 +388,45 @@ def test_api_issue_refuses_control_characters_naming_the_field(
     assert f"U+{ord(character):04X}" in message
     assert "ohjausmerkin" in message  # in the reader's language
     assert _count(app) == 0
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "Anna vain sähköpostiosoite"),
+        ("liisa@example.fi, matti@example.fi", "vain yksi sähköpostiosoite"),
+        ("liisa@example.fi;matti@example.fi", "vain yksi sähköpostiosoite"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_api_issue_refuses_anything_but_one_plain_address(
+    app: Flask, world: World, address: str, reason: str
+) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        json={**BODY, "recipient": {"email": address, "name": "Liisa"}},
+        headers={**auth(world.hamk_token), "Accept-Language": "fi"},
+    )
+    assert response.status_code == 422, response.text
+    assert reason in response.get_json()["fields"]["recipient.email"]
+    assert _count(app) == 0
+
+
+def test_api_issue_hashes_and_mails_the_normalised_address(app: Flask, world: World) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        json={**BODY, "recipient": {"email": " Liisa@Example.FI ", "name": "Liisa"}},
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 201, response.text
+    with app.app_context():
+        session = get_session()
+        [stored] = session.scalars(select(Credential))
+        secret = issuing.IssuingContext.from_settings().secret
+        assert stored.recipient_key == issuing.recipient_key(secret, "liisa@example.fi")
+        [queued] = session.scalars(select(OutboxMail))
+        assert queued.to_address == "liisa@example.fi"

@@ -290,3 +290,36 @@ def test_cli_control_characters_are_refused_naming_the_field(
     assert "name_fi" in line
     assert f"U+{ord(character):04X}" in line
     assert _count(app, Institution) == 1
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "without a name"),
+        ("liisa@example.fi, matti@example.fi", "one e-mail address only"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_issue_email_must_be_one_plain_address(
+    app: Flask, initialised: FlaskCliRunner, address: str, reason: str
+) -> None:
+    line = fails(
+        initialised,
+        "issue",
+        "--institution",
+        "hamk",
+        "--badge",
+        "test-badge",
+        "--email",
+        address,
+        "--name",
+        "Liisa",
+    )
+    assert reason in line
+    line = fails(initialised, "institution", "create", "tamk", "--name", "TAMK", "--email", address)
+    assert reason in line
+    assert _count(app, Institution) == 1

@@ -275,3 +275,19 @@ def test_csv_rows_with_control_characters_are_refused_naming_the_column(
     assert line == 2
     assert column in message
     assert f"U+{ord(character):04X}" in message
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "without a name"),
+        ("liisa@example.fi, matti@example.fi", "one e-mail address only"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_csv_rows_need_one_plain_address(address: str, reason: str) -> None:
+    text = f'email;name\n"{address}";Liisa\nok@example.fi;OK\n'
+    [(line, message)] = _errors(text.encode())
+    assert line == 2
+    assert reason in message

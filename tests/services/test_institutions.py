@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -213,3 +214,28 @@ def test_create_refuses_control_characters_naming_the_field(
     assert field in caught.value.message
     assert f"U+{ord(character):04X}" in caught.value.message
     assert institutions.find_institution(session, "hamk") is None
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("HAMK <info@hamk.fi>", "without a name"),
+        ("info@hamk.fi, other@hamk.fi", "one e-mail address only"),
+        ("info\u200b@hamk.fi", "U+200B"),
+        ("info@hamk.fi\u202e", "U+202E"),
+    ],
+)
+def test_the_contact_address_must_be_one_plain_address(
+    session: Session, keystore: KeyStore, address: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(reason)):
+        institutions.create_institution(session, replace(HAMK, email=address), keystore)
+    assert institutions.find_institution(session, "hamk") is None
+
+
+def test_the_contact_address_is_stored_normalised(session: Session, keystore: KeyStore) -> None:
+    created = institutions.create_institution(
+        session, replace(HAMK, email=" Info@HAMK.fi "), keystore
+    )
+    assert created.email == "info@hamk.fi"
+    assert institutions.profile(created, BASE_URL, "fi")["email"] == "info@hamk.fi"

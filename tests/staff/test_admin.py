@@ -182,3 +182,28 @@ def test_profile_texts_are_normalised_and_control_characters_refused(
         institution = get_session().get(Institution, world.a.institution_id)
         assert institution is not None
         assert institution.name_fi == "Oppilaitos A"
+
+
+def test_profile_contact_address_must_be_one_plain_address(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.admin_email)
+    for address, reason in (
+        ("A <info@a.example.fi>", "Anna vain sähköpostiosoite"),
+        ("info@a.example.fi, x@a.example.fi", "vain yksi sähköpostiosoite"),
+        ("info\u200b@a.example.fi", "U+200B"),
+    ):
+        refused = client.post(
+            "/staff/institution?lang=fi",
+            data={
+                **PROFILE,
+                "email": address,
+                "csrf_token": csrf_token(client, "/staff/institution"),
+            },
+            content_type="multipart/form-data",
+        )
+        assert refused.status_code == 422, (address, refused.status_code)
+        assert reason in refused.get_data(as_text=True)
+    assert _post_profile(client, email=" Info@A.example.fi ").status_code == 302
+    with app.app_context():
+        institution = get_session().get(Institution, world.a.institution_id)
+        assert institution is not None
+        assert institution.email == "info@a.example.fi"

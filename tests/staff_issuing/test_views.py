@@ -270,3 +270,34 @@ def test_the_form_refuses_control_characters_naming_the_field(
     assert f"U+{ord(character):04X}" in response.text
     assert "styrtecken" in response.text  # in the reader's language
     assert _count(app, Credential) == 0
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "Ange endast e-postadressen"),
+        ("liisa@example.fi, matti@example.fi", "endast en e-postadress"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_the_form_refuses_anything_but_one_plain_address(
+    app: Flask, staff: dict[str, str], address: str, reason: str
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    response = client.post(
+        "/staff/issue/?lang=sv",
+        data={
+            "csrf_token": _token(client, "/staff/issue/"),
+            "badge_class": _badge_id(app, "test-badge"),
+            "email": address,
+            "name": "Liisa",
+            "lang": "en",
+        },
+    )
+    assert response.status_code == 422
+    assert reason in response.text
+    assert _count(app, Credential) == 0
