@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from issuer.core import eu_vocabularies as vocab
 from issuer.core.errors import EngineError
+from issuer.core.text import TextError, normalize_text
 
 LANGUAGES = vocab.LANGUAGES
 
@@ -83,8 +84,9 @@ _ESCO_SKILL = re.compile(
     + re.escape(vocab.ESCO_SKILL_PREFIX)
     + r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
-# Control characters other than tab and newline have no place in a text people read.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Texts of one line (names, titles): a line break in them becomes a space
+#: (``issuer.core.text``); every other text keeps its line breaks.
+SINGLE_LINE_TEXTS = frozenset({"name", "field_of_study", "creator.name", "esco_skills.name"})
 
 MAX_SLUG = 80
 MAX_LIST = 30
@@ -450,8 +452,10 @@ _EU_REC = "EU Council Recommendation 2022/C 243/02, Annex I"
 class _Reader:
     """Reads one badge class in the file format, collecting at most one error per field."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = True) -> None:
         self.errors: dict[str, FieldError] = {}
+        #: Refuse control characters (input); ``False`` reads a version stored before the rule.
+        self.strict = strict
 
     def error(self, field: str, code: str, message: str) -> None:
         self.errors.setdefault(field, FieldError(field, code, message))
@@ -476,6 +480,8 @@ class _Reader:
             )
             return None
         limit = _MAX_TEXT.get(limit_key or field, 2000)
+        multiline = (limit_key or field) not in SINGLE_LINE_TEXTS
+        texts: dict[str, str] = {}
         for lang, text in value.items():
             if text is None:
                 continue
@@ -485,13 +491,23 @@ class _Reader:
             if len(text) > limit:
                 self.error(field, "too_long", f"the {lang} text is longer than {limit} characters")
                 return None
-            if _CONTROL.search(text):
-                self.error(field, "invalid", f"the {lang} text contains control characters")
+            cleaned = self.normalized(text, f"{field}.{lang}", field, multiline=multiline)
+            if cleaned is None:
                 return None
-        if not any(isinstance(text, str) and text.strip() for text in value.values()):
+            texts[lang] = cleaned
+        if not any(text.strip() for text in texts.values()):
             self.error(field, "required", f"a text in at least one of {', '.join(LANGUAGES)}")
             return None
-        return LocalizedText({lang: text for lang, text in value.items() if text is not None})
+        return LocalizedText(texts)
+
+    def normalized(self, text: str, name: str, field: str, *, multiline: bool) -> str | None:
+        """``text`` normalised (``issuer.core.text``); None after recording the error on
+        ``field`` when it holds a control character (the message names ``name``)."""
+        try:
+            return normalize_text(text, name, multiline=multiline, strict=self.strict)
+        except TextError as error:
+            self.error(field, error.code, error.message)
+            return None
 
     def string(self, value: Any, field: str, *, limit: int) -> str | None:
         if value is None:
@@ -502,10 +518,11 @@ class _Reader:
         if not value.strip():
             self.error(field, "required", "must not be empty")
             return None
-        if len(value) > limit or _CONTROL.search(value):
-            self.error(field, "invalid", f"at most {limit} characters, no control characters")
+        if len(value) > limit:
+            self.error(field, "invalid", f"at most {limit} characters")
             return None
-        return value.strip()
+        cleaned = self.normalized(value, field, field, multiline=False)
+        return None if cleaned is None else cleaned.strip()
 
     def url(self, value: Any, field: str) -> str | None:
         text = self.string(value, field, limit=2000)
@@ -663,12 +680,14 @@ def _error_order(error: FieldError) -> tuple[int, tuple[tuple[int, int, str], ..
     return position, parts
 
 
-def _read(data: Any) -> tuple[BadgeClassData | None, list[FieldError]]:
+def _read(data: Any, *, strict: bool = True) -> tuple[BadgeClassData | None, list[FieldError]]:
     """Read ``data`` (the file format) into a ``BadgeClassData``; the errors, if any, in field
-    order. One code path serves both validation and parsing, so they cannot disagree."""
+    order. One code path serves both validation and parsing, so they cannot disagree (except
+    that ``strict=False``, for versions stored before texts were normalised, keeps a control
+    character instead of refusing it)."""
     if not isinstance(data, dict):
         return None, [FieldError("", "type", "a badge class is a JSON object")]
-    r = _Reader()
+    r = _Reader(strict=strict)
     for key in data:
         if key not in FILE_FIELDS:
             r.error(str(key), "unknown_field", "not a badge-class field")
@@ -829,10 +848,12 @@ def validate_badge_class(data: Any) -> list[FieldError]:
     return _read(data)[1]
 
 
-def parse_badge_class(data: Any) -> BadgeClassData:
+def parse_badge_class(data: Any, *, strict: bool = False) -> BadgeClassData:
     """``data`` (the file format) as ``BadgeClassData``; raises ``BadgeClassError`` listing every
-    problem field."""
-    badge_class, errors = _read(data)
+    problem field. Texts are normalised (``issuer.core.text``); a control character is refused
+    only with ``strict`` (input: ``validate_badge_class`` checks it first), so that a version
+    stored before the rule still reads."""
+    badge_class, errors = _read(data, strict=strict)
     if badge_class is None:
         raise BadgeClassError(errors)
     return badge_class

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from issuer.accounts import ApiToken, LoginThrottle, Role, StaffUser
 from issuer.models import Institution
-from issuer.services import institutions
+from issuer.services import emails, institutions, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.images import CleanImage
 from issuer.services.institutions import InstitutionDetails
@@ -44,7 +44,6 @@ TOKEN_SCHEME = "mk"  # noqa: S105 - the visible start of every token, not a secr
 MAX_TOKEN_NAME = 100
 #: Touch ``last_used_at`` at most this often per token (it costs a write).
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TOKEN_SHAPE = re.compile(r"mk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
 _hasher = PasswordHasher()
@@ -71,10 +70,9 @@ def normalize_email(email: str) -> str:
 
 
 def check_email(email: str) -> str:
-    normalized = normalize_email(email)
-    if len(normalized) > 320 or not EMAIL_PATTERN.fullmatch(normalized):
-        raise InvalidInputError(f"{email!r} is not an e-mail address")
-    return normalized
+    """A staff account's address, validated and normalised as every address is
+    (``issuer.services.emails``)."""
+    return emails.check_email(email)
 
 
 # --- passwords ---------------------------------------------------------------------------------
@@ -450,6 +448,7 @@ def update_profile(
         raise InvalidInputError("the institution's slug cannot change")
     # One set of rules for creating and editing an institution (Y-tunnus check digit, OID arc,
     # e-mail, http(s) URL, country code).
+    details = institutions.normalized_details(details)
     institutions._check_details(details)  # the creation rules, reused on purpose
     institution.name_fi = details.name_fi.strip()
     for attribute in (
@@ -468,7 +467,8 @@ def update_profile(
         setattr(institution, attribute, (value or "").strip() or None)
     institution.address_country_code = details.address_country_code
     for lang in ("fi", "sv", "en"):
-        text = (descriptions.get(lang) or "").replace("\r\n", "\n").strip()
+        # Normalised as every free text (issuer.core.text); the description keeps its lines.
+        text = texts.clean(descriptions.get(lang) or "", f"description_{lang}", multiline=True)
         setattr(institution, f"description_{lang}", text or None)
     if logo is not None:
         institution.logo = logo.data
@@ -481,12 +481,12 @@ def update_profile(
 
 def institution_description(institution: Institution, lang: str) -> str | None:
     """The description in ``lang``, falling back as badge-class texts do (fi, en, sv)."""
-    texts = {
+    by_lang = {
         "fi": institution.description_fi,
         "sv": institution.description_sv,
         "en": institution.description_en,
     }
     for candidate in (lang, "fi", "en", "sv"):
-        if texts.get(candidate):
-            return texts[candidate]
+        if by_lang.get(candidate):
+            return by_lang[candidate]
     return None

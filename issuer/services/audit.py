@@ -39,6 +39,13 @@ MAX_PAGE_SIZE = 1000
 
 #: Spreadsheet programs treat a cell starting with these as a formula (OWASP "CSV Injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: Where a spreadsheet may start a new cell inside one of ours: the export is split on ``,``,
+#: but Finnish Excel splits a CSV file on ``;``, and a program that has lost track of the
+#: quoting starts a new row at a line break.
+_CELL_STARTS = frozenset(",;\r\n")
+#: Skipped when looking for a formula at a cell start: the quote a CSV reader drops and the
+#: spaces some programs trim.
+_SKIPPED_AT_START = frozenset(' "')
 CSV_COLUMNS = ("time", "actor_kind", "actor_id", "actor", "action", "target", "reason", "details")
 
 
@@ -142,10 +149,32 @@ def list_events(
     return session.scalars(query).all()
 
 
+def _starts_formula(value: str, start: int) -> bool:
+    """Would a cell beginning at ``start`` of ``value`` run as a formula?"""
+    position = start
+    while position < len(value) and value[position] in _SKIPPED_AT_START:
+        position += 1
+    return value.startswith(FORMULA_PREFIXES, position)
+
+
 def neutralize_formula(value: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with ``'`` (OWASP "CSV
-    Injection"); the CSV module then quotes whatever needs quoting."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """``value`` with ``'`` put wherever a spreadsheet could start a formula (OWASP "CSV
+    Injection"): at the start of the cell and right after every ``,``, ``;`` and line break in
+    it, so that the file is safe whether it is split on ``,`` or on ``;`` (Finnish Excel).
+    ``'`` makes a spreadsheet take what follows as text; the CSV module then quotes whatever
+    needs quoting. A value with nothing to neutralise is returned unchanged."""
+    out: list[str] = []
+    done = 0
+    starts = [0, *(index + 1 for index, c in enumerate(value) if c in _CELL_STARTS)]
+    for start in starts:
+        if _starts_formula(value, start):
+            out.append(value[done:start])
+            out.append("'")
+            done = start
+    if not out:
+        return value
+    out.append(value[done:])
+    return "".join(out)
 
 
 def _row(event: AuditEvent) -> list[str]:

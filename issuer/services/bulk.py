@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from issuer.core.errors import EngineError
 from issuer.models import BadgeClass, Institution
 from issuer.models_issuing import BulkJob, BulkJobRow, JobState, RowState
-from issuer.services import audit, badge_classes, issuing, status
+from issuer.services import audit, badge_classes, issuing, status, texts
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 #: Largest file accepted (10,000 rows take well under 2 MB).
@@ -163,10 +163,17 @@ def _header(names: list[str]) -> dict[str, int]:
 
 
 def _cell(values: list[str], columns: dict[str, int], name: str) -> str | None:
+    raw = _raw_cell(values, columns, name)
+    return None if raw is None else raw.strip() or None
+
+
+def _raw_cell(values: list[str], columns: dict[str, int], name: str) -> str | None:
+    """The cell as written: free texts are normalised before they are trimmed, so that a
+    control character at either end is refused, not trimmed away unseen."""
     position = columns.get(name)
     if position is None or position >= len(values):
         return None
-    return values[position].strip() or None
+    return values[position]
 
 
 def _row(
@@ -184,7 +191,7 @@ def _row(
     except InvalidInputError as error:
         problems.append(error.message if _cell(values, columns, "email") else "email is empty")
     try:
-        name = issuing.check_name(_cell(values, columns, "name") or "")
+        name = issuing.check_name(_raw_cell(values, columns, "name") or "")
     except InvalidInputError as error:
         problems.append(error.message)
     lang = (_cell(values, columns, "lang") or default_lang).lower()
@@ -198,10 +205,20 @@ def _row(
             evidence_url = issuing.check_url(evidence_url)
         except InvalidInputError as error:
             problems.append(f"evidence_url: {error.message}")
-    narrative = _cell(values, columns, "evidence_narrative")
+    # Normalised here, before the row is stored for the job (``issuer.core.text``).
+    narrative = grade = None
+    try:
+        narrative = texts.clean_optional(
+            _raw_cell(values, columns, "evidence_narrative"), "evidence_narrative", multiline=True
+        )
+    except texts.ControlCharacterError as error:
+        problems.append(error.message)
     if narrative is not None and len(narrative) > issuing.MAX_NARRATIVE_LENGTH:
         problems.append(f"evidence_narrative is longer than {issuing.MAX_NARRATIVE_LENGTH}")
-    grade = _cell(values, columns, "grade")
+    try:
+        grade = texts.clean_optional(_raw_cell(values, columns, "grade"), "grade", multiline=False)
+    except texts.ControlCharacterError as error:
+        problems.append(error.message)
     if grade is not None and len(grade) > issuing.MAX_GRADE_LENGTH:
         problems.append(f"grade is longer than {issuing.MAX_GRADE_LENGTH} characters")
     valid_until: datetime | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from issuer.core.credential import issuer_profile
 from issuer.core.did import did_web_document, did_web_for
 from issuer.core.keys import KeyStore
 from issuer.models import Institution, KeyStatus
-from issuer.services import keys
+from issuer.services import emails, keys, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 
 LANGUAGES = ("fi", "sv", "en")
@@ -30,7 +31,6 @@ _BUSINESS_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
 # Opintopolku organisation OIDs live under 1.2.246.562.10 (Finnish National Agency for
 # Education's OID arc for organisations).
 OID_PATTERN = re.compile(r"1\.2\.246\.562\.10\.\d{1,20}")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 COUNTRY_CODE_PATTERN = re.compile(r"[A-Z]{2}")
 
 # OB 3.0 IdentifierEntry types for the registry ids (ext: values, OB 3.0 §"Extending").
@@ -99,6 +99,32 @@ def _optional(value: str | None) -> str | None:
     return value or None
 
 
+#: The free texts of ``InstitutionDetails``: they go into every credential's issuer Profile.
+_TEXT_FIELDS = (
+    "name_fi",
+    "name_sv",
+    "name_en",
+    "street_address",
+    "postal_code",
+    "address_locality",
+    "address_country",
+)
+
+
+def normalized_details(details: InstitutionDetails) -> InstitutionDetails:
+    """``details`` with its texts normalised on one line (``issuer.core.text``: a tab becomes a
+    space; ``ControlCharacterError`` naming the field for any other control character) and its
+    e-mail address validated (``issuer.services.emails``)."""
+    changes: dict[str, str | None] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(details, name)
+        if value is not None:
+            changes[name] = texts.clean(value, name, multiline=False)
+    # The contact address goes into every issuer Profile: one plain, validated address.
+    changes["email"] = emails.check_optional_email(details.email)
+    return dataclasses.replace(details, **changes)  # type: ignore[arg-type]
+
+
 def _check_details(details: InstitutionDetails) -> None:
     check_slug(details.slug)
     if not details.name_fi.strip():
@@ -109,8 +135,6 @@ def _check_details(details: InstitutionDetails) -> None:
         raise InvalidInputError(
             f"{details.oid!r} is not an Opintopolku organisation OID (1.2.246.562.10.N)"
         )
-    if details.email and not EMAIL_PATTERN.fullmatch(details.email):
-        raise InvalidInputError(f"{details.email!r} is not an e-mail address")
     if details.url and urlsplit(details.url).scheme not in ("http", "https"):
         raise InvalidInputError(f"{details.url!r} is not an http(s) URL")
     if not COUNTRY_CODE_PATTERN.fullmatch(details.address_country_code):
@@ -138,6 +162,7 @@ def create_institution(
     now: datetime | None = None,
 ) -> Institution:
     """A new institution with a fresh active Ed25519 key (saved encrypted in ``keystore``)."""
+    details = normalized_details(details)
     _check_details(details)
     if find_institution(session, details.slug) is not None:
         raise ConflictError(f"institution {details.slug!r} already exists")

@@ -54,20 +54,28 @@ from issuer.core.keys import KeyStore
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
 from issuer.models_audit import AuditEvent
 from issuer.models_issuing import MailState, OutboxMail
-from issuer.services import audit, badge_classes, institutions, keys, mail, status
+from issuer.services import (
+    audit,
+    badge_classes,
+    emails,
+    institutions,
+    keys,
+    mail,
+    status,
+    texts,
+)
 from issuer.services.errors import InvalidInputError, NotFoundError
 
 LANGUAGES = institutions.LANGUAGES
 SALT_BYTES = 16
 MAX_NAME_LENGTH = 255
-MAX_EMAIL_LENGTH = 320
+MAX_EMAIL_LENGTH = emails.MAX_LENGTH
 MAX_URL_LENGTH = 2048
 MAX_NARRATIVE_LENGTH = 10_000
 MAX_GRADE_LENGTH = 255
 MAX_EVIDENCE = 20
 _LANGUAGE_NAMES = {"fi": "Finnish", "sv": "Swedish", "en": "English"}
 _HTTP_URL = re.compile(r"https?://[^\s/?#<>\"]+[^\s<>\"]*", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def credential_url(base_url: str, credential_id: str) -> str:
@@ -224,22 +232,30 @@ def _clean_text(value: str | None, limit: int) -> str | None:
     return value or None
 
 
+def _clean_field(
+    value: str | None, field: str, errors: dict[str, str], *, multiline: bool
+) -> str | None:
+    """``value`` normalised (``issuer.services.texts``), or None with ``errors[field]`` set."""
+    try:
+        return texts.clean_optional(value, field, multiline=multiline)
+    except texts.ControlCharacterError as error:
+        errors[field] = error.message
+        return None
+
+
 def check_email(email: str) -> str:
-    """The normalized address; ``InvalidInputError`` when it is not one."""
-    normalized = normalize_email(email)
-    if len(normalized) > MAX_EMAIL_LENGTH or not institutions.EMAIL_PATTERN.fullmatch(normalized):
-        raise InvalidInputError(f"{email.strip()!r} is not an e-mail address")
-    return normalized
+    """The validated, normalized address (``issuer.services.emails``: one function for every
+    entry point); ``InvalidInputError`` with a translated reason when it is not one."""
+    return emails.check_email(email)
 
 
-def check_name(name: str) -> str:
-    name = " ".join(name.split())
+def check_name(name: str, field: str = "name") -> str:
+    """The recipient's name on one line (``issuer.core.text``; runs of spaces as one)."""
+    name = " ".join(texts.clean(name, field, multiline=False).split())
     if not name:
         raise InvalidInputError("the recipient's name is required")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInputError(f"the recipient's name is longer than {MAX_NAME_LENGTH} characters")
-    if _CONTROL.search(name):
-        raise InvalidInputError("the recipient's name contains control characters")
     return name
 
 
@@ -292,7 +308,9 @@ def check_options(options: IssueOptions, now: datetime) -> IssueOptions:
         errors["evidence"] = f"at most {MAX_EVIDENCE} evidence items"
     for position, item in enumerate(options.evidence[:MAX_EVIDENCE]):
         url = _clean_text(item.url, MAX_URL_LENGTH)
-        narrative = _clean_text(item.narrative, MAX_NARRATIVE_LENGTH)
+        narrative = _clean_field(
+            item.narrative, f"evidence.{position}.narrative", errors, multiline=True
+        )
         if url is not None:
             try:
                 url = check_url(url)
@@ -302,12 +320,12 @@ def check_options(options: IssueOptions, now: datetime) -> IssueOptions:
             errors[f"evidence.{position}.narrative"] = (
                 f"longer than {MAX_NARRATIVE_LENGTH} characters"
             )
-        if url is None and narrative is None:
+        if url is None and narrative is None and f"evidence.{position}.narrative" not in errors:
             errors[f"evidence.{position}"] = "an evidence item needs a url or a narrative"
         evidence.append(Evidence(url=url, narrative=narrative))
-    grade = _clean_text(options.grade, MAX_GRADE_LENGTH)
-    if grade is not None and (len(grade) > MAX_GRADE_LENGTH or _CONTROL.search(grade)):
-        errors["grade"] = f"at most {MAX_GRADE_LENGTH} characters, no control characters"
+    grade = _clean_field(options.grade, "grade", errors, multiline=False)
+    if grade is not None and len(grade) > MAX_GRADE_LENGTH:
+        errors["grade"] = f"at most {MAX_GRADE_LENGTH} characters"
     start, end = options.activity_start_date, options.activity_end_date
     if start is not None and end is not None and end < start:
         errors["activity_end_date"] = "is before activity_start_date"
@@ -761,7 +779,7 @@ def _check_recipient(recipient: Recipient, valid_from: datetime) -> _Checked:
     except InvalidInputError as error:
         errors["recipient.email"] = error.message
     try:
-        name = check_name(recipient.name)
+        name = check_name(recipient.name, "recipient.name")
     except InvalidInputError as error:
         errors["recipient.name"] = error.message
     try:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from issuer.models import Credential, Institution
 from issuer.models_issuing import MailState, OutboxMail
+from issuer.services import emails
 
 #: Flask config key: "thread" (default), "sync" or "off" (see the module docstring).
 DELIVERY_CONFIG = "MAIL_DELIVERY"
@@ -184,11 +185,11 @@ def mark_queued(session: Session) -> None:
 # --- sending ---------------------------------------------------------------------------------
 
 
-def _message(mail: OutboxMail, sender: str) -> EmailMessage:
+def _message(mail: OutboxMail, sender: str, recipient: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = mail.subject
     message["From"] = formataddr(("Merkki", sender))
-    message["To"] = mail.to_address
+    message["To"] = recipient
     message["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.body)
@@ -255,9 +256,21 @@ def deliver_pending(
             assert mail is not None
             mail.attempts += 1
             try:
+                # The envelope recipient is exactly the one validated address, never what the
+                # To header could be parsed into (a row queued before addresses were validated
+                # and holding "a@x.fi, b@y.fi" fails here instead of reaching two people).
+                recipient = emails.check_email(mail.to_address)
+            except emails.EmailError as error:
+                mail.state = MailState.FAILED
+                mail.last_error = f"invalid recipient address: {error.message}"[:2000]
+                session.commit()
+                continue
+            try:
                 if client is None:
                     client = _connect(settings)
-                client.send_message(_message(mail, sender))
+                client.send_message(
+                    _message(mail, sender, recipient), from_addr=sender, to_addrs=[recipient]
+                )
             except (OSError, smtplib.SMTPException) as error:
                 mail.state = MailState.FAILED
                 mail.last_error = f"{type(error).__name__}: {error}"[:2000]

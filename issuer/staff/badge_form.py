@@ -48,10 +48,12 @@ MIN_OUTCOME_ROWS = 3
 
 
 def _clean(value: str | None) -> str | None:
-    if value is None:
+    """None for an empty input; otherwise the text as typed: the engine normalises it
+    (``issuer.core.text``: tabs, CR LF) before it trims it, so that a control character at
+    either end is refused, not trimmed away unseen."""
+    if value is None or not value.strip():
         return None
-    value = value.replace("\r\n", "\n").strip()
-    return value or None
+    return value
 
 
 def _number(value: str | None) -> Any:
@@ -196,6 +198,10 @@ _MESSAGES = {
     "language": N_("Only Finnish, Swedish and English are supported."),
     "unknown_field": N_("This field is not part of a badge class."),
     "immutable": N_("This cannot be changed after the badge class is created."),
+    "control_character": N_(
+        "This text contains a control character (such as a backspace or form feed) that "
+        "cannot be in a credential. Remove it."
+    ),
 }
 _EU_REQUIRED = N_(
     "A MicroCredential must have this (EU Council Recommendation 2022/C 243/02, Annex I)."

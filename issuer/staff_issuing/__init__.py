@@ -84,6 +84,7 @@ _FORM_FIELDS = (
     "activity_end_date",
     "valid_until",
 )
+_FREE_TEXTS = frozenset({"name", "evidence_narrative", "grade"})
 _FIELD_NAMES = {
     "recipient.email": "email",
     "recipient.name": "name",
@@ -111,7 +112,14 @@ def issue_one() -> ResponseReturnValue:
     if not isinstance(institution, Institution):
         return institution
     choices = _issuable(session, institution)
-    values = {name: (request.form.get(name) or "").strip() for name in _FORM_FIELDS}
+    # Free texts are passed on as typed: they are normalised before they are trimmed
+    # (issuer.core.text), so a control character at either end is refused, not lost unseen.
+    values = {
+        name: (request.form.get(name) or "")
+        if name in _FREE_TEXTS
+        else (request.form.get(name) or "").strip()
+        for name in _FORM_FIELDS
+    }
     values["lang"] = values["lang"] or "fi"
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -141,7 +149,7 @@ def issue_one() -> ResponseReturnValue:
                         narrative=values["evidence_narrative"] or None,
                     ),
                 )
-                if values["evidence_url"] or values["evidence_narrative"]
+                if values["evidence_url"] or values["evidence_narrative"].strip()
                 else ()
             ),
             grade=values["grade"] or None,

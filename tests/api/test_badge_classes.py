@@ -213,3 +213,51 @@ def test_image_upload_is_checked(app: Flask, world: World) -> None:
     with app.app_context():
         stored = badge_classes.get_badge_class(get_session(), world.a.badge_slug)
         assert stored.current_version == 2
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_tabs_and_crlf_are_normalised_in_the_stored_class_and_the_signed_credential(
+    app: Flask, world: World
+) -> None:
+    client = app.test_client()
+    data = simple_badge(
+        "api-sarkain",
+        name={"fi": "Sarkain\tmerkki", "en": "Tab\tbadge"},
+        description={"fi": "Rivi 1\r\nRivi\t2", "en": "Line 1\rLine 2"},
+        published=True,
+    )
+    created = client.post("/api/v1/badge-classes", json=data, headers=bearer(world.a.token))
+    assert created.status_code == 201, created.get_json()
+    stored = created.get_json()["data"]
+    assert stored["name"] == {"fi": "Sarkain merkki", "en": "Tab badge"}
+    assert stored["description"] == {"fi": "Rivi 1\nRivi 2", "en": "Line 1\nLine 2"}
+    issued = client.post(
+        "/api/v1/credentials",
+        json={
+            "badge_class": "api-sarkain",
+            "recipient": {"email": "liisa@example.fi", "name": "Liisa"},
+            "lang": "en",
+        },
+        headers=bearer(world.a.token),
+    )
+    assert issued.status_code == 201, issued.get_json()
+    achievement = issued.get_json()["credential"]["credentialSubject"]["achievement"]
+    assert achievement["name"] == "Tab badge"
+    assert achievement["description"].startswith("Line 1\nLine 2")
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+def test_control_characters_are_refused_naming_the_field(
+    app: Flask, world: World, character: str
+) -> None:
+    data = simple_badge("api-ohjaus", criteria_narrative={"fi": f"Tee{character} tehtävä."})
+    response = app.test_client().post(
+        "/api/v1/badge-classes", json=data, headers=bearer(world.a.token)
+    )
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert (error["field"], error["code"]) == ("criteria_narrative", "control_character")
+    assert "criteria_narrative.fi" in error["message"]
+    assert f"U+{ord(character):04X}" in error["message"]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
+from issuer.models_issuing import OutboxMail
 from issuer.services import institutions, issuing
 from tests.db_errors import lost_race, read_only_database
 from tests.learner.support import (
@@ -408,3 +409,94 @@ def test_a_broken_key_is_a_generic_503_and_the_cause_goes_to_the_log(
     code = "key_missing" if breakage == "missing" else "key_unusable"
     assert health["checks"]["signing_keys"] == {"status": "failed", "code": code}
     assert _count(app) == 1
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_api_issue_normalises_tabs_and_crlf_in_the_signed_credential(
+    app: Flask, world: World
+) -> None:
+    body = {
+        **BODY,
+        "recipient": {"email": "liisa@example.fi", "name": "Liisa\tVirtanen"},
+        "evidence": [{"narrative": "Näyttö\t1\r\nrivi 2\rrivi 3"}],
+        "result": "hyvä\t4",
+    }
+    response = app.test_client().post(
+        "/api/v1/credentials", json=body, headers=auth(world.hamk_token)
+    )
+    assert response.status_code == 201, response.text
+    credential = response.get_json()["credential"]
+    assert credential["evidence"][0]["narrative"] == "Näyttö 1\nrivi 2\nrivi 3"
+    assert credential["credentialSubject"]["name"] == "Liisa Virtanen"
+    assert credential["credentialSubject"]["result"][0]["value"] == "hyvä 4"
+    verdict = app.test_client().post("/api/v1/verify", json=credential).get_json()
+    assert verdict["verified"], verdict
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("recipient.name", lambda c: {"recipient": {"email": "a@example.fi", "name": f"A{c}"}}),
+        ("evidence.0.narrative", lambda c: {"evidence": [{"narrative": f"n{c}"}]}),
+        ("grade", lambda c: {"grade": f"4{c}"}),
+    ],
+)
+def test_api_issue_refuses_control_characters_naming_the_field(
+    app: Flask, world: World, character: str, field: str, change: Any
+) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        json={**BODY, **change(character)},
+        headers={**auth(world.hamk_token), "Accept-Language": "fi"},
+    )
+    assert response.status_code == 422, response.text
+    message = response.get_json()["fields"][field]
+    assert field in message
+    assert f"U+{ord(character):04X}" in message
+    assert "ohjausmerkin" in message  # in the reader's language
+    assert _count(app) == 0
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "Anna vain sähköpostiosoite"),
+        ("liisa@example.fi, matti@example.fi", "vain yksi sähköpostiosoite"),
+        ("liisa@example.fi;matti@example.fi", "vain yksi sähköpostiosoite"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_api_issue_refuses_anything_but_one_plain_address(
+    app: Flask, world: World, address: str, reason: str
+) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        json={**BODY, "recipient": {"email": address, "name": "Liisa"}},
+        headers={**auth(world.hamk_token), "Accept-Language": "fi"},
+    )
+    assert response.status_code == 422, response.text
+    assert reason in response.get_json()["fields"]["recipient.email"]
+    assert _count(app) == 0
+
+
+def test_api_issue_hashes_and_mails_the_normalised_address(app: Flask, world: World) -> None:
+    response = app.test_client().post(
+        "/api/v1/credentials",
+        json={**BODY, "recipient": {"email": " Liisa@Example.FI ", "name": "Liisa"}},
+        headers=auth(world.hamk_token),
+    )
+    assert response.status_code == 201, response.text
+    with app.app_context():
+        session = get_session()
+        [stored] = session.scalars(select(Credential))
+        secret = issuing.IssuingContext.from_settings().secret
+        assert stored.recipient_key == issuing.recipient_key(secret, "liisa@example.fi")
+        [queued] = session.scalars(select(OutboxMail))
+        assert queued.to_address == "liisa@example.fi"

@@ -242,3 +242,84 @@ def test_ensure_demo_is_idempotent(app: Flask, runner: FlaskCliRunner) -> None:
 
     assert first.stdout == second.stdout == "did:web:127.0.0.1%3A5000:issuers:demo\n"
     assert _count(app, Institution) == 1
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_issue_and_institution_create_normalise_tabs(
+    app: Flask, initialised: FlaskCliRunner
+) -> None:
+    ok(initialised, "institution", "create", "tamk", "--name", "Tampereen\tammattikorkeakoulu")
+    result = ok(
+        initialised,
+        "issue",
+        "--institution",
+        "tamk",
+        "--badge",
+        "test-badge",
+        "--email",
+        "liisa@example.fi",
+        "--name",
+        "Liisa\tVirtanen\r\n",
+    )
+    credential = json.loads(result.stdout)
+    assert credential["credentialSubject"]["name"] == "Liisa Virtanen"
+    assert credential["issuer"]["name"] == "Tampereen ammattikorkeakoulu"
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+def test_cli_control_characters_are_refused_naming_the_field(
+    app: Flask, initialised: FlaskCliRunner, character: str
+) -> None:
+    line = fails(
+        initialised,
+        "issue",
+        "--institution",
+        "hamk",
+        "--badge",
+        "test-badge",
+        "--email",
+        "liisa@example.fi",
+        "--name",
+        f"Liisa{character}",
+    )
+    assert "recipient.name" in line
+    assert f"U+{ord(character):04X}" in line
+    line = fails(initialised, "institution", "create", "tamk", "--name", f"TAMK{character}")
+    assert "name_fi" in line
+    assert f"U+{ord(character):04X}" in line
+    assert _count(app, Institution) == 1
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "without a name"),
+        ("liisa@example.fi, matti@example.fi", "one e-mail address only"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_issue_email_must_be_one_plain_address(
+    app: Flask, initialised: FlaskCliRunner, address: str, reason: str
+) -> None:
+    line = fails(
+        initialised,
+        "issue",
+        "--institution",
+        "hamk",
+        "--badge",
+        "test-badge",
+        "--email",
+        address,
+        "--name",
+        "Liisa",
+    )
+    assert reason in line
+    line = fails(initialised, "institution", "create", "tamk", "--name", "TAMK", "--email", address)
+    assert reason in line
+    assert _count(app, Institution) == 1

@@ -271,3 +271,42 @@ def _credential(achievement: dict[str, Any]) -> dict[str, Any]:
             "achievement": achievement,
         },
     }
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def _template_copy(tmp_path: Path, change: Any) -> Path:
+    slug = "valohub-mentorointi"
+    folder = tmp_path / slug
+    folder.mkdir()
+    for item in (TEMPLATES_DIR / slug).iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    data = json.loads((folder / "badge.json").read_text("utf-8"))
+    change(data)
+    (folder / "badge.json").write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    return folder
+
+
+def test_a_template_with_tabs_and_crlf_loads_normalised(tmp_path: Path) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["name"]["fi"] = "Mento\trointi"
+        data["description"]["fi"] = "Rivi 1\r\nRivi\t2"
+
+    template = load_badge_template(_template_copy(tmp_path, change))
+    assert template.name["fi"] == "Mento rointi"
+    assert template.description["fi"] == "Rivi 1\nRivi 2"
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+def test_a_template_with_a_control_character_is_refused_naming_the_field(
+    tmp_path: Path, character: str
+) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["description"]["sv"] = f"Text{character}"
+
+    with pytest.raises(BadgeClassError) as raised:
+        load_badge_template(_template_copy(tmp_path, change))
+    [error] = raised.value.errors
+    assert (error.field, error.code) == ("description", "control_character")
+    assert "description.sv" in error.message

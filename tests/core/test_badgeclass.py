@@ -194,7 +194,7 @@ BAD_VALUES = [
     ({"name": {"fi": "   "}}, "name", "required"),
     ({"name": "Ennakointi"}, "name", "type"),
     ({"name": {"fi": "x" * 201}}, "name", "too_long"),
-    ({"description": {"fi": "bad\x00text"}}, "description", "invalid"),
+    ({"description": {"fi": "bad\x00text"}}, "description", "control_character"),
     ({"learning_outcomes": [{"fi": "Hyvä."}, {"xx": "?"}]}, "learning_outcomes.1", "language"),
     ({"slug": "Ennakointi Osaaminen"}, "slug", "invalid"),
     ({"version": ""}, "version", "required"),
@@ -660,3 +660,83 @@ def test_sample_verified_concepts_match_the_elm_sample() -> None:
     assert checked == 4
     assert concepts[vocab.EQF_LEVEL_URI.format(level=6)] == "Level 6"
     assert concepts[vocab.ECTS_URI] == vocab.ECTS_EU_LABEL
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_tabs_and_line_breaks_are_normalised_in_every_text() -> None:
+    data = micro_credential()
+    data["name"] = {"fi": "Ennakointi\tosaaminen\r\nII", "en": "Foresight"}
+    data["description"] = {"fi": "Rivi 1\r\nRivi\t2\rRivi 3"}
+    data["learning_outcomes"][0] = {"fi": "Osaa\thakea\r\ntietoa."}
+    data["esco_skills"][0]["name"] = {"fi": "yhteis\ttyö\nja verkostot"}
+    data["creator"]["name"] = {"fi": "PO\tKOT"}
+    data["tags"] = ["PO\tKOT"]
+    assert validate_badge_class(data) == []
+    parsed = parse_badge_class(data, strict=True)
+    # Single-line texts (names) turn line breaks into spaces; multi-line texts keep them as LF.
+    assert parsed.name["fi"] == "Ennakointi osaaminen II"
+    assert parsed.description["fi"] == "Rivi 1\nRivi 2\nRivi 3"
+    assert parsed.learning_outcomes[0]["fi"] == "Osaa hakea\ntietoa."
+    assert parsed.esco_skills[0].name["fi"] == "yhteis työ ja verkostot"
+    assert parsed.creator is not None
+    assert parsed.creator.name["fi"] == "PO KOT"
+    assert parsed.tags == ("PO KOT",)
+    achievement = achievement_json(parsed, lang="fi", achievement_id=ACHIEVEMENT_ID)
+    assert achievement["name"] == "Ennakointi osaaminen II"
+    assert achievement["description"].startswith("Rivi 1\nRivi 2\nRivi 3")
+    assert "\t" not in str(achievement)
+    assert "\r" not in str(achievement)
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize(
+    ("change", "field", "named"),
+    [
+        (lambda d, c: d.update(name={"fi": f"Nimi{c}"}), "name", "name.fi"),
+        (
+            lambda d, c: d.update(description={"sv": f"Text{c}"}),
+            "description",
+            "description.sv",
+        ),
+        (
+            lambda d, c: d["learning_outcomes"].__setitem__(1, {"en": f"Can{c}"}),
+            "learning_outcomes.1",
+            "learning_outcomes.1.en",
+        ),
+        (
+            lambda d, c: d.update(criteria_narrative={"fi": f"x{c}"}),
+            "criteria_narrative",
+            "criteria_narrative.fi",
+        ),
+        (
+            lambda d, c: d["esco_skills"][0].update(name={"fi": f"taito{c}"}),
+            "esco_skills.0.name",
+            "esco_skills.0.name.fi",
+        ),
+        (lambda d, c: d.update(human_code=f"P{c}1"), "human_code", "human_code"),
+    ],
+)
+def test_control_characters_are_refused_naming_the_field(
+    character: str, change: Any, field: str, named: str
+) -> None:
+    data = micro_credential()
+    change(data, character)
+    errors = validate_badge_class(data)
+    assert [(error.field, error.code) for error in errors] == [(field, "control_character")]
+    assert named in errors[0].message
+    assert f"U+{ord(character):04X}" in errors[0].message
+    with pytest.raises(BadgeClassError):
+        parse_badge_class(data, strict=True)
+
+
+def test_a_version_stored_before_the_rule_still_reads() -> None:
+    # What an older Merkki accepted (tabs, line breaks in names, C1 controls) is stored as such;
+    # reading it back normalises what it can and refuses nothing.
+    data = micro_credential()
+    data["name"] = {"fi": "Vanha\tnimi\nrivi"}
+    data["description"] = {"fi": "Kuvaus\x85."}
+    parsed = parse_badge_class(data)
+    assert parsed.name["fi"] == "Vanha nimi rivi"
+    assert parsed.description["fi"] == "Kuvaus\x85."

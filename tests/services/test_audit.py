@@ -7,9 +7,12 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from issuer.core.keys import KeyStore
+from issuer.models_audit import AuditEvent
 from issuer.services import audit, institutions
 from issuer.services.audit import AuditFilter, SystemActor
 from issuer.services.errors import InvalidInputError
@@ -166,3 +169,92 @@ def test_details_are_exported_as_json(session: Session, keystore: KeyStore) -> N
     )
     rows = list(csv.DictReader(io.StringIO(audit.export_csv(audit.list_events(session, hamk)))))
     assert rows[0]["details"] == '{"new_key": "z6Mk", "retired_key": null}'
+
+
+# --- no formula whichever way the file is split (issue 13) ------------------------------------
+
+#: What a spreadsheet takes as the start of a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _no_cell_starts_a_formula(text: str) -> None:
+    """Parse ``text`` as a spreadsheet would with ``,`` and with ``;`` (Finnish Excel) as the
+    separator, and as a reader that has lost track of quoting would: no cell may start a
+    formula, even after the spaces some programs trim."""
+    for delimiter in (",", ";"):
+        for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
+            reader = csv.reader(
+                io.StringIO(text, newline=""),
+                delimiter=delimiter,
+                quoting=quoting,
+                escapechar=None if quoting == csv.QUOTE_MINIMAL else "\x00",
+            )
+            for row in reader:
+                for cell in row:
+                    assert not cell.lstrip(" ").startswith(_FORMULA_START), (delimiter, cell)
+
+
+def _event(value: str, details: dict[str, str] | None = None) -> AuditEvent:
+    return AuditEvent(
+        institution_id=1,
+        occurred_at=T0,
+        actor_kind="user",
+        actor_id="7",
+        actor_label=value,
+        action="revoke",
+        target=value,
+        reason=value,
+        details=details,
+    )
+
+
+HOSTILE = [
+    "=1+1",
+    "a,=1+1",
+    "a;=1+1",
+    'Väärä henkilö; =HYPERLINK("http://x","y")',
+    "syy,@SUM(A1)",
+    "x;\"=cmd|' /C calc'!A0\"",
+    "x; -2+3",
+    'x;""=1',
+    "x;\t=1",
+    "rivi 1\n=1+1",
+    "rivi 1\r\n+1",
+    "a;b,c\r-1",
+    ";;=1",
+    ",=1",
+    '"=1"',
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_no_cell_starts_a_formula_split_on_comma_or_semicolon(value: str) -> None:
+    text = audit.export_csv([_event(value, {"note": value})])
+    _no_cell_starts_a_formula(text)
+    # Split on ",", as written, every cell still reads back; only ' marks were added.
+    [header, row] = list(csv.reader(io.StringIO(text, newline="")))
+    assert header == list(audit.CSV_COLUMNS)
+    assert row[6].replace("'", "") == value.replace("'", "")
+
+
+_hostile_text = st.text(
+    alphabet=st.sampled_from(list("=+-@\t\r\n,;\" 'ax1(")) | st.characters(codec="utf-8"),
+    max_size=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_hostile_text, min_size=1, max_size=3))
+def test_no_generated_cell_starts_a_formula_whichever_way_the_file_is_split(
+    values: list[str],
+) -> None:
+    events = [_event(value, {"v": value}) for value in values]
+    _no_cell_starts_a_formula(audit.export_csv(events))
+
+
+def test_neutralizing_adds_only_marks_and_is_needed_only_where_a_formula_starts() -> None:
+    assert audit.neutralize_formula("tavallinen syy, jossa sanoja") == (
+        "tavallinen syy, jossa sanoja"
+    )
+    assert audit.neutralize_formula("a;=1") == "a;'=1"
+    assert audit.neutralize_formula('a, "-1') == "a,' \"-1"

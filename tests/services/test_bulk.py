@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -231,3 +232,62 @@ def test_ten_thousand_rows_issue_ten_thousand_distinct_credentials(
             assert indexes == 10_000
         assert session.scalar(select(func.count()).where(BulkJob.state == JobState.DONE)) == 1
     print(f"\n10,000 rows issued in {seconds:.1f} s ({seconds / 10:.1f} ms per credential)")
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_csv_rows_normalise_tabs_and_crlf_in_the_signed_credential(
+    app: Flask, world: World
+) -> None:
+    text = (
+        "email,name,evidence_narrative,grade\r\n"
+        'tab@example.fi,Liisa\tVirtanen,"Näyttö\t1\r\nrivi 2",hyvä\t4\r\n'
+    )
+    [row] = bulk.parse_csv(text.encode(), now=NOW).rows
+    assert (row.name, row.evidence_narrative, row.grade) == (
+        "Liisa Virtanen",
+        "Näyttö 1\nrivi 2",
+        "hyvä 4",
+    )
+    job_id = _job(app, text)
+    assert jobs.run_job(app, job_id)
+    assert _state(app, job_id) == ("done", 1, 0, 0)
+    with app.app_context():
+        [stored] = get_session().scalars(select(Credential))
+        document = json.loads(stored.signed_json)
+    assert document["evidence"][0]["narrative"] == "Näyttö 1\nrivi 2"
+    assert document["credentialSubject"]["result"][0]["value"] == "hyvä 4"
+    assert document["credentialSubject"]["name"] == "Liisa Virtanen"
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize("column", ["name", "evidence_narrative", "grade"])
+def test_csv_rows_with_control_characters_are_refused_naming_the_column(
+    character: str, column: str
+) -> None:
+    values = {"name": "Liisa", "evidence_narrative": "n", "grade": "4"}
+    values[column] += character
+    text = "email,name,evidence_narrative,grade\n" + (
+        f"a@example.fi,{values['name']},{values['evidence_narrative']},{values['grade']}\n"
+    )
+    [(line, message)] = _errors(text.encode())
+    assert line == 2
+    assert column in message
+    assert f"U+{ord(character):04X}" in message
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "without a name"),
+        ("liisa@example.fi, matti@example.fi", "one e-mail address only"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_csv_rows_need_one_plain_address(address: str, reason: str) -> None:
+    text = f'email;name\n"{address}";Liisa\nok@example.fi;OK\n'
+    [(line, message)] = _errors(text.encode())
+    assert line == 2
+    assert reason in message

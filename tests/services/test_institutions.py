@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -183,3 +184,58 @@ def test_timestamps_come_back_as_aware_utc(session: Session, keystore: KeyStore)
     assert stored is not None
     assert stored.created_at == moment
     assert stored.created_at.utcoffset() == timedelta(0)
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_create_normalises_tabs_and_line_breaks_in_the_institution_texts(
+    session: Session, keystore: KeyStore
+) -> None:
+    details = replace(
+        HAMK, name_fi="Hämeen\tammattikorkeakoulu\r\n", street_address="Visamäentie\t35 A"
+    )
+    institution = institutions.create_institution(session, details, keystore)
+    assert institution.name_fi == "Hämeen ammattikorkeakoulu"
+    assert institution.street_address == "Visamäentie 35 A"
+    profile = institutions.profile(institution, BASE_URL, "fi")
+    assert profile["name"] == "Hämeen ammattikorkeakoulu"
+    assert profile["address"]["streetAddress"] == "Visamäentie 35 A"
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize("field", ["name_fi", "name_sv", "name_en", "address_locality"])
+def test_create_refuses_control_characters_naming_the_field(
+    session: Session, keystore: KeyStore, character: str, field: str
+) -> None:
+    details = replace(HAMK, **{field: f"Häme{character}"})
+    with pytest.raises(InvalidInputError) as caught:
+        institutions.create_institution(session, details, keystore)
+    assert field in caught.value.message
+    assert f"U+{ord(character):04X}" in caught.value.message
+    assert institutions.find_institution(session, "hamk") is None
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("HAMK <info@hamk.fi>", "without a name"),
+        ("info@hamk.fi, other@hamk.fi", "one e-mail address only"),
+        ("info\u200b@hamk.fi", "U+200B"),
+        ("info@hamk.fi\u202e", "U+202E"),
+    ],
+)
+def test_the_contact_address_must_be_one_plain_address(
+    session: Session, keystore: KeyStore, address: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(reason)):
+        institutions.create_institution(session, replace(HAMK, email=address), keystore)
+    assert institutions.find_institution(session, "hamk") is None
+
+
+def test_the_contact_address_is_stored_normalised(session: Session, keystore: KeyStore) -> None:
+    created = institutions.create_institution(
+        session, replace(HAMK, email=" Info@HAMK.fi "), keystore
+    )
+    assert created.email == "info@hamk.fi"
+    assert institutions.profile(created, BASE_URL, "fi")["email"] == "info@hamk.fi"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,8 +15,9 @@ from issuer.db import get_session
 from issuer.models import Credential
 from issuer.models_audit import AuditEvent
 from issuer.models_issuing import OutboxMail
-from issuer.services import issuing
+from issuer.services import issuing, verification
 from tests.learner.support import (
+    BASE_URL,
     World,
     credential_json,
     issue,
@@ -129,3 +131,53 @@ def test_the_signed_json_is_what_the_credential_holds(app: Flask, world: World) 
         stored = get_session().get(Credential, issued.id)
         assert stored is not None
         assert json.loads(stored.signed_json)["proof"][0]["type"] == "DataIntegrityProof"
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_tabs_and_crlf_are_normalised_in_the_signed_credential(app: Flask, world: World) -> None:
+    options = issuing.IssueOptions(
+        lang="en",
+        evidence=(issuing.Evidence(narrative="Näyttö\t12.1.\r\n– arvioija\rMatti"),),
+        grade="hyvä\t(4)",
+    )
+    issued = issue(app, name="Liisa\tVirtanen\r\n", options=options)
+    document = credential_json(app, issued.id)
+    assert document["evidence"][0]["narrative"] == "Näyttö 12.1.\n– arvioija\nMatti"
+    assert document["credentialSubject"]["result"][0]["value"] == "hyvä (4)"
+    assert document["credentialSubject"]["name"] == "Liisa Virtanen"
+    with app.app_context():
+        stored = get_session().get(Credential, issued.id)
+        assert stored is not None
+        assert "\\t" not in stored.signed_json
+        assert "\\r" not in stored.signed_json
+        report = verification.verify(
+            get_session(), json.loads(stored.signed_json), base_url=BASE_URL
+        )
+        assert report.verified, report.to_dict()
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize(
+    ("field", "make"),
+    [
+        ("recipient.name", lambda c: {"name": f"Liisa{c}"}),
+        (
+            "evidence.0.narrative",
+            lambda c: {
+                "options": issuing.IssueOptions(evidence=(issuing.Evidence(narrative=f"a{c}b"),))
+            },
+        ),
+        ("grade", lambda c: {"options": issuing.IssueOptions(grade=f"4{c}")}),
+    ],
+)
+def test_control_characters_are_refused_naming_the_field(
+    app: Flask, world: World, character: str, field: str, make: Any
+) -> None:
+    with pytest.raises(issuing.FieldErrors) as caught:
+        issue(app, **make(character))
+    assert field in caught.value.fields[field]
+    assert f"U+{ord(character):04X}" in caught.value.fields[field]
+    with app.app_context():
+        assert list(get_session().scalars(select(Credential))) == []

@@ -238,3 +238,37 @@ def test_without_smtp_mails_wait_in_the_outbox(app: Flask, world: World) -> None
         assert waiting.state is MailState.PENDING
         assert waiting.to_address == "liisa@example.fi"
         assert mail.masked_address(waiting.to_address) == "l***@example.fi"
+
+
+# --- the envelope recipient is the validated address (issue 13) -------------------------------
+
+
+def test_the_envelope_recipient_is_exactly_the_validated_address(
+    app: Flask, world: World, inbox: tuple[Inbox, int]
+) -> None:
+    handler, _port = inbox
+    issue(app, email="  Liisa.Virtanen@Example.FI ")
+    assert handler.envelopes == [("merkki@hamk.example", ["liisa.virtanen@example.fi"])]
+    assert handler.messages[0]["To"] == "liisa.virtanen@example.fi"
+
+
+def test_a_queued_row_with_several_addresses_is_never_sent(
+    app: Flask, world: World, inbox: tuple[Inbox, int]
+) -> None:
+    # A row queued before addresses were validated (or written by hand): the To header would
+    # parse into two recipients. It fails with the reason and reaches nobody.
+    handler, _port = inbox
+    issued = issue(app)
+    handler.envelopes.clear()
+    handler.messages.clear()
+    with app.app_context(), unit_of_work() as session:
+        [stored] = session.scalars(select(OutboxMail))
+        stored.to_address = "liisa@example.fi, attacker@evil.example"
+        mail.resend(session, stored)
+    assert handler.envelopes == []
+    with app.app_context():
+        [failed] = get_session().scalars(select(OutboxMail))
+        assert failed.credential_id == issued.id
+        assert failed.state is MailState.FAILED
+        assert failed.last_error is not None
+        assert "one e-mail address only" in failed.last_error

@@ -141,3 +141,69 @@ def test_service_admin_chooses_an_institution(app: Flask, world: World) -> None:
     assert world.b.admin_email in b_users
     assert world.a.admin_email not in b_users
     assert client.get("/staff/users?institution=nowhere").status_code == 404
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_profile_texts_are_normalised_and_control_characters_refused(
+    app: Flask, world: World
+) -> None:
+    client = signed_in(app, world.a.admin_email)
+    response = _post_profile(
+        client,
+        name_sv="Läroanstalt\tA",
+        description_fi="Rivi 1\r\nRivi\t2",
+        address_locality="Hämeen\tlinna",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    with app.app_context():
+        institution = get_session().get(Institution, world.a.institution_id)
+        assert institution is not None
+        assert institution.name_sv == "Läroanstalt A"
+        assert institution.description_fi == "Rivi 1\nRivi 2"
+        assert institution.address_locality == "Hämeen linna"
+    for field, character in (("name_en", "\x08"), ("description_sv", "\x0c"), ("name_fi", "\x85")):
+        refused = client.post(
+            "/staff/institution?lang=fi",
+            data={
+                **PROFILE,
+                field: f"Teksti{character}x",
+                "csrf_token": csrf_token(client, "/staff/institution"),
+            },
+            content_type="multipart/form-data",
+        )
+        assert refused.status_code == 422, (field, refused.status_code)
+        page = refused.get_data(as_text=True)
+        assert field in page
+        assert f"U+{ord(character):04X}" in page
+        assert "ohjausmerkin" in page  # in the reader's language
+    with app.app_context():
+        institution = get_session().get(Institution, world.a.institution_id)
+        assert institution is not None
+        assert institution.name_fi == "Oppilaitos A"
+
+
+def test_profile_contact_address_must_be_one_plain_address(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.admin_email)
+    for address, reason in (
+        ("A <info@a.example.fi>", "Anna vain sähköpostiosoite"),
+        ("info@a.example.fi, x@a.example.fi", "vain yksi sähköpostiosoite"),
+        ("info\u200b@a.example.fi", "U+200B"),
+    ):
+        refused = client.post(
+            "/staff/institution?lang=fi",
+            data={
+                **PROFILE,
+                "email": address,
+                "csrf_token": csrf_token(client, "/staff/institution"),
+            },
+            content_type="multipart/form-data",
+        )
+        assert refused.status_code == 422, (address, refused.status_code)
+        assert reason in refused.get_data(as_text=True)
+    assert _post_profile(client, email=" Info@A.example.fi ").status_code == 302
+    with app.app_context():
+        institution = get_session().get(Institution, world.a.institution_id)
+        assert institution is not None
+        assert institution.email == "info@a.example.fi"

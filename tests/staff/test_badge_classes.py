@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -295,3 +296,39 @@ def test_list_shows_own_and_national_but_not_others(app: Flask, world: World) ->
     assert world.a.badge_slug in page
     assert "test-badge" in page
     assert world.b.badge_slug not in page
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_the_form_normalises_tabs_and_crlf(app: Flask, world: World) -> None:
+    client = signed_in(app, world.a.issuer_email)
+    data = simple_badge(
+        "lomake-sarkain",
+        name={"fi": "Sarkain\tmerkki "},
+        description={"fi": "Rivi 1\r\nRivi\t2\r\n"},
+    )
+    response = post_form(client, "/staff/badge-classes/new", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    with app.app_context():
+        session = get_session()
+        stored = badge_classes.find_badge_class(session, "lomake-sarkain")
+        assert stored is not None
+        saved = badge_classes.current_version(session, stored).data
+    assert saved["name"] == {"fi": "Sarkain merkki"}
+    assert saved["description"] == {"fi": "Rivi 1\nRivi 2"}
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+def test_the_form_refuses_control_characters_marking_the_field(
+    app: Flask, world: World, character: str
+) -> None:
+    client = signed_in(app, world.a.issuer_email)
+    data = simple_badge("lomake-ohjaus", description={"fi": f"Kuvaus.{character}"})
+    response = post_form(client, "/staff/badge-classes/new?lang=fi", data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert marked_fields(html) == {"description"}
+    assert "Tekstissä on ohjausmerkki" in html  # in the reader's language
+    with app.app_context():
+        assert badge_classes.find_badge_class(get_session(), "lomake-ohjaus") is None

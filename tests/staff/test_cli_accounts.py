@@ -139,3 +139,26 @@ def test_ensure_demo_creates_a_demo_admin_once(app: Flask, runner: FlaskCliRunne
         assert user is not None
         assert user.institution is not None
         assert user.institution.slug == "demo"
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+def test_user_create_refuses_anything_but_one_plain_address(
+    app: Flask, runner: FlaskCliRunner, world: World
+) -> None:
+    for address, reason in (
+        ("Uusi <uusi@a.test>", "without a name"),
+        ("uusi@a.test,toinen@a.test", "one e-mail address only"),
+        ("uu\u200bsi@a.test", "U+200B"),
+        ("uusi@a.test\u202e", "U+202E"),
+    ):
+        result = runner.invoke(
+            main,
+            ["user", "create", "--institution", "a", "--email", address, "--role", "issuer"],
+        )
+        assert result.exit_code == 1, address
+        [line] = result.stderr.strip().splitlines()
+        assert reason in line, (address, line)
+    with app.app_context():
+        assert accounts.find_user_by_email(get_session(), "uusi@a.test") is None

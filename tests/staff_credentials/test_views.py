@@ -185,3 +185,27 @@ def test_a_service_admin_chooses_the_institution(
     response = client.get(f"{path}?institution=oamk")
     assert response.status_code == 200
     assert scenario.credentials["revoked"].id not in response.get_data(as_text=True)
+
+
+def test_audit_csv_export_starts_no_formula_split_on_comma_or_semicolon(
+    app: Flask, client: FlaskClient, scenario: Scenario
+) -> None:
+    # Finnish Excel splits a CSV file on ";": a formula hidden after a ";" (or a ",") inside a
+    # revocation reason must not start a cell either way (issue 13).
+    _staff(app, client, Role.INSTITUTION_ADMIN)
+    credential_id = scenario.credentials["valid"].id
+    detail = f"/staff/credentials/{credential_id}"
+    reason = 'Väärä henkilö;=HYPERLINK("http://x","y"), -2+3; @SUM(A1)'
+    client.post(
+        f"{detail}/revoke", data={"csrf_token": csrf_token(client, detail), "reason": reason}
+    )
+
+    text = client.get("/staff/audit.csv?action=revoke").data.decode("utf-8-sig")
+
+    for delimiter in (",", ";"):
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            for cell in row:
+                assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    mine = next(row for row in rows if row["target"] == credential_id)
+    assert mine["reason"] == 'Väärä henkilö;\'=HYPERLINK("http://x","y"),\' -2+3;\' @SUM(A1)'

@@ -4,6 +4,7 @@ sign-in, roles, CSRF and institution isolation."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,85 @@ def test_approvals_issue_a_completed_package(app: Flask, staff: dict[str, str]) 
     assert response.status_code == 302
     assert _count(app, Credential) == before + 1
     assert "Liisa Virtanen" not in client.get("/staff/issue/approvals").text
+
+
+# --- free text normalised on the way in (issuer.core.text; issue 13) --------------------------
+
+
+def test_the_form_normalises_tabs_and_crlf_in_the_signed_credential(
+    app: Flask, staff: dict[str, str]
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    response = client.post(
+        "/staff/issue/",
+        data={
+            "csrf_token": _token(client, "/staff/issue/"),
+            "badge_class": _badge_id(app, "test-badge"),
+            "email": "liisa@example.fi",
+            "name": "Liisa\tVirtanen",
+            "lang": "en",
+            "evidence_narrative": "Näyttö\t1\r\nrivi 2",
+            "grade": "hyvä\t4",
+        },
+    )
+    assert response.status_code == 302, response.text
+    with app.app_context():
+        [stored] = get_session().scalars(select(Credential))
+        document = json.loads(stored.signed_json)
+    assert document["evidence"][0]["narrative"] == "Näyttö 1\nrivi 2"
+    assert document["credentialSubject"]["result"][0]["value"] == "hyvä 4"
+    assert document["credentialSubject"]["name"] == "Liisa Virtanen"
+
+
+@pytest.mark.parametrize("character", ["\x08", "\x0c", "\x7f", "\x85"])
+@pytest.mark.parametrize("field", ["name", "evidence_narrative", "grade"])
+def test_the_form_refuses_control_characters_naming_the_field(
+    app: Flask, staff: dict[str, str], character: str, field: str
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    data = {
+        "csrf_token": _token(client, "/staff/issue/"),
+        "badge_class": _badge_id(app, "test-badge"),
+        "email": "liisa@example.fi",
+        "name": "Liisa",
+        "lang": "en",
+        "evidence_narrative": "Näyttö",
+        "grade": "4",
+    }
+    data[field] += character
+    response = client.post("/staff/issue/?lang=sv", data=data)
+    assert response.status_code == 422
+    assert f"U+{ord(character):04X}" in response.text
+    assert "styrtecken" in response.text  # in the reader's language
+    assert _count(app, Credential) == 0
+
+
+# --- e-mail addresses validated once (issuer.services.emails; issue 13) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("Liisa <liisa@example.fi>", "Ange endast e-postadressen"),
+        ("liisa@example.fi, matti@example.fi", "endast en e-postadress"),
+        ("lii\u200bsa@example.fi", "U+200B"),
+        ("liisa@example.fi\u202e", "U+202E"),
+    ],
+)
+def test_the_form_refuses_anything_but_one_plain_address(
+    app: Flask, staff: dict[str, str], address: str, reason: str
+) -> None:
+    client = _signed_in(app, staff["hamk"])
+    response = client.post(
+        "/staff/issue/?lang=sv",
+        data={
+            "csrf_token": _token(client, "/staff/issue/"),
+            "badge_class": _badge_id(app, "test-badge"),
+            "email": address,
+            "name": "Liisa",
+            "lang": "en",
+        },
+    )
+    assert response.status_code == 422
+    assert reason in response.text
+    assert _count(app, Credential) == 0
