@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer import create_app
+from issuer.auth import cli_actor
 from issuer.config import ConfigError, Settings, get_settings
 from issuer.core.errors import EngineError
 from issuer.core.keys import KeyStore
@@ -271,6 +272,7 @@ def issue(institution_slug: str, badge_reference: str, email: str, name: str, la
             lang,
             base_url=settings.base_url,
             keystore=keystore,
+            actor=cli_actor(),
         )
         signed_json = credential.signed_json
     click.echo(signed_json)

@@ -259,7 +259,15 @@ def issue_credential() -> ResponseReturnValue:
                 session.flush()
             ctx = issuing.IssuingContext.for_request()
             issued = issuing.issue(
-                session, ctx, institution, badge_class, email, name, options, via="api"
+                session,
+                ctx,
+                institution,
+                badge_class,
+                email,
+                name,
+                options,
+                actor=actor,
+                via="api",
             )
             credential = issued.credential
             url = issuing.credential_url(get_settings().base_url, credential.id)

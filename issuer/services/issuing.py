@@ -699,15 +699,6 @@ def _evidence(items: Sequence[Evidence]) -> list[dict[str, Any]] | None:
     return entries or None
 
 
-def _default_actor() -> audit.AuditActor:
-    from issuer.auth import NotAuthenticatedError, current_actor
-
-    try:
-        return current_actor()
-    except NotAuthenticatedError:
-        return audit.SystemActor()
-
-
 def issue(
     session: Session,
     ctx: IssuingContext,
@@ -847,7 +838,10 @@ def issue_many(
             )
     method, private_key = ctx.signing_key(session, institution)
     created = xsd_datetime(valid_from)
-    actor = actor if actor is not None else _default_actor()
+    # Who acts is the caller's to say (the web layer passes the signed-in staff member or the
+    # API token, the CLI its operator); a service never asks the web layer. Without one, the
+    # event names the system (a package issued by a rule, a test).
+    actor = actor if actor is not None else audit.SystemActor()
     actor_columns = _actor_columns(actor)
     details = {"badge_class": badge_class.slug, "version": version.version, "via": via}
 
@@ -993,9 +987,11 @@ def issue_credential(
     keystore: KeyStore,
     now: datetime | None = None,
     secret: str | None = None,
+    actor: audit.AuditActor | None = None,
 ) -> Credential:
     """Issue ``badge_class`` to the person ``name`` <``email``> in ``lang`` (the contract of
-    ``merkki issue``); the stored ``Credential`` holds the signed JSON text."""
+    ``merkki issue``); the stored ``Credential`` holds the signed JSON text. ``actor`` is who
+    the audit log names (``merkki issue``: the CLI operator)."""
     if secret is None:
         from flask import has_app_context
 
@@ -1003,7 +999,15 @@ def issue_credential(
     ctx = IssuingContext(base_url=base_url, keystore=keystore, secret=secret)
     try:
         return issue(
-            session, ctx, institution, badge_class, email, name, IssueOptions(lang=lang), now=now
+            session,
+            ctx,
+            institution,
+            badge_class,
+            email,
+            name,
+            IssueOptions(lang=lang),
+            now=now,
+            actor=actor,
         ).credential
     except FieldErrors as error:
         # One message per field, as the CLI has always reported them.

@@ -323,3 +323,30 @@ def test_issue_email_must_be_one_plain_address(
     line = fails(initialised, "institution", "create", "tamk", "--name", "TAMK", "--email", address)
     assert reason in line
     assert _count(app, Institution) == 1
+
+
+def test_issue_records_the_cli_as_the_audit_actor(app: Flask, initialised: FlaskCliRunner) -> None:
+    """``merkki issue`` names its operator (``cli``) in the audit log, as ``merkki revoke`` does;
+    the service is told who acts and never asks the web layer."""
+    from sqlalchemy import select
+
+    from issuer.models_audit import AuditEvent
+
+    result = ok(
+        initialised,
+        "issue",
+        "--institution",
+        "hamk",
+        "--badge",
+        "test-badge",
+        "--email",
+        "aku@example.fi",
+        "--name",
+        "Aku Aaltonen",
+    )
+    credential_id = json.loads(result.stdout)["id"].rsplit("/", 1)[1]
+    with app.app_context():
+        events = get_session().scalars(select(AuditEvent).where(AuditEvent.action == "issue")).all()
+    issued = [e for e in events if credential_id in e.target]
+    assert issued, [(e.action, e.target) for e in events]
+    assert {e.actor_kind for e in issued} == {"cli"}
