@@ -43,12 +43,7 @@ def _act(reference: str, action: str, reason: str | None) -> None:
     actor: AuditActor = cli_actor()
     with unit_of_work() as session:
         credential = revocation.find_credential(session, reference, base_url)
-        if action == "revoke":
-            revocation.revoke(session, credential, actor=actor, reason=reason or "")
-        elif action == "suspend":
-            revocation.suspend(session, credential, actor=actor, reason=reason)
-        else:
-            revocation.unsuspend(session, credential, actor=actor, reason=reason)
+        revocation.change_status(session, credential, action, actor=actor, reason=reason)
         result = _credential_json(credential, base_url)
     _echo_json(result)
 

@@ -62,13 +62,7 @@ def _act(credential_id: str, action: str) -> Response:
         credential = revocation.find_credential(session, credential_id, base_url)
         # Another institution's credential does not exist, as far as this token knows.
         ensure_same_institution(credential.institution_id)
-        actor = current_actor()
-        if action == "revoke":
-            revocation.revoke(session, credential, actor=actor, reason=reason or "")
-        elif action == "suspend":
-            revocation.suspend(session, credential, actor=actor, reason=reason)
-        else:
-            revocation.unsuspend(session, credential, actor=actor, reason=reason)
+        revocation.change_status(session, credential, action, actor=current_actor(), reason=reason)
         body = credential_state_json(credential, base_url)
     return jsonify(body)
 

@@ -207,6 +207,30 @@ def unsuspend(
     )
 
 
+#: The status changes staff, the API and the CLI can ask for, by name.
+STATUS_ACTIONS = ("revoke", "suspend", "unsuspend")
+
+
+def change_status(
+    session: Session,
+    credential: Credential,
+    action: str,
+    *,
+    actor: AuditActor,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Credential:
+    """``revoke``, ``suspend`` or ``unsuspend`` by name: the one dispatch the staff pages, the
+    API and ``merkki revoke/suspend/unsuspend`` share. A revocation needs a reason."""
+    if action == "revoke":
+        return revoke(session, credential, actor=actor, reason=reason or "", now=now)
+    if action == "suspend":
+        return suspend(session, credential, actor=actor, reason=reason, now=now)
+    if action == "unsuspend":
+        return unsuspend(session, credential, actor=actor, reason=reason, now=now)
+    raise ValueError(f"unknown status action {action!r}")
+
+
 # -------------------------------------------------------------------------------------- keys
 
 

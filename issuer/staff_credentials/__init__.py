@@ -190,16 +190,12 @@ def _act(credential_id: str, action: str) -> ResponseReturnValue:
             institution = _institution(session)
             found = _own_credential(session, institution, credential_id)
             extra = _institution_args(institution)
-            actor = current_actor()
-            if action == "revoke":
-                revocation.revoke(session, found, actor=actor, reason=reason)
-                message = gettext("The credential was revoked.")
-            elif action == "suspend":
-                revocation.suspend(session, found, actor=actor, reason=reason)
-                message = gettext("The credential was suspended.")
-            else:
-                revocation.unsuspend(session, found, actor=actor, reason=reason)
-                message = gettext("The suspension was lifted.")
+            revocation.change_status(session, found, action, actor=current_actor(), reason=reason)
+            message = {
+                "revoke": gettext("The credential was revoked."),
+                "suspend": gettext("The credential was suspended."),
+                "unsuspend": gettext("The suspension was lifted."),
+            }[action]
     except InvalidInputError:
         flash(gettext("Give a reason for the revocation; it is shown to verifiers."), "error")
         return _back(credential_id)

@@ -284,3 +284,12 @@ def test_keys_are_found_by_id_multibase_or_method(
     with pytest.raises(NotFoundError):
         revocation.find_key(session, hamk, "z6MkNope")
     assert revocation.list_keys(session, hamk) == [key]
+
+
+def test_change_status_dispatches_by_name_and_refuses_unknown_actions() -> None:
+    """The one dispatch the staff pages, the API and the CLI share (``change_status``)."""
+    from issuer.services import revocation
+
+    assert revocation.STATUS_ACTIONS == ("revoke", "suspend", "unsuspend")
+    with pytest.raises(ValueError, match="unknown status action"):
+        revocation.change_status(None, None, "delete", actor=None)  # type: ignore[arg-type]
