@@ -21,7 +21,7 @@ from flask.cli import ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from issuer import create_app
+from issuer import create_app, urls
 from issuer.auth import cli_actor
 from issuer.config import ConfigError, Settings, get_settings
 from issuer.core.errors import EngineError
@@ -139,8 +139,8 @@ def _institution_json(session: Session, found: Institution, settings: Settings) 
         "slug": found.slug,
         "did": did,
         "name": found.name_fi,
-        "profile": f"{settings.base_url}/issuers/{found.slug}",
-        "did_document": f"{settings.base_url}/issuers/{found.slug}/did.json",
+        "profile": urls.profile_url(settings.base_url, found.slug),
+        "did_document": urls.did_document_url(settings.base_url, found.slug),
         "key_id": key.key_id,
         "public_key_multibase": key.public_key_multibase,
     }
@@ -210,8 +210,9 @@ def institution_ensure_demo() -> None:
         admin_password = ensure_demo_admin(session, demo)
     click.echo(f"{'created' if created else 'found'} demo institution {demo.slug!r}", err=True)
     if admin_password is not None:
+        login = urls.staff_login_url(settings.base_url)
         click.echo(
-            f"demo admin: sign in at {settings.base_url}/staff/login as {DEMO_ADMIN_EMAIL} "
+            f"demo admin: sign in at {login} as {DEMO_ADMIN_EMAIL} "
             f"with the password {admin_password} (shown only now)",
             err=True,
         )

@@ -24,6 +24,7 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.accounts import Role
 from issuer.api import bp
 from issuer.auth import actor_may_act_for, api_auth, current_actor, institution_for_actor
@@ -92,10 +93,10 @@ def _representation(
         "auto_issue": badge_class_admin.auto_issue(session, institution, badge_class),
         "current_version": version.version,
         "achievement_ids": {
-            lang: f"{base_url}/badges/{slug}/v{version.version}/{lang}" for lang in LANGUAGES
+            lang: urls.achievement_url(base_url, slug, version.version, lang) for lang in LANGUAGES
         },
-        "image_url": f"{base_url}/badges/{slug}/v{version.version}/image.{extension}",
-        "page_url": f"{base_url}/badges/{slug}",
+        "image_url": urls.artwork_url(base_url, slug, version.version, extension),
+        "page_url": urls.badge_page_url(base_url, slug),
         "versions": [
             {
                 "version": v.version,
@@ -167,7 +168,7 @@ def create_badge_class() -> ResponseReturnValue:
         return _validation_failed(error.errors)
     response = jsonify(body)
     response.status_code = 201
-    response.headers["Location"] = f"{get_settings().base_url}/api/v1/badge-classes/{body['slug']}"
+    response.headers["Location"] = urls.api_badge_class_url(get_settings().base_url, body["slug"])
     return response
 
 
@@ -266,5 +267,5 @@ def copy_badge_class(slug: str) -> ResponseReturnValue:
         return _validation_failed(error.errors)
     response = jsonify(result)
     response.status_code = 201
-    response.headers["Location"] = f"{get_settings().base_url}/api/v1/badge-classes/{new_slug}"
+    response.headers["Location"] = urls.api_badge_class_url(get_settings().base_url, new_slug)
     return response

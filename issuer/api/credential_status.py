@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from issuer import ratelimit
+from issuer import ratelimit, urls
 from issuer.api import bp
 from issuer.auth import Role, api_auth, current_actor, ensure_same_institution
 from issuer.config import get_settings
@@ -34,7 +34,7 @@ def credential_state_json(credential: Credential, base_url: str) -> dict[str, An
         "revokedAt": time(credential.revoked_at),
         "revocationReason": credential.revocation_reason,
         "suspendedAt": time(credential.suspended_at),
-        "verificationPage": f"{base_url}/verify/{credential.id}",
+        "verificationPage": urls.verify_url(base_url, credential.id),
     }
 
 

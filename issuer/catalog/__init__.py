@@ -22,6 +22,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.catalog import search
 from issuer.config import get_settings
 from issuer.core import eu_vocabularies as vocab
@@ -37,7 +38,7 @@ from issuer.core.contexts import OB_V3, VC_V2
 from issuer.db import get_session
 from issuer.i18n import current_language
 from issuer.models import BadgeClass, BadgeClassVersion, Institution
-from issuer.services import badge_class_admin, badge_classes, institutions
+from issuer.services import badge_class_admin, badge_classes, institutions, issuing
 from issuer.services.accounts import institution_description
 from issuer.services.errors import NotFoundError
 
@@ -85,14 +86,8 @@ def _public_documents(response: Response) -> Response:
 # --- helpers shared with the catalogue listing --------------------------------------------------
 
 
-def achievement_url(base_url: str, slug: str, version: int, lang: str) -> str:
-    """The achievement id of ``slug`` version ``version`` in ``lang`` (as issuing writes it)."""
-    return f"{base_url}/badges/{slug}/v{version}/{lang}"
-
-
-def image_url(base_url: str, version: BadgeClassVersion) -> str:
-    extension = badge_classes.image_extension(version)
-    return f"{base_url}/badges/{version.badge_class.slug}/v{version.version}/image.{extension}"
+achievement_url = urls.achievement_url
+image_url = issuing.image_url
 
 
 def complete_languages(bc: BadgeClassData) -> list[str]:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core.contexts import OB_V3, VC_V2
 from issuer.core.credential import issuer_profile
 from issuer.core.did import did_web_document, did_web_for
@@ -244,7 +245,7 @@ def logo_url(institution: Institution, base_url: str) -> str | None:
     Profile's ``image`` (OB 3.0 Profile.image), which verifiers and wallets show."""
     if institution.logo is None or institution.logo_media_type is None:
         return None
-    return f"{base_url}/catalog/institutions/{institution.slug}/logo"
+    return urls.logo_url(base_url, institution.slug)
 
 
 def profile_document(institution: Institution, base_url: str, lang: str) -> dict[str, Any]:

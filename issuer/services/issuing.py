@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core.badgeclass import BadgeClassData, achievement_json, missing_translations
 from issuer.core.canonical import assert_all_terms_defined, canonize_and_find_undefined_terms
 from issuer.core.credential import (
@@ -78,27 +79,18 @@ _LANGUAGE_NAMES = {"fi": "Finnish", "sv": "Swedish", "en": "English"}
 _HTTP_URL = re.compile(r"https?://[^\s/?#<>\"]+[^\s<>\"]*", re.IGNORECASE)
 
 
-def credential_url(base_url: str, credential_id: str) -> str:
-    return f"{base_url}/credentials/{credential_id}"
-
-
-def manage_url(base_url: str, credential_id: str, token: str) -> str:
-    return f"{base_url}/credentials/{credential_id}/manage/{token}"
-
-
-def verify_url(base_url: str, credential_id: str) -> str:
-    """The employer verification page (issue 5); the QR code encodes it."""
-    return f"{base_url}/verify/{credential_id}"
-
-
-def achievement_url(base_url: str, slug: str, version: int, lang: str) -> str:
-    return f"{base_url}/badges/{slug}/v{version}/{lang}"
+# The public URL scheme lives in ``issuer.urls``; these names stay for the callers that import
+# them from here.
+credential_url = urls.credential_url
+manage_url = urls.manage_url
+verify_url = urls.verify_url
+achievement_url = urls.achievement_url
 
 
 def image_url(base_url: str, version: BadgeClassVersion) -> str:
-    slug = version.badge_class.slug
+    """The artwork URL of a badge-class version (``urls.artwork_url``)."""
     extension = badge_classes.image_extension(version)
-    return f"{base_url}/badges/{slug}/v{version.version}/image.{extension}"
+    return urls.artwork_url(base_url, version.badge_class.slug, version.version, extension)
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -36,6 +36,7 @@ from flask_babel import gettext as _
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.models import Credential, Institution
 from issuer.models_issuing import MailState, OutboxMail
 from issuer.services import emails
@@ -152,7 +153,7 @@ def queue_credential_mail(
     """Add the "you received a badge" mail for ``credential`` to the outbox, in the
     credential's language. Sent after the transaction commits."""
     lang = credential.lang
-    page_url = f"{base_url}/credentials/{credential.id}"
+    page_url = urls.credential_url(base_url, credential.id)
     with force_locale(lang):
         subject = _("Your badge: %(badge)s", badge=badge_name)
         body = credential_mail_body(
@@ -161,7 +162,7 @@ def queue_credential_mail(
             institution=institution.name(lang),
             page_url=page_url,
             manage_url=manage_url,
-            verify_url=f"{base_url}/verify/{credential.id}",
+            verify_url=urls.verify_url(base_url, credential.id),
         )
     mail = OutboxMail(
         institution_id=institution.id,

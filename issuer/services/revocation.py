@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
 from issuer.models_issuing import StatusList
@@ -43,7 +44,7 @@ def credential_id_from(reference: str, base_url: str) -> str:
     """The stored id named by ``reference``: the 32-hex id, the same uuid with hyphens, or the
     credential's full URL (``<base>/credentials/<id>``)."""
     value = reference.strip()
-    prefix = f"{base_url}/credentials/"
+    prefix = urls.credentials_prefix(base_url)
     if value.startswith(prefix):
         value = value.removeprefix(prefix)
     value = value.lower()

@@ -50,6 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from issuer import urls
 from issuer.core.credential import xsd_datetime
 from issuer.core.dataintegrity import sign
 from issuer.core.did import verification_method_id
@@ -110,7 +111,7 @@ _UPSERT_INSERTS: dict[str, Callable[[Any], Any]] = {
 
 def list_url(base_url: str, institution_slug: str, purpose: str, number: int) -> str:
     """Where a list credential is published (and its ``id``)."""
-    return f"{base_url}/status/{institution_slug}/{purpose}/{number}"
+    return urls.status_list_url(base_url, institution_slug, purpose, number)
 
 
 @dataclass

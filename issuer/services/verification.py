@@ -38,6 +38,7 @@ from flask import Flask, current_app
 from sqlalchemy import Executable, Result, Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.config import get_settings
 from issuer.core.badgeclass import BadgeClassData, parse_badge_class
 from issuer.core.baking import BakingError, unbake
@@ -440,7 +441,7 @@ class ProfileKeyResolver:
 
     def __init__(self, own: OwnIssuerResolver, base_url: str, fetch: RemoteFetcher | None) -> None:
         self._own = own
-        self._issuers = f"{base_url}/issuers/"
+        self._issuers = urls.issuers_prefix(base_url)
         self._fetch = fetch or _refuse_all
         self._syntax = FragmentMultikeyResolver()
 
@@ -508,7 +509,7 @@ def resolver_for(
 
 def own_status_list(session: Session, base_url: str, url: str) -> StatusList | None:
     """The status list we publish at ``url`` (``<base>/status/<slug>/<purpose>/<number>``)."""
-    prefix = f"{base_url}/status/"
+    prefix = urls.status_prefix(base_url)
     if not url.startswith(prefix):
         return None
     parts = url.removeprefix(prefix).split("/")
@@ -673,7 +674,7 @@ def own_record(session: Session, view: SignedView, base_url: str) -> OwnCredenti
     record's status. (The proof must also be by the institution's key: ``verify`` checks
     that the issuer was confirmed before it uses the record.)"""
     credential_id = view.id
-    prefix = f"{base_url}/credentials/"
+    prefix = urls.credentials_prefix(base_url)
     if credential_id is None or not credential_id.startswith(prefix):
         return None
     stored = own_credential(session, credential_id.removeprefix(prefix))

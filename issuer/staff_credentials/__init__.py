@@ -22,6 +22,7 @@ from flask_babel import gettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.auth import Role, current_actor, institution_for_actor, login_required
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
@@ -89,7 +90,9 @@ def _badge_name(version: BadgeClassVersion, lang: str, cache: dict[int, str]) ->
 def _credential_query(institution: Institution, search: str, state: str) -> Any:
     query = select(Credential).where(Credential.institution_id == institution.id)
     if search:
-        needle = search.strip().lower().removeprefix(f"{get_settings().base_url}/credentials/")
+        needle = (
+            search.strip().lower().removeprefix(urls.credentials_prefix(get_settings().base_url))
+        )
         query = query.where(
             or_(
                 func.lower(Credential.recipient_name).contains(needle, autoescape=True),

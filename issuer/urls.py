@@ -1,0 +1,92 @@
+"""The public URL scheme: every URL that is signed into a credential, printed in an e-mail or
+answered by the API is built here, and only here.
+
+These URLs are part of what the service has issued (credential ids, achievement ids, status
+list ids, the issuer's profile and logo): once credentials carry them they must never change,
+so there is one obvious place to read and keep them. ``base_url`` is ``ISSUER_BASE_URL`` without
+a trailing slash (``config.normalize_base_url``). The issuer DID (``did:web``) is derived from
+the same base in ``issuer.core.did.did_web_for``.
+
+This module imports nothing of the application: the engine, the services, the web layer and
+the CLI can all use it.
+"""
+
+from __future__ import annotations
+
+CREDENTIALS = "/credentials/"
+ISSUERS = "/issuers/"
+STATUS = "/status/"
+
+
+def credential_url(base_url: str, credential_id: str) -> str:
+    """The credential's ``id`` and its public page (``GET /credentials/<id>``)."""
+    return f"{base_url}{CREDENTIALS}{credential_id}"
+
+
+def credentials_prefix(base_url: str) -> str:
+    """What every one of our credential ids starts with."""
+    return f"{base_url}{CREDENTIALS}"
+
+
+def manage_url(base_url: str, credential_id: str, token: str) -> str:
+    """The learner's private manage link (the token is stored hashed)."""
+    return f"{base_url}{CREDENTIALS}{credential_id}/manage/{token}"
+
+
+def verify_url(base_url: str, credential_id: str) -> str:
+    """The employer verification page; the QR code encodes it."""
+    return f"{base_url}/verify/{credential_id}"
+
+
+def achievement_url(base_url: str, slug: str, version: int, lang: str) -> str:
+    """The ``achievement.id`` of badge class ``slug`` version ``version`` in ``lang``."""
+    return f"{base_url}/badges/{slug}/v{version}/{lang}"
+
+
+def badge_page_url(base_url: str, slug: str) -> str:
+    """The badge class's page in the catalogue (its current version)."""
+    return f"{base_url}/badges/{slug}"
+
+
+def artwork_url(base_url: str, slug: str, version: int, extension: str) -> str:
+    """The artwork of one badge-class version (``image.svg`` or ``image.png``)."""
+    return f"{base_url}/badges/{slug}/v{version}/image.{extension}"
+
+
+def profile_url(base_url: str, slug: str) -> str:
+    """The institution's OB 3.0 ``Profile``."""
+    return f"{base_url}{ISSUERS}{slug}"
+
+
+def issuers_prefix(base_url: str) -> str:
+    """What every one of our issuer profile URLs starts with."""
+    return f"{base_url}{ISSUERS}"
+
+
+def did_document_url(base_url: str, slug: str) -> str:
+    """Where the institution's ``did:web`` document is served."""
+    return f"{base_url}{ISSUERS}{slug}/did.json"
+
+
+def logo_url(base_url: str, slug: str) -> str:
+    """The institution's logo (the issuer Profile's ``image``)."""
+    return f"{base_url}/catalog/institutions/{slug}/logo"
+
+
+def status_list_url(base_url: str, slug: str, purpose: str, number: int) -> str:
+    """A status list credential's URL and ``id`` (Bitstring Status List)."""
+    return f"{base_url}{STATUS}{slug}/{purpose}/{number}"
+
+
+def status_prefix(base_url: str) -> str:
+    """What every one of our status list URLs starts with."""
+    return f"{base_url}{STATUS}"
+
+
+def api_badge_class_url(base_url: str, slug: str) -> str:
+    """A badge class in the JSON API (the ``Location`` of a created one)."""
+    return f"{base_url}/api/v1/badge-classes/{slug}"
+
+
+def staff_login_url(base_url: str) -> str:
+    return f"{base_url}/staff/login"
