@@ -34,6 +34,7 @@ import base58
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from issuer.core import lru
 from issuer.core.canonical import (
     assert_all_terms_defined,
     canonize,
@@ -87,22 +88,13 @@ DOCUMENT_TERMS: BoundedCache[bytes, tuple[str, ...]] = BoundedCache(4096)
 PROOF_OPTIONS: BoundedCache[bytes, tuple[str, ProofOptionsView]] = BoundedCache(4096)
 
 
-#: Caches of other engine modules that hold verification results (the verifier's signed
-#: views and schema verdicts): ``clear_verification_caches`` forgets them too.
-_OTHER_CACHES: list[BoundedCache[Any, Any]] = []
-
-
-def register_verification_cache(cache: BoundedCache[Any, Any]) -> None:
-    _OTHER_CACHES.append(cache)
-
-
 def clear_verification_caches() -> None:
-    """Forget every remembered verification (benchmarks measure first verifications)."""
-    VERIFIED_PROOFS.clear()
-    DOCUMENT_TERMS.clear()
-    PROOF_OPTIONS.clear()
-    for cache in _OTHER_CACHES:
-        cache.clear()
+    """Forget every remembered verification (benchmarks measure first verifications): every
+    bounded cache of the process (``lru.clear_all``: proofs, terms, proof options, the
+    verifier's views and schema verdicts, expanded status lists, our issuers' keys) and the
+    decoded proof values."""
+    lru.clear_all()
+    _check_proof_value.cache_clear()
 
 
 def _json_text(value: Any) -> str:

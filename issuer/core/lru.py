@@ -1,11 +1,15 @@
 """A small thread-safe LRU map, bounded in entries, for results that are pure functions of their
-key (verified proofs, term checks). Web workers run requests in threads, hence the lock."""
+key (verified proofs, term checks). Web workers run requests in threads, hence the lock.
+
+Every cache made here is listed in one registry (``caches``), so that tests and benchmarks can
+forget everything remembered (``clear_all``) without knowing where each cache lives."""
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -22,6 +26,7 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        _REGISTRY.add(self)
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -48,3 +53,17 @@ class BoundedCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_REGISTRY: weakref.WeakSet[BoundedCache[Any, Any]] = weakref.WeakSet()
+
+
+def caches() -> list[BoundedCache[Any, Any]]:
+    """Every bounded cache alive in this process."""
+    return list(_REGISTRY)
+
+
+def clear_all() -> None:
+    """Forget what every bounded cache remembers."""
+    for cache in caches():
+        cache.clear()

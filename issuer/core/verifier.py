@@ -22,7 +22,6 @@ from issuer.core.dataintegrity import (
     ProofResult,
     SourceKey,
     json_text_or_none,
-    register_verification_cache,
     verify_proofs,
 )
 from issuer.core.did import DID_KEY_PREFIX
@@ -188,7 +187,6 @@ def _check_format(credential: dict[str, Any], view: SignedView) -> Check:
 #: Schema messages of documents that arrived as JSON text, by (``SourceKey.derive``, schema):
 #: the verdict is a pure function of the text and the (built-in) schema.
 SCHEMA_VERDICTS: BoundedCache[tuple[bytes, str], tuple[str, ...]] = BoundedCache(4096)
-register_verification_cache(SCHEMA_VERDICTS)
 
 
 def _url_contexts(context: Any) -> bool:
@@ -418,7 +416,6 @@ def _check_status_entry(
 
 #: Signed views of documents that arrived as JSON text, by ``SourceKey.derive("view")``.
 VIEWS: BoundedCache[bytes, SignedView] = BoundedCache(4096)
-register_verification_cache(VIEWS)
 
 
 def read_signed_view(
