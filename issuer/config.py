@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy.engine import make_url
@@ -185,12 +185,64 @@ def _log_level(value: object) -> str:
     return level
 
 
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class SmtpUrlError(ValueError):
+    """``ISSUER_SMTP_URL`` is not usable; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    use_ssl: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    sender: str | None
+
+    def __repr__(self) -> str:  # never show the password
+        return f"SmtpSettings(host={self.host!r}, port={self.port}, ssl={self.use_ssl})"
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """Parse ``ISSUER_SMTP_URL`` (format in the module docstring)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise SmtpUrlError("the scheme must be smtp:// or smtps://")
+    if not parts.hostname:
+        raise SmtpUrlError("a host is required, e.g. smtp://mail.example.fi:587?starttls=1")
+    try:
+        port = parts.port
+    except ValueError:
+        raise SmtpUrlError("the port must be a number 1-65535") from None
+    options = {key.lower(): values[-1] for key, values in parse_qs(parts.query).items()}
+    unknown = set(options) - {"starttls", "from"}
+    if unknown:
+        raise SmtpUrlError(f"unknown option(s) {', '.join(sorted(unknown))}; use starttls, from")
+    use_ssl = parts.scheme == "smtps"
+    starttls = options.get("starttls", "0").lower() in _TRUE
+    if use_ssl and starttls:
+        raise SmtpUrlError("smtps:// is TLS already; starttls=1 is for smtp://")
+    sender = options.get("from")
+    if sender is not None and "@" not in sender:
+        raise SmtpUrlError("from= must be an e-mail address")
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or (465 if use_ssl else 25),
+        use_ssl=use_ssl,
+        starttls=starttls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        sender=sender,
+    )
+
+
 def _smtp_url(value: object) -> str | None:
-    """``ISSUER_SMTP_URL``, checked by the mail module's parser (scheme, host, port, options)."""
+    """``ISSUER_SMTP_URL``, checked by ``parse_smtp_url`` (scheme, host, port, options)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    from issuer.services.mail import SmtpUrlError, parse_smtp_url
-
     try:
         parse_smtp_url(str(value).strip())
     except SmtpUrlError as error:

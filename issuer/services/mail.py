@@ -24,11 +24,10 @@ import hashlib
 import smtplib
 import ssl
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_app_context
 from flask_babel import force_locale
@@ -36,7 +35,7 @@ from flask_babel import gettext as _
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from issuer import urls
+from issuer import config, urls
 from issuer.models import Credential, Institution
 from issuer.models_issuing import MailState, OutboxMail
 from issuer.services import emails
@@ -45,58 +44,13 @@ from issuer.services import emails
 DELIVERY_CONFIG = "MAIL_DELIVERY"
 SMTP_TIMEOUT_SECONDS = 30
 _SESSION_FLAG = "merkki_mail_queued"
-_TRUE = {"1", "true", "yes", "on"}
 
 
-class SmtpUrlError(ValueError):
-    """``ISSUER_SMTP_URL`` is not usable; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
-    host: str
-    port: int
-    use_ssl: bool
-    starttls: bool
-    username: str | None
-    password: str | None
-    sender: str | None
-
-    def __repr__(self) -> str:  # never show the password
-        return f"SmtpSettings(host={self.host!r}, port={self.port}, ssl={self.use_ssl})"
-
-
-def parse_smtp_url(url: str) -> SmtpSettings:
-    """Parse ``ISSUER_SMTP_URL`` (format in the module docstring)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise SmtpUrlError("the scheme must be smtp:// or smtps://")
-    if not parts.hostname:
-        raise SmtpUrlError("a host is required, e.g. smtp://mail.example.fi:587?starttls=1")
-    try:
-        port = parts.port
-    except ValueError:
-        raise SmtpUrlError("the port must be a number 1-65535") from None
-    options = {key.lower(): values[-1] for key, values in parse_qs(parts.query).items()}
-    unknown = set(options) - {"starttls", "from"}
-    if unknown:
-        raise SmtpUrlError(f"unknown option(s) {', '.join(sorted(unknown))}; use starttls, from")
-    use_ssl = parts.scheme == "smtps"
-    starttls = options.get("starttls", "0").lower() in _TRUE
-    if use_ssl and starttls:
-        raise SmtpUrlError("smtps:// is TLS already; starttls=1 is for smtp://")
-    sender = options.get("from")
-    if sender is not None and "@" not in sender:
-        raise SmtpUrlError("from= must be an e-mail address")
-    return SmtpSettings(
-        host=parts.hostname,
-        port=port or (465 if use_ssl else 25),
-        use_ssl=use_ssl,
-        starttls=starttls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        sender=sender,
-    )
+# ``ISSUER_SMTP_URL`` is parsed where configuration is read (``issuer.config``); the names stay
+# importable from here.
+SmtpUrlError = config.SmtpUrlError
+SmtpSettings = config.SmtpSettings
+parse_smtp_url = config.parse_smtp_url
 
 
 # --- composing -------------------------------------------------------------------------------
