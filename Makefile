@@ -24,12 +24,14 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The HTTP benchmark drives gunicorn with wrk (Debian package wrk), installed here when missing
 # and apt-get is usable as root; without it, its own Python load generator is used.
