@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,16 +98,75 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
+# The schema is built once per session and backend, then copied for every test that gets the
+# `app` fixture: running all Alembic migrations for each of ~2,600 database tests was most of the
+# suite's time. A PostgreSQL database is created from a migrated template database
+# (CREATE DATABASE ... TEMPLATE, PostgreSQL "Template Databases"); a SQLite file is copied from a
+# migrated file. tests/test_migrations.py still migrates an empty database to head itself.
+TEMPLATE_DATABASE = "merkki_template"
+
+# The URLs of the databases that were copied from a migrated template in this session: the `app`
+# fixture skips migrating them again.
+_MIGRATED_COPIES: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "merkki-template.sqlite3"
+    migrate.upgrade(f"sqlite:///{path}")
+    # The migration's engine is disposed: the last connection's close checkpointed the
+    # write-ahead log into the file and removed it, so the file alone is the whole database.
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"SQLite template not checkpointed: {leftovers}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template(postgres_server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per session, the template of the tests'
+    databases. Nobody connects to it after the migration (CREATE DATABASE ... TEMPLATE needs
+    that)."""
+    # A private server is this session's alone; on a shared MERKKI_TEST_POSTGRES_URL server,
+    # another session's template must not be overwritten.
+    name = TEMPLATE_DATABASE
+    if postgres_server.data_dir is None:
+        name = f"{TEMPLATE_DATABASE}_{uuid.uuid4().hex[:16]}"
+    postgres_server.drop_database(name)
+    postgres_server.create_database(name)
+    migrate.upgrade(postgres_server.url(name))
+    yield name
+    postgres_server.drop_database(name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    """A database for the test, on SQLite and on PostgreSQL: a SQLite file, or a database on
+    the test PostgreSQL server.
+
+    It is empty, unless the test uses the `app` fixture (which would migrate it before the test
+    runs anyway): then it is a copy of the session's migrated database.
+    """
+    migrated = "app" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'merkki-test.sqlite3'}"
+        path = tmp_path / "merkki-test.sqlite3"
+        url = f"sqlite:///{path}"
+        if migrated:
+            template: Path = request.getfixturevalue("migrated_sqlite_file")
+            shutil.copyfile(template, path)
+            _MIGRATED_COPIES.add(url)
+        yield url
+        _MIGRATED_COPIES.discard(url)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = f"merkki_test_{uuid.uuid4().hex[:16]}"
-    server.create_database(name)
+    if migrated:
+        server.create_database(name, template=request.getfixturevalue("migrated_postgres_template"))
+        _MIGRATED_COPIES.add(server.url(name))
+    else:
+        server.create_database(name)
     yield server.url(name)
+    _MIGRATED_COPIES.discard(server.url(name))
     server.drop_database(name)
 
 
@@ -135,7 +195,8 @@ def app_config(database_url: str, keys_dir: Path, templates_dir: Path) -> dict[s
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     """The app on a migrated, empty database, with a temporary keys folder."""
     app = create_app(app_config)
-    migrate.upgrade(app_config["DATABASE_URL"])
+    if app_config["DATABASE_URL"] not in _MIGRATED_COPIES:
+        migrate.upgrade(app_config["DATABASE_URL"])
     yield app
     dispose(app)
 
