@@ -17,7 +17,12 @@ from issuer import create_app
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session
 from issuer.services import migrate
-from tests.db_servers import PostgresServer, PostgresUnavailable, start_postgres
+from tests.db_servers import (
+    PostgresServer,
+    PostgresUnavailable,
+    TemplateCopies,
+    start_postgres,
+)
 from tests.spec_files import require_spec_dir
 
 BASE_URL = "http://127.0.0.1:5000"
@@ -184,6 +189,16 @@ def migrated_postgres_template(postgres_server: PostgresServer) -> Iterator[str]
     postgres_server.drop_database(name)
 
 
+@pytest.fixture(scope="session")
+def postgres_template_copies(
+    postgres_server: PostgresServer, migrated_postgres_template: str
+) -> Iterator[TemplateCopies]:
+    """Copies of the migrated template, created ahead of the tests that take them."""
+    copies = TemplateCopies(postgres_server, migrated_postgres_template)
+    yield copies
+    copies.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database for the test, on SQLite and on PostgreSQL: a SQLite file, or a database on
@@ -204,11 +219,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _MIGRATED_COPIES.discard(url)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"merkki_test_{uuid.uuid4().hex[:16]}"
     if migrated:
-        server.create_database(name, template=request.getfixturevalue("migrated_postgres_template"))
+        copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
+        name = copies.take()
         _MIGRATED_COPIES.add(server.url(name))
     else:
+        name = f"merkki_test_{uuid.uuid4().hex[:16]}"
         server.create_database(name)
     yield server.url(name)
     _MIGRATED_COPIES.discard(server.url(name))
