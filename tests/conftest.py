@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,61 @@ from issuer import create_app
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session
 from issuer.services import migrate
-from tests.db_servers import PostgresServer, PostgresUnavailable, start_postgres
+from tests.db_servers import (
+    PostgresServer,
+    PostgresUnavailable,
+    TemplateCopies,
+    start_postgres,
+)
 from tests.spec_files import require_spec_dir
 
 BASE_URL = "http://127.0.0.1:5000"
 PASSPHRASE = "correct horse battery staple"
+
+
+def _memoize_url_builders() -> None:
+    """Reuse werkzeug's compiled URL builders across the suite's many apps.
+
+    Nine tenths of ``create_app`` is werkzeug compiling, for each of the app's ~70 routes, two
+    URL-builder functions from generated Python source (``Rule._compile_builder``), and nearly
+    every test creates an app. A builder depends only on the rule's text and defaults (which
+    the key holds) and reads the converters from the rule it is bound to when called, so the
+    function compiled for one app's rule is the one another app's identical rule would compile.
+    Without that private method (another werkzeug) the suite just runs slower.
+    """
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None:
+        return
+    builders: dict[object, Any] = {}
+
+    def compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+        defaults = self.defaults or {}
+        key = (
+            self.rule,
+            self.subdomain,
+            self.host,
+            self.merge_slashes,
+            append_unknown,
+            tuple(self._trace),
+            tuple(
+                sorted(
+                    (str(name), type(self._converters.get(name)).__qualname__, repr(value))
+                    for name, value in defaults.items()
+                )
+            ),
+        )
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = original(self, append_unknown)
+        return builder
+
+    compile_builder.__wrapped__ = original  # type: ignore[attr-defined]  # tests/test_fixtures.py
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+
+
+_memoize_url_builders()
 
 
 @pytest.fixture(scope="session")
@@ -97,16 +148,86 @@ def postgres_server() -> Iterator[PostgresServer]:
     server.stop()
 
 
+# The schema is built once per session and backend, then copied for every test that gets the
+# `app` fixture: running all Alembic migrations for each of ~2,600 database tests was most of the
+# suite's time. A PostgreSQL database is created from a migrated template database
+# (CREATE DATABASE ... TEMPLATE, PostgreSQL "Template Databases"); a SQLite file is copied from a
+# migrated file. tests/test_migrations.py still migrates an empty database to head itself.
+TEMPLATE_DATABASE = "merkki_template"
+
+# The URLs of the databases that were copied from a migrated template in this session: the `app`
+# fixture skips migrating them again.
+_MIGRATED_COPIES: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "merkki-template.sqlite3"
+    migrate.upgrade(f"sqlite:///{path}")
+    # The migration's engine is disposed: the last connection's close checkpointed the
+    # write-ahead log into the file and removed it, so the file alone is the whole database.
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"SQLite template not checkpointed: {leftovers}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template(postgres_server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per session, the template of the tests'
+    databases. Nobody connects to it after the migration (CREATE DATABASE ... TEMPLATE needs
+    that)."""
+    # A private server is this session's alone; on a shared MERKKI_TEST_POSTGRES_URL server,
+    # another session's template must not be overwritten.
+    name = TEMPLATE_DATABASE
+    if postgres_server.data_dir is None:
+        name = f"{TEMPLATE_DATABASE}_{uuid.uuid4().hex[:16]}"
+    postgres_server.drop_database(name)
+    postgres_server.create_database(name)
+    migrate.upgrade(postgres_server.url(name))
+    yield name
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template_copies(
+    postgres_server: PostgresServer, migrated_postgres_template: str
+) -> Iterator[TemplateCopies]:
+    """Copies of the migrated template, created ahead of the tests that take them."""
+    copies = TemplateCopies(postgres_server, migrated_postgres_template)
+    yield copies
+    copies.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh database on the test PostgreSQL server."""
+    """A database for the test, on SQLite and on PostgreSQL: a SQLite file, or a database on
+    the test PostgreSQL server.
+
+    It is empty, unless the test uses the `app` fixture (which would migrate it before the test
+    runs anyway): then it is a copy of the session's migrated database.
+    """
+    migrated = "app" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'merkki-test.sqlite3'}"
+        path = tmp_path / "merkki-test.sqlite3"
+        url = f"sqlite:///{path}"
+        if migrated:
+            template: Path = request.getfixturevalue("migrated_sqlite_file")
+            shutil.copyfile(template, path)
+            _MIGRATED_COPIES.add(url)
+        yield url
+        _MIGRATED_COPIES.discard(url)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"merkki_test_{uuid.uuid4().hex[:16]}"
-    server.create_database(name)
+    if migrated:
+        copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
+        name = copies.take()
+        _MIGRATED_COPIES.add(server.url(name))
+    else:
+        name = f"merkki_test_{uuid.uuid4().hex[:16]}"
+        server.create_database(name)
     yield server.url(name)
+    _MIGRATED_COPIES.discard(server.url(name))
     server.drop_database(name)
 
 
@@ -135,7 +256,8 @@ def app_config(database_url: str, keys_dir: Path, templates_dir: Path) -> dict[s
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     """The app on a migrated, empty database, with a temporary keys folder."""
     app = create_app(app_config)
-    migrate.upgrade(app_config["DATABASE_URL"])
+    if app_config["DATABASE_URL"] not in _MIGRATED_COPIES:
+        migrate.upgrade(app_config["DATABASE_URL"])
     yield app
     dispose(app)
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +108,60 @@ class PostgresServer:
             check=False,
         )
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+
+class TemplateCopies:
+    """Databases created from ``template`` ahead of time, by a background thread.
+
+    ``CREATE DATABASE ... TEMPLATE`` copies the template's files (0.1-0.3 s); the PostgreSQL
+    server does that while the test process runs the previous test, instead of in the test's
+    set-up. ``take()`` hands out each database once; ``close()`` drops those never taken.
+    """
+
+    def __init__(self, server: PostgresServer, template: str, ahead: int = 2) -> None:
+        self.server = server
+        self.template = template
+        self._ready: queue.Queue[str] = queue.Queue(maxsize=ahead)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fill, name="template-copies", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            while not self._stop.is_set():
+                name = f"merkki_test_{uuid.uuid4().hex[:16]}"
+                self.server.create_database(name, template=self.template)
+                while True:
+                    try:
+                        self._ready.put(name, timeout=0.2)
+                        break
+                    except queue.Full:
+                        if self._stop.is_set():
+                            self.server.drop_database(name)
+                            return
+        except BaseException as error:
+            self._error = error
+
+    def take(self) -> str:
+        """The name of a new database, a copy of the template nobody else has."""
+        while True:
+            try:
+                return self._ready.get(timeout=1)
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    raise PostgresUnavailable(
+                        f"creating databases from {self.template} failed: {self._error!r}"
+                    ) from self._error
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        while True:
+            try:
+                self.server.drop_database(self._ready.get_nowait())
+            except queue.Empty:
+                return
 
 
 def _run(command: list[str]) -> None:

@@ -18,16 +18,27 @@ import http.client
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.deployment.conftest import Deploy
-from tests.deployment.server import Deployment
+from tests.deployment.server import Deployment, serve
 
 #: A free worker answers /healthz in milliseconds; a request queued behind the stuck one would
 #: wait for the stuck client (gunicorn's timeout is 60 s).
 ANSWER_WITHIN_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def sqlite_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One SQLite deployment with gunicorn's default configuration for this module's SQLite
+    tests: they only read (/healthz), and the stuck client is gone when its test ends."""
+    folder: Path = tmp_path_factory.mktemp("balancing-sqlite")
+    with serve(folder / "deployment", f"sqlite:///{folder / 'merkki.sqlite3'}", 2) as deployment:
+        yield deployment
+    deployment.assert_clean_log()
 
 
 def _address(deployment: Deployment) -> tuple[str, int]:
@@ -70,8 +81,8 @@ def _health_on_a_new_connection(deployment: Deployment) -> tuple[int, float]:
 
 
 @pytest.mark.slow
-def test_a_stuck_request_holds_no_other_request_on_sqlite(deploy: Deploy) -> None:
-    deployment = deploy("sqlite", workers=2)
+def test_a_stuck_request_holds_no_other_request_on_sqlite(sqlite_deployment: Deployment) -> None:
+    deployment = sqlite_deployment
     with _stuck_request(deployment):
         answers = [_health_on_a_new_connection(deployment) for _ in range(20)]
     slowest = max(seconds for _, seconds in answers)
@@ -80,10 +91,10 @@ def test_a_stuck_request_holds_no_other_request_on_sqlite(deploy: Deploy) -> Non
 
 
 @pytest.mark.slow
-def test_sqlite_answers_close_the_connection(deploy: Deploy) -> None:
+def test_sqlite_answers_close_the_connection(sqlite_deployment: Deployment) -> None:
     # The sync worker serves one request per connection: the answer says so, and a client
     # (or the reverse proxy) opens the next connection on the shared socket.
-    deployment = deploy("sqlite", workers=2)
+    deployment = sqlite_deployment
     connection = http.client.HTTPConnection(*_address(deployment), timeout=10)
     try:
         connection.request("GET", "/healthz")

@@ -1,0 +1,83 @@
+"""The suite's shared set-up (tests/conftest.py) gives each test what building it afresh would:
+the `app` fixture's database is a private copy of a database migrated to head, other tests'
+databases are empty, and the memoized URL builders are the ones werkzeug compiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask, url_for
+from werkzeug.routing.rules import Rule
+
+from issuer import create_app
+from issuer.config import get_settings
+from issuer.db import Base, dispose, make_engine
+from issuer.services import migrate
+
+
+def test_the_app_runs_on_a_database_at_head_with_no_rows(app: Flask) -> None:
+    engine = make_engine(get_settings(app).database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert context.get_current_revision() == migrate.head_revision()
+            assert list(compare_metadata(context, Base.metadata)) == []
+            for table in Base.metadata.sorted_tables:
+                count = connection.scalar(sa.select(sa.func.count()).select_from(table))
+                assert count == 0, table.name
+    finally:
+        engine.dispose()
+
+
+def test_each_app_has_its_own_database(app: Flask, database_url: str) -> None:
+    # The copy is the test's own: what the test writes, no other test sees.
+    assert get_settings(app).database_url == database_url
+    assert "template" not in database_url
+
+
+def test_without_the_app_the_database_is_empty(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert sa.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def _builders(app: Flask) -> dict[tuple[str, str], tuple[Any, ...]]:
+    found = {}
+    for rule in app.url_map.iter_rules():
+        codes = (rule._build.__func__.__code__, rule._build_unknown.__func__.__code__)  # type: ignore[attr-defined]
+        found[(rule.endpoint, rule.rule)] = tuple(
+            (code.co_code, code.co_consts, code.co_varnames, code.co_names) for code in codes
+        )
+    return found
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_memoized_url_builders_are_the_ones_werkzeug_compiles(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memoized = create_app(app_config)
+    monkeypatch.setattr(Rule, "_compile_builder", Rule._compile_builder.__wrapped__)  # type: ignore[attr-defined]
+    compiled = create_app(app_config)
+    try:
+        assert len(_builders(compiled)) > 50
+        assert _builders(memoized) == _builders(compiled)
+        # And they build the same URLs (with a query string: the "unknown arguments" builder).
+        urls: dict[str, list[str]] = {}
+        for name, app in (("memoized", memoized), ("compiled", compiled)):
+            with app.test_request_context():
+                urls[name] = [
+                    url_for(rule.endpoint, _external=True, page="2")
+                    for rule in app.url_map.iter_rules()
+                    if not rule.arguments and "GET" in (rule.methods or ())
+                ]
+        assert len(urls["compiled"]) > 10
+        assert urls["memoized"] == urls["compiled"]
+    finally:
+        dispose(memoized)
+        dispose(compiled)
