@@ -41,6 +41,7 @@ from issuer.core.rdfc import (
     DEFAULT_LIMITS,
     Quad,
     SerializedQuad,
+    Term,
     canonicalize_nquads,
     canonicalize_serialized,
     serialize_term,
@@ -77,22 +78,9 @@ def short_name(iri: str) -> str:
 # --- terms ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
-    """An RDF term read back from its N-Quads form: ``iri``, ``bnode`` or ``literal``."""
-
-    kind: str
-    value: str
-    datatype: str | None = None
-    language: str | None = None
-
-    @property
-    def iri(self) -> str | None:
-        return self.value if self.kind == "iri" else None
-
-    @property
-    def text(self) -> str | None:
-        return self.value if self.kind == "literal" else None
+def iri_of(term: Term) -> str | None:
+    """The IRI a term names, or None for a blank node or a literal."""
+    return term.value if term.kind == "iri" else None
 
 
 _UNESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
@@ -385,7 +373,7 @@ def _subject(graph: Graph, term: Term) -> SubjectView:
     node = _node_key(term)
     achievements = _nodes(graph, node, OB + "achievement")
     return SubjectView(
-        id=term.iri,
+        id=iri_of(term),
         name=_text(graph, node, SCHEMA + "name"),
         has_identifier=bool(graph.objects(node, OB + "identifier")),
         achievement=_achievement(graph, _node_key(achievements[0])) if achievements else None,
@@ -398,7 +386,7 @@ def _status(graph: Graph, term: Term) -> StatusEntryView:
     purpose = [t.value for t in graph.objects(node, STATUS + "statusPurpose")]
     url = [t.value for t in graph.objects(node, STATUS + "statusListCredential")]
     return StatusEntryView(
-        id=term.iri,
+        id=iri_of(term),
         types=graph.types(node),
         # A value given twice is no value the status check can use: it reports the entry as
         # not checkable (an entry without an index), never as "not revoked".
@@ -411,7 +399,7 @@ def _status(graph: Graph, term: Term) -> StatusEntryView:
 def _evidence(graph: Graph, term: Term) -> EvidenceView:
     node = _node_key(term)
     return EvidenceView(
-        id=term.iri,
+        id=iri_of(term),
         name=_text(graph, node, SCHEMA + "name"),
         narrative=_text(graph, node, OB + "narrative"),
         description=_text(graph, node, SCHEMA + "description"),
@@ -442,7 +430,7 @@ def read_view(
     issuer = None
     if issuers:
         issuer_node = _node_key(issuers[0])
-        issuer = ProfileView(id=issuers[0].iri, name=_text(graph, issuer_node, SCHEMA + "name"))
+        issuer = ProfileView(id=iri_of(issuers[0]), name=_text(graph, issuer_node, SCHEMA + "name"))
     valid_from = _literal(graph, top, CRED + "validFrom", problems, "validFrom")
     valid_until = _literal(graph, top, CRED + "validUntil", problems, "validUntil")
     issuance = _literal(graph, top, CRED + "issuanceDate", problems, "issuanceDate")
