@@ -13,7 +13,7 @@ import click
 from sqlalchemy.orm import Session
 
 from issuer.auth import cli_actor
-from issuer.cli import _echo_json, _settings_and_keystore, main, with_app
+from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
@@ -45,7 +45,7 @@ def _act(reference: str, action: str, reason: str | None) -> None:
         credential = revocation.find_credential(session, reference, base_url)
         revocation.change_status(session, credential, action, actor=actor, reason=reason)
         result = _credential_json(credential, base_url)
-    _echo_json(result)
+    echo_json(result)
 
 
 @main.command(help="Revoke a credential for good (CREDENTIAL_ID: its uuid or full URL).")
@@ -106,7 +106,7 @@ def key_list(institution_slug: str, as_json: bool) -> None:
     did = institutions.institution_did(found, get_settings().base_url)
     rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     for row in rows:
         click.echo(f"{row['status']:<12} {row['key_id']:<40} {row['public_key_multibase']}")
@@ -116,14 +116,14 @@ def key_list(institution_slug: str, as_json: bool) -> None:
 @click.option("--institution", "institution_slug", required=True, help="Institution slug.")
 @with_app
 def key_rotate(institution_slug: str) -> None:
-    settings, keystore = _settings_and_keystore()
+    settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
         found = _institution(session, institution_slug)
         change = revocation.rotate_key(session, found, keystore, actor=cli_actor())
         did = institutions.institution_did(found, settings.base_url)
         rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]
     click.echo(f"new active key {change.key.key_id}", err=True)
-    _echo_json(rows)
+    echo_json(rows)
 
 
 @key.command(
@@ -136,7 +136,7 @@ def key_rotate(institution_slug: str) -> None:
 @click.option("--reason", help="What happened (kept in the audit log).")
 @with_app
 def key_compromised(institution_slug: str, key_id: str, reason: str | None) -> None:
-    settings, keystore = _settings_and_keystore()
+    settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
         found = _institution(session, institution_slug)
         change = revocation.withdraw_compromised_key(
@@ -151,4 +151,4 @@ def key_compromised(institution_slug: str, key_id: str, reason: str | None) -> N
         + (f"; new active key {new_active}" if new_active else ""),
         err=True,
     )
-    _echo_json(rows)
+    echo_json(rows)

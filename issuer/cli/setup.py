@@ -1,31 +1,19 @@
-"""The ``merkki`` command.
-
-A click group over Flask's app factory (``ScriptInfo(create_app=...)``), so it works from any
-working directory with its configuration taken from the ``ISSUER_*`` environment variables.
-Each command is one unit of work: it commits once at the end or not at all. Bad input ends
-with a one-line message and a non-zero exit status, never a traceback.
-"""
+"""``merkki init``, institutions, badge classes, ``merkki issue`` and ``merkki verify``."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
-from flask import Flask
-from flask.cli import ScriptInfo
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from issuer import create_app, urls
+from issuer import urls
 from issuer.auth import cli_actor
-from issuer.config import ConfigError, Settings, get_settings
-from issuer.core.errors import EngineError
-from issuer.core.keys import KeyStore
+from issuer.cli.accounts import DEMO_ADMIN_EMAIL, ensure_demo_admin
+from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
+from issuer.config import Settings, get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.services import (
@@ -37,69 +25,6 @@ from issuer.services import (
     status,
     verification,
 )
-from issuer.services.errors import ServiceError, SigningUnavailableError
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _load_app() -> Flask:
-    info = click.get_current_context().ensure_object(ScriptInfo)
-    try:
-        return info.load_app()
-    except ConfigError as error:
-        raise click.ClickException(f"configuration: {error}") from None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-@contextmanager
-def _reported_errors() -> Iterator[None]:
-    """Turn expected failures into one-line ``Error: ...`` messages (exit status 1)."""
-    try:
-        yield
-    except SigningUnavailableError as error:
-        # The operator at the command line gets the cause (file, passphrase) too.
-        raise click.ClickException(_one_line(f"{error.message}: {error.detail}")) from None
-    except (ServiceError, EngineError) as error:
-        raise click.ClickException(_one_line(error.message)) from None
-    except SQLAlchemyError as error:
-        first_line = str(error.orig if hasattr(error, "orig") else error).splitlines()[0]
-        raise click.ClickException(
-            f"database error: {first_line} (has `merkki init` been run?)"
-        ) from None
-
-
-def with_app(command: Callable[P, R]) -> Callable[P, R]:
-    """Run ``command`` inside the app's context, with errors reported on one line."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        app = _load_app()
-        with app.app_context(), _reported_errors():
-            return command(*args, **kwargs)
-
-    return wrapper
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-def _settings_and_keystore() -> tuple[Settings, KeyStore]:
-    settings = get_settings()
-    return settings, keys.keystore_for(settings)
-
-
-@click.group(help="Merkki: issue and verify Open Badges 3.0 credentials.")
-@click.pass_context
-def main(ctx: click.Context) -> None:
-    # Tests hand in a ScriptInfo bound to their app (FlaskCliRunner); otherwise build the app
-    # from the environment.
-    if not isinstance(ctx.obj, ScriptInfo):
-        ctx.obj = ScriptInfo(create_app=create_app, set_debug_flag=False)
 
 
 @main.command(help="Create or upgrade the database and load badge_templates/ (idempotent).")
@@ -120,7 +45,7 @@ def init() -> None:
     )
     # Lists left unsigned by a version of Merkki that signed them lazily, on their first GET:
     # reads never sign now (issuer.services.status), so they are signed here, once.
-    _settings, keystore = _settings_and_keystore()
+    _settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
         signed = status.sign_unsigned_lists(session, base_url=settings.base_url, keystore=keystore)
     if signed:
@@ -176,7 +101,7 @@ def institution_create(
     business_id: str | None,
     oid: str | None,
 ) -> None:
-    settings, keystore = _settings_and_keystore()
+    settings, keystore = settings_and_keystore()
     details = institutions.InstitutionDetails(
         slug=slug,
         name_fi=name,
@@ -195,15 +120,13 @@ def institution_create(
     with unit_of_work() as session:
         created = institutions.create_institution(session, details, keystore)
         result = _institution_json(session, created, settings)
-    _echo_json(result)
+    echo_json(result)
 
 
 @institution.command("ensure-demo", help="Create the demo institution if missing; print its DID.")
 @with_app
 def institution_ensure_demo() -> None:
-    settings, keystore = _settings_and_keystore()
-    from issuer.cli_accounts import DEMO_ADMIN_EMAIL, ensure_demo_admin  # issue 3
-
+    settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
         demo, created = institutions.ensure_demo_institution(session, keystore)
         did = institutions.institution_did(demo, settings.base_url)
@@ -231,7 +154,7 @@ def badge_list(as_json: bool) -> None:
     session = get_session()
     rows = [_badge_json(session, found) for found in badge_classes.list_badge_classes(session)]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     for row in rows:
         click.echo(f"{row['id']:>4}  {row['slug']:<48} v{row['version']:<3} {row['title']}")
@@ -260,7 +183,7 @@ def _badge_json(session: Session, found: BadgeClass) -> dict[str, Any]:
 @click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
 @with_app
 def issue(institution_slug: str, badge_reference: str, email: str, name: str, lang: str) -> None:
-    settings, keystore = _settings_and_keystore()
+    settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
         issuer = institutions.get_institution(session, institution_slug)
         badge_class = badge_classes.get_badge_class(session, badge_reference)
@@ -322,11 +245,6 @@ def verify(file: Path) -> None:
         base_url=get_settings().base_url,
         fetch=verification.remote_fetcher(),
     )
-    _echo_json(result.to_dict())
+    echo_json(result.to_dict())
     if not result.verified:
         click.get_current_context().exit(1)
-
-
-import issuer.cli_accounts  # noqa: E402 - token and user commands (issue 3)
-import issuer.cli_issuing  # noqa: E402,F401 - issue-bulk, jobs run (issue 4)
-from issuer import cli_status  # noqa: E402,F401 - revoke, suspend, unsuspend, key commands

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from issuer.accounts import Role, StaffUser
 from issuer.auth import cli_actor, institution_for_actor
-from issuer.cli import _echo_json, main, with_app
+from issuer.cli.base import echo_json, main, with_app
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
 from issuer.services import accounts
@@ -88,7 +88,7 @@ def token_list(institution_slug: str) -> None:
     cli_actor()
     session = get_session()
     institution = institution_for_actor(session, institution_slug)
-    _echo_json(
+    echo_json(
         [
             {
                 "id": found.id,
@@ -191,7 +191,7 @@ def user_list(institution_slug: str) -> None:
     cli_actor()
     session = get_session()
     institution = institution_for_actor(session, institution_slug)
-    _echo_json(
+    echo_json(
         [
             {"id": u.id, "email": u.email, "name": u.name, "role": u.role.value, "active": u.active}
             for u in accounts.list_users(session, institution)
