@@ -41,11 +41,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from issuer.accounts import Role
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response, wants_json
 from issuer.models import Institution
+from issuer.models.accounts import Role
 from issuer.services import accounts
 from issuer.services.errors import NotFoundError
 

@@ -31,11 +31,11 @@ from sqlalchemy import func, inspect, select, text
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from issuer.accounts import StaffUser
 from issuer.core.keys import KeyStore
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import BadgeClass, Credential
-from issuer.models_issuing import OutboxMail
+from issuer.models.accounts import StaffUser
+from issuer.models.issuing import OutboxMail
 from issuer.services import badge_classes, institutions, issuing
 from tests.staff.support import (
     PASSWORD,

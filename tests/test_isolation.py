@@ -23,11 +23,11 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from werkzeug.routing import IntegerConverter, Rule
 
-from issuer.accounts import ApiToken, StaffUser
 from issuer.cli import main
 from issuer.core.keys import KeyStore
 from issuer.db import get_session
 from issuer.models import Credential, Institution
+from issuer.models.accounts import ApiToken, StaffUser
 from issuer.services import badge_classes
 from tests.staff.support import (
     World,
@@ -101,7 +101,7 @@ def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> Wo
 def b_objects(app: Flask, world: World) -> dict[str, Any]:
     """B's objects of the issuing feature that ``world`` does not make: a bulk job, a package
     offer waiting for approval, an outbox mail."""
-    from issuer.models_issuing import BulkJob, OfferState, OutboxMail, PackageOffer
+    from issuer.models.issuing import BulkJob, OfferState, OutboxMail, PackageOffer
 
     with app.app_context():
         session = get_session()

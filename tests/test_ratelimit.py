@@ -84,8 +84,8 @@ def test_the_sign_in_form_is_rate_limited_per_address(
     """The real ``/staff/login``: ``ISSUER_RATE_LIMIT_LOGIN`` posts per client address, across
     e-mail addresses (credential stuffing, which the per-account throttle does not see); then
     even the right password gets a readable 429 page, while another address still signs in."""
-    from issuer.accounts import Role
     from issuer.db import dispose, unit_of_work
+    from issuer.models.accounts import Role
     from issuer.services import accounts, migrate
     from tests.staff.support import PASSWORD, fast_password_hashing, login
 

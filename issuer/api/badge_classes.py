@@ -25,7 +25,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from issuer import urls
-from issuer.accounts import Role
 from issuer.api import bp
 from issuer.auth import actor_may_act_for, api_auth, current_actor, institution_for_actor
 from issuer.config import get_settings
@@ -33,6 +32,7 @@ from issuer.core.badgeclass import LANGUAGES, FieldError
 from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response
 from issuer.models import BadgeClass, Institution
+from issuer.models.accounts import Role
 from issuer.ratelimit import limit_api
 from issuer.services import badge_class_admin, badge_classes, images
 from issuer.services.badge_class_admin import BadgeClassInvalidError

@@ -30,7 +30,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.errors import error_response
 from issuer.models import BadgeClass, Institution
-from issuer.models_issuing import IdempotencyRecord
+from issuer.models.issuing import IdempotencyRecord
 from issuer.ratelimit import limit_api
 from issuer.services import badge_classes, bulk, issuing, jobs
 from issuer.services.errors import InvalidInputError, NotFoundError

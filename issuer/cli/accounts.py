@@ -13,11 +13,11 @@ import sys
 import click
 from sqlalchemy.orm import Session
 
-from issuer.accounts import Role, StaffUser
 from issuer.auth import cli_actor, institution_for_actor
 from issuer.cli.base import echo_json, main, with_app
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
+from issuer.models.accounts import Role, StaffUser
 from issuer.services import accounts
 from issuer.services.errors import NotFoundError
 

@@ -25,7 +25,7 @@ from flask import current_app
 from issuer.auth import cli_actor
 from issuer.cli.base import main, with_app
 from issuer.db import get_database, get_session, unit_of_work
-from issuer.models_issuing import BulkJob
+from issuer.models.issuing import BulkJob
 from issuer.services import badge_classes, bulk, institutions, issuing, jobs, mail
 
 

@@ -29,8 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from issuer.accounts import ApiToken, LoginThrottle, Role, StaffUser
 from issuer.models import Institution
+from issuer.models.accounts import ApiToken, LoginThrottle, Role, StaffUser
 from issuer.services import emails, institutions, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.images import CleanImage

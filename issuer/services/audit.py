@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from issuer.models_audit import AuditEvent
+from issuer.models.audit import AuditEvent
 from issuer.services.errors import InvalidInputError
 
 #: The actions this service records; others are refused so a typo cannot create a new kind.

@@ -23,7 +23,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from issuer.accounts import BadgeClassAdoption, PackageSetting
 from issuer.core.badgeclass import (
     BadgeClassData,
     FieldError,
@@ -32,6 +31,7 @@ from issuer.core.badgeclass import (
     validate_badge_class,
 )
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
+from issuer.models.accounts import BadgeClassAdoption, PackageSetting
 from issuer.services import badge_classes
 from issuer.services.errors import InvalidInputError, NotFoundError
 from issuer.services.images import CleanImage, default_artwork

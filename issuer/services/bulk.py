@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from issuer.core.errors import EngineError
 from issuer.models import BadgeClass, Institution
-from issuer.models_issuing import BulkJob, BulkJobRow, JobState, RowState
+from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState
 from issuer.services import audit, badge_classes, issuing, status, texts
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 

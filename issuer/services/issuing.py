@@ -53,8 +53,8 @@ from issuer.core.did import verification_method_id
 from issuer.core.errors import EngineError, UndefinedTermError
 from issuer.core.keys import KeyStore
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
-from issuer.models_audit import AuditEvent
-from issuer.models_issuing import MailState, OutboxMail
+from issuer.models.audit import AuditEvent
+from issuer.models.issuing import MailState, OutboxMail
 from issuer.services import (
     audit,
     badge_classes,

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from issuer.config import ConfigError
 from issuer.db import is_transient_conflict
-from issuer.models_issuing import BulkJob, JobState
+from issuer.models.issuing import BulkJob, JobState
 from issuer.services import bulk, issuing
 
 #: Flask config key (``ISSUER_JOB_RUNNER``): "thread", "inline" or "rq"; the default is "rq"

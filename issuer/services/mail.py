@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from issuer import config, urls
 from issuer.models import Credential, Institution
-from issuer.models_issuing import MailState, OutboxMail
+from issuer.models.issuing import MailState, OutboxMail
 from issuer.services import emails
 
 #: Flask config key: "thread" (default), "sync" or "off" (see the module docstring).

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from issuer import urls
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.models_issuing import StatusList
+from issuer.models.issuing import StatusList
 from issuer.services import audit, keys, status
 from issuer.services.audit import AuditActor
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
-from issuer.models_issuing import OfferState, PackageOffer
+from issuer.models.issuing import OfferState, PackageOffer
 from issuer.services import audit, badge_classes, status
 from issuer.services.errors import ConflictError, NotFoundError
 

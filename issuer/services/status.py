@@ -65,7 +65,7 @@ from issuer.core.status_list import (
     status_list_credential,
 )
 from issuer.models import Institution
-from issuer.models_issuing import StatusAllocation, StatusList
+from issuer.models.issuing import StatusAllocation, StatusList
 from issuer.services import institutions, keys
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 

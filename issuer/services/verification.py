@@ -67,7 +67,7 @@ from issuer.core.verifier import (
 )
 from issuer.db import get_session
 from issuer.models import BadgeClassVersion, Credential, Institution, KeyStatus, SigningKey
-from issuer.models_issuing import StatusAllocation, StatusList
+from issuer.models.issuing import StatusAllocation, StatusList
 from issuer.services import institutions, status
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 

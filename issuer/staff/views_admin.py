@@ -10,10 +10,10 @@ from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from issuer.accounts import Role
 from issuer.auth import current_actor, login_required
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
+from issuer.models.accounts import Role
 from issuer.services import accounts, images
 from issuer.services.errors import ServiceError
 from issuer.services.institutions import InstitutionDetails

@@ -14,7 +14,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from issuer.accounts import Role
 from issuer.auth import actor_may_act_for, current_actor, login_required
 from issuer.core import eu_vocabularies as vocab
 from issuer.core.badgeclass import (
@@ -26,6 +25,7 @@ from issuer.core.badgeclass import (
 from issuer.db import get_session, unit_of_work
 from issuer.i18n import current_language
 from issuer.models import BadgeClass, Institution
+from issuer.models.accounts import Role
 from issuer.services import badge_class_admin, badge_classes, images
 from issuer.services.badge_class_admin import BadgeClassInvalidError
 from issuer.services.errors import InvalidInputError

@@ -28,7 +28,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.i18n import current_language
 from issuer.models import BadgeClassVersion, Credential, Institution
-from issuer.models_audit import AuditEvent
+from issuer.models.audit import AuditEvent
 from issuer.services import audit, badge_classes, issuing, revocation
 from issuer.services.errors import ConflictError, InvalidInputError
 

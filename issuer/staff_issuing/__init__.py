@@ -23,7 +23,7 @@ from issuer.auth import Role, current_actor, login_required
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
-from issuer.models_issuing import BulkJob, MailState, OutboxMail
+from issuer.models.issuing import BulkJob, MailState, OutboxMail
 from issuer.services import badge_classes, bulk, issuing, jobs, mail, stacking
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.staff.common import error_page, institution_or_chooser, institution_url, render

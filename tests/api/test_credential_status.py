@@ -9,10 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from issuer.accounts import Role
 from issuer.db import get_session
 from issuer.models import Credential
-from issuer.models_audit import AuditEvent
+from issuer.models.accounts import Role
+from issuer.models.audit import AuditEvent
 from tests.verify.helpers import (
     Scenario,
     create_token,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.models_issuing import OutboxMail
+from issuer.models.issuing import OutboxMail
 from issuer.services import institutions, issuing
 from tests.db_errors import lost_race, read_only_database
 from tests.learner.support import (

@@ -32,10 +32,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from issuer import create_app
-from issuer.accounts import Role
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session, unit_of_work
 from issuer.models import Credential
+from issuer.models.accounts import Role
 from issuer.services import (
     accounts,
     badge_class_admin,

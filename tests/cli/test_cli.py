@@ -330,7 +330,7 @@ def test_issue_records_the_cli_as_the_audit_actor(app: Flask, initialised: Flask
     the service is told who acts and never asks the web layer."""
     from sqlalchemy import select
 
-    from issuer.models_audit import AuditEvent
+    from issuer.models.audit import AuditEvent
 
     result = ok(
         initialised,

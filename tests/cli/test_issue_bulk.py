@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from issuer.cli import main
 from issuer.db import get_session
 from issuer.models import Credential
-from issuer.models_issuing import BulkJob, JobState
+from issuer.models.issuing import BulkJob, JobState
 from issuer.services.audit import SystemActor
 from tests.learner.support import (
     World,

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from issuer.cli import main
 from issuer.db import get_session, unit_of_work
-from issuer.models_audit import AuditEvent
-from issuer.models_issuing import StatusList
+from issuer.models.audit import AuditEvent
+from issuer.models.issuing import StatusList
 from issuer.services import institutions, status
 from tests.verify.helpers import MICRO, Scenario, issue, scenario, served_status, templates_dir
 

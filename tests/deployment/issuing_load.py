@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from issuer.models import Credential, Institution
-from issuer.models_issuing import IdempotencyRecord, StatusAllocation, StatusList
+from issuer.models.issuing import IdempotencyRecord, StatusAllocation, StatusList
 from issuer.services.status import PURPOSES, REVOCATION, list_url
 from tests.deployment.server import Client, Deployment
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from issuer.accounts import Role
 from issuer.core.keys import KeyStore
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution
+from issuer.models.accounts import Role
 from issuer.services import accounts, badge_classes, institutions, issuing, keys
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL, PASSPHRASE, badge_template, write_template

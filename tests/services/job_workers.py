@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from issuer.db import get_database
-from issuer.models_issuing import BulkJob, BulkJobRow, RowState
+from issuer.models.issuing import BulkJob, BulkJobRow, RowState
 
 BIN = Path(sys.executable).parent
 T = TypeVar("T")

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from issuer.accounts import ApiToken, LoginThrottle, Role
 from issuer.core.keys import KeyStore
 from issuer.models import Institution
+from issuer.models.accounts import ApiToken, LoginThrottle, Role
 from issuer.services import accounts, institutions
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.images import check_image

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from issuer.core.keys import KeyStore
-from issuer.models_audit import AuditEvent
+from issuer.models.audit import AuditEvent
 from issuer.services import audit, institutions
 from issuer.services.audit import AuditFilter, SystemActor
 from issuer.services.errors import InvalidInputError

@@ -19,8 +19,8 @@ from issuer.core.dataintegrity import sign
 from issuer.core.errors import UndefinedTermError
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import Credential, SigningKey
-from issuer.models_audit import AuditEvent
-from issuer.models_issuing import BulkJobRow, OutboxMail, RowState, StatusAllocation
+from issuer.models.audit import AuditEvent
+from issuer.models.issuing import BulkJobRow, OutboxMail, RowState, StatusAllocation
 from issuer.services import audit, badge_classes, bulk, institutions, issuing, jobs, mail
 from issuer.services.audit import SystemActor
 from tests.learner.support import (

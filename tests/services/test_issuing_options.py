@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from issuer.db import get_session
 from issuer.models import Credential
-from issuer.models_audit import AuditEvent
-from issuer.models_issuing import OutboxMail
+from issuer.models.audit import AuditEvent
+from issuer.models.issuing import OutboxMail
 from issuer.services import issuing, verification
 from tests.learner.support import (
     BASE_URL,

@@ -18,7 +18,7 @@ from issuer.cli import main
 from issuer.config import ConfigError, from_environment
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
-from issuer.models_issuing import BulkJob, JobState
+from issuer.models.issuing import BulkJob, JobState
 from issuer.services import badge_classes, bulk, institutions, jobs
 from issuer.services.audit import SystemActor
 from tests.db_errors import lost_race

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
-from issuer.models_issuing import BulkJob, BulkJobRow, JobState, RowState, StatusAllocation
+from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState, StatusAllocation
 from issuer.services import badge_classes, bulk, institutions, issuing, verification
 from issuer.services.audit import SystemActor
 from tests.conftest import BASE_URL

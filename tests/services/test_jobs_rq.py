@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
-from issuer.models_issuing import BulkJob, JobState
+from issuer.models.issuing import BulkJob, JobState
 from issuer.services import badge_classes, bulk, institutions, jobs, jobs_rq
 from issuer.services.audit import SystemActor
 from tests.learner.support import (

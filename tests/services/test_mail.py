@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from issuer.db import get_session, unit_of_work
-from issuer.models_issuing import MailState, OutboxMail
+from issuer.models.issuing import MailState, OutboxMail
 from issuer.services import issuing, mail
 from tests.learner.support import (
     BASE_URL,

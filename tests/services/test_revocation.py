@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, KeyStatus
-from issuer.models_audit import AuditEvent
-from issuer.models_issuing import StatusList
+from issuer.models.audit import AuditEvent
+from issuer.models.issuing import StatusList
 from issuer.services import (
     badge_classes,
     institutions,

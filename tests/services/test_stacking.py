@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, BadgeClassVersion, Credential
-from issuer.models_issuing import OfferState, PackageOffer
+from issuer.models.issuing import OfferState, PackageOffer
 from issuer.services import (
     audit,
     badge_class_admin,

@@ -21,7 +21,7 @@ from issuer.core.status_list import (
     encode_list,
 )
 from issuer.db import get_database, get_session, unit_of_work
-from issuer.models_issuing import StatusAllocation, StatusList
+from issuer.models.issuing import StatusAllocation, StatusList
 from issuer.services import institutions, status, verification
 from tests.conftest import BASE_URL
 from tests.learner.support import (

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from issuer.db import get_database, unit_of_work
 from issuer.models import Institution
-from issuer.models_issuing import StatusAllocation
+from issuer.models.issuing import StatusAllocation
 from issuer.services import badge_classes, institutions, issuing, status
 from issuer.services.audit import SystemActor
 from issuer.services.errors import InvalidInputError

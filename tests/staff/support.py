@@ -18,9 +18,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from issuer.accounts import Role
 from issuer.core.keys import KeyStore
 from issuer.db import get_session
+from issuer.models.accounts import Role
 from issuer.services import accounts, badge_class_admin, badge_classes, institutions, issuing
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL

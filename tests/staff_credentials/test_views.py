@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from issuer.accounts import Role
+from issuer.models.accounts import Role
 from tests.verify.helpers import (
     Scenario,
     create_staff,

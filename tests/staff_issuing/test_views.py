@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from issuer.accounts import Role
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.models_issuing import BulkJob, OutboxMail
+from issuer.models.accounts import Role
+from issuer.models.issuing import BulkJob, OutboxMail
 from issuer.services import accounts, badge_classes, institutions
 from tests.db_errors import read_only_database
 from tests.learner.support import (

@@ -23,11 +23,11 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from issuer import paths
-from issuer.accounts import Role
 from issuer.config import get_settings
 from issuer.core.baking import bake_png, bake_svg
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution
+from issuer.models.accounts import Role
 from issuer.services import accounts, badge_classes, institutions, issuing, keys, revocation
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails

@@ -18,7 +18,7 @@ from issuer.cli import main
 from issuer.core.keys import KeyStore
 from issuer.core.status_list import check_status
 from issuer.db import get_session, unit_of_work
-from issuer.models_issuing import StatusList
+from issuer.models.issuing import StatusList
 from issuer.services import issuing, keys, revocation, status
 from tests.conftest import BASE_URL
 from tests.db_errors import read_only_database

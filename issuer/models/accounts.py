@@ -1,6 +1,6 @@
 """Staff accounts, API tokens, sign-in throttling and adopted national badge classes (models).
 
-Kept out of ``issuer/models.py`` so that the accounts feature owns its tables; they share the
+One module of the ``issuer.models`` package, beside ``core``; its tables share the
 same ``Base`` (and thus the same metadata, which Alembic compares in ``tests/test_migrations``).
 Secrets are never stored: passwords as argon2id hashes, API tokens as SHA-256 digests (tokens
 are 256-bit random strings, so a fast hash is enough; a slow one only matters for guessable
@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from issuer.db import Base, utc_now
-from issuer.models import BadgeClass, Institution
+from issuer.models.core import BadgeClass, Institution
 
 
 class Role(enum.StrEnum):

@@ -1,7 +1,7 @@
 """Tables of issuing: status lists and their allocations, idempotency keys, bulk jobs and their
 rows, package (stack) offers, and the mail outbox.
 
-Kept out of ``issuer/models.py`` so that the issuing feature owns its tables; they share the
+One module of the ``issuer.models`` package, beside ``core``; its tables share the
 same ``Base`` (and thus the same metadata, which Alembic compares in ``tests/test_migrations``).
 
 Plain e-mail addresses are never stored on credentials (only the salted ``identityHash`` and the
@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from issuer.db import Base, utc_now
-from issuer.models import BadgeClass, Credential, Institution
+from issuer.models.core import BadgeClass, Credential, Institution
 
 
 def _enum(kind: type[enum.StrEnum], name: str, length: int = 16) -> Enum:

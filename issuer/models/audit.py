@@ -1,6 +1,6 @@
 """The audit log (model): who did what to which credential or key, when and why.
 
-Kept out of ``issuer/models.py`` so that the audit feature owns its table; it shares the same
+One module of the ``issuer.models`` package, beside ``core``; its table shares the same
 ``Base`` (and metadata). Rows are only ever added: nothing in the service updates or deletes an
 audit event.
 """
@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from issuer.db import Base, utc_now
-from issuer.models import Institution
+from issuer.models.core import Institution
 
 
 class AuditEvent(Base):

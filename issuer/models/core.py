@@ -204,11 +204,3 @@ class Credential(Base):
 
     institution: Mapped[Institution] = relationship()
     badge_class_version: Mapped[BadgeClassVersion] = relationship()
-
-
-# The feature modules' tables share Base.metadata (Alembic and tests/test_migrations compare it).
-from issuer import (  # noqa: E402
-    accounts,  # noqa: F401 - staff users, API tokens
-    models_audit,  # noqa: F401 - the audit log
-    models_issuing,  # noqa: F401 - status lists, jobs, outbox
-)
