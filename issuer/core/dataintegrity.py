@@ -50,8 +50,8 @@ from issuer.core.errors import (
 )
 from issuer.core.lru import BoundedCache
 from issuer.core.multikey import decode_public_key, public_key_bytes
+from issuer.core.proof_options import ProofOptionsView, proof_options_view
 from issuer.core.resolver import KeyResolver, ResolutionError, ResolvedKey
-from issuer.core.signed_view import ProofOptionsView, proof_options_view
 
 DATA_INTEGRITY_PROOF = "DataIntegrityProof"
 EDDSA_RDFC_2022 = "eddsa-rdfc-2022"

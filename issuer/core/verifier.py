@@ -419,13 +419,17 @@ VIEWS: BoundedCache[bytes, SignedView] = BoundedCache(4096)
 
 
 def read_signed_view(
-    document: dict[str, Any], loader: DocumentLoader | None, source: SourceKey | None
+    document: dict[str, Any] | Callable[[], dict[str, Any]],
+    loader: DocumentLoader | None,
+    source: SourceKey | None,
 ) -> SignedView:
-    """``signed_view`` of the document without its proofs, remembered per source text."""
+    """``signed_view`` of the document without its proofs, remembered per source text.
+    ``document`` may be a function that parses it, called only when the view is not known."""
     key = source.derive("view") if source is not None else None
     known = VIEWS.get(key) if key is not None else None
     if known is None:
-        known = signed_view({k: v for k, v in document.items() if k != "proof"}, loader)
+        parsed = document() if callable(document) else document
+        known = signed_view({k: v for k, v in parsed.items() if k != "proof"}, loader)
         if key is not None:
             VIEWS.put(key, known)
     return known

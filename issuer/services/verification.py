@@ -658,10 +658,15 @@ class VerificationResult:
 
 
 def _stored_view(stored: OwnCredential) -> SignedView:
-    """The signed view of the text we stored (remembered per text)."""
-    document = json.loads(stored.signed_json)
-    assert isinstance(document, dict)
-    return read_signed_view(document, None, SourceKey(stored.signed_json))
+    """The signed view of the text we stored (remembered per text: the text is parsed only
+    when its view is not known yet)."""
+
+    def parse() -> dict[str, Any]:
+        document = json.loads(stored.signed_json)
+        assert isinstance(document, dict)
+        return document
+
+    return read_signed_view(parse, None, SourceKey(stored.signed_json))
 
 
 def own_record(session: Session, view: SignedView, base_url: str) -> OwnCredential | None:

@@ -15,11 +15,11 @@ from issuer.core.did import did_key_for
 from issuer.core.errors import DocumentLoaderError
 from issuer.core.keys import generate_private_key
 from issuer.core.multikey import encode_public_key
+from issuer.core.proof_options import proof_options_view
 from issuer.core.resolver import standard_resolver
 from issuer.core.signed_view import (
     BITSTRING_STATUS_LIST_ENTRY,
     parse_term,
-    proof_options_view,
     signed_view,
 )
 from issuer.core.verifier import verify_credential
