@@ -25,12 +25,12 @@ _embedded_database = os.environ.get("ISSUER_DATABASE_URL", "sqlite").startswith(
 # /verify/<id> at 16 connections, runs alternated: gthread 518 and 593 req/s, p99 60 and 45
 # ms; sync 631 and 808 req/s, p99 36 and 32 ms; 2026-11-23).
 # On PostgreSQL a second thread overlaps a worker's waits on the database server; there the
-# gthread worker of issuer.gunicorn_worker closes a keep-alive connection after
+# gthread worker of issuer.web.gunicorn_worker closes a keep-alive connection after
 # GUNICORN_KEEPALIVE_REQUESTS (100) requests so that connections do not all stay on the worker
 # that accepted them. (Two threads on SQLite only took turns on the GIL: 628 -> 670 and
 # 332 -> 413 req/s with one.) GUNICORN_THREADS overrides; more than one means gthread.
 threads = int(os.environ.get("GUNICORN_THREADS", "1" if _embedded_database else "2"))
-worker_class = "sync" if threads == 1 else "issuer.gunicorn_worker.BalancingThreadWorker"
+worker_class = "sync" if threads == 1 else "issuer.web.gunicorn_worker.BalancingThreadWorker"
 # Not on by default: SO_REUSEPORT (``--reuse-port``, e.g. GUNICORN_CMD_ARGS="--reuse-port").
 # With it each worker listens on a socket of its own (gunicorn >= 23 opens it in the worker)
 # and the kernel spreads connections over the workers by address hash: wrk's 16 keep-alive
@@ -41,7 +41,7 @@ worker_class = "sync" if threads == 1 else "issuer.gunicorn_worker.BalancingThre
 # Unix-socket binds and inherited sockets always keep the shared socket (``on_starting``).
 reuse_port = False
 # The app is loaded and warmed up once in the master, then forked (``when_ready``,
-# ``issuer.warmup``): a worker starts ready, also when it replaces one (max_requests), instead
+# ``issuer.web.warmup``): a worker starts ready, also when it replaces one (max_requests), instead
 # of spending seconds of processor time compiling contexts, schema and templates on its first
 # requests while the other worker takes over every connection opened meanwhile (keep-alive
 # connections then stay there). Code changes need a restart, not a HUP.
@@ -100,12 +100,12 @@ def child_exit(server: Any, worker: Any) -> None:
 
 def when_ready(server: Any) -> None:
     # Runs in the master after the app was loaded (preload_app) and before any worker forks.
-    from issuer.warmup import warm_up
+    from issuer.web.warmup import warm_up
 
     warm_up(server.app.wsgi())
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    from issuer.warmup import forget_inherited_connections
+    from issuer.web.warmup import forget_inherited_connections
 
     forget_inherited_connections(server.app.wsgi())

@@ -20,7 +20,7 @@ from issuer.core.dataintegrity import sign
 
 def template_png(svg: bytes) -> bytes:
     """The template rendered to PNG as the service renders it (512 px, resvg)."""
-    from issuer.learner.artwork import render_png
+    from issuer.web.learner.artwork import render_png
 
     return render_png(svg)
 

@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from issuer import api, config, db, errors, i18n, observability, public, ratelimit, security
+    from issuer import config, db, web
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.defaults(app.instance_path))
@@ -41,26 +41,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     config.init_app(app)
     db.init_app(app)
-    errors.init_app(app)
-    i18n.init_app(app)
-    security.init_app(app)
-    ratelimit.init_app(app)
-    observability.init_app(app)
-    app.register_blueprint(public.bp)
-    app.register_blueprint(api.bp)
-    from issuer import staff_credentials, verify  # issue 5: verification pages, credentials UI
-
-    app.register_blueprint(verify.bp)
-    app.register_blueprint(staff_credentials.bp)
-    from issuer import catalog, staff  # issue 3: staff UI, public catalogue
-
-    app.register_blueprint(staff.bp)
-    app.register_blueprint(catalog.bp)
-    from issuer import learner, staff_issuing  # issue 4: learner pages, issuing UI, jobs
-
-    learner.init_app(app)
-    staff_issuing.init_app(app)
-    from issuer import auth  # after the blueprints: it exempts the API ones from CSRF checks
-
-    auth.init_app(app)
+    web.init_app(app)
     return app

@@ -36,7 +36,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_LOG_LEVEL": "LOG_LEVEL",
     "ISSUER_REMOTE_FETCH": "REMOTE_FETCH",
     "ISSUER_SMTP_URL": "SMTP_URL",
-    # Read by issuer/security.py, issuer/ratelimit.py and issuer/observability.py.
+    # Read by issuer/web/security.py, issuer/web/ratelimit.py and issuer/web/observability.py.
     "ISSUER_MAX_REQUEST_BYTES": "MAX_REQUEST_BYTES",
     "ISSUER_PROXY_FIX": "PROXY_FIX",
     "ISSUER_RATE_LIMITS": "RATE_LIMITS",

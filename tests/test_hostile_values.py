@@ -24,10 +24,11 @@ from flask import Flask
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from issuer import create_app, ratelimit
+from issuer import create_app
 from issuer.core.keys import KeyStore
 from issuer.db import dispose
 from issuer.services import migrate
+from issuer.web import ratelimit
 from tests.staff.support import PASSWORD, World, bearer, fast_password_hashing, make_world
 
 #: Integers the database cannot hold: beyond PostgreSQL's INTEGER, beyond 64 bits (SQLite,

@@ -8,7 +8,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from issuer.i18n import TRANSLATIONS_DIR, compile_catalogs, normalize_language
+from issuer.web.i18n import TRANSLATIONS_DIR, compile_catalogs, normalize_language
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -168,7 +168,7 @@ def _url(app: Flask, rule: Rule, world: World, extra: dict[str, Any], **query: s
 
 
 def _is_int(rule: Rule, name: str) -> bool:
-    # A subclass too: the app bounds its ints (issuer.security.BoundedIntegerConverter).
+    # A subclass too: the app bounds its ints (issuer.web.security.BoundedIntegerConverter).
     return isinstance(rule._converters[name], IntegerConverter)
 
 

@@ -1,4 +1,4 @@
-"""Request ids, structured logs and Prometheus metrics (issuer/observability.py)."""
+"""Request ids, structured logs and Prometheus metrics (issuer/web/observability.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer import create_app
-from issuer.observability import loggable_path, path_holds_secret
+from issuer.web.observability import loggable_path, path_holds_secret
 
 
 def test_every_response_has_a_request_id(client: FlaskClient) -> None:

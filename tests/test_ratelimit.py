@@ -1,4 +1,4 @@
-"""Rate limits come from configuration and answer 429 (issuer/ratelimit.py)."""
+"""Rate limits come from configuration and answer 429 (issuer/web/ratelimit.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from issuer import create_app
-from issuer.ratelimit import limit_api, limit_login, limit_verify
+from issuer.web.ratelimit import limit_api, limit_login, limit_verify
 
 _apps = itertools.count()
 

@@ -1,4 +1,4 @@
-"""Security headers, request size limits, cookie hardening (issuer/security.py)."""
+"""Security headers, request size limits, cookie hardening (issuer/web/security.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer import create_app
-from issuer.security import PAGE_CSP
+from issuer.web.security import PAGE_CSP
 
 
 def test_pages_carry_a_strict_csp_and_hardening_headers(client: FlaskClient) -> None:

@@ -1,7 +1,7 @@
 """``merkki token ...`` and ``merkki user ...``: API tokens and staff accounts from the shell.
 
-Attached to the ``merkki`` group by the import at the bottom of ``issuer/cli.py``. The operator
-at the shell acts for any institution (``issuer.auth.cli_actor``). Secrets are printed once, on
+Attached to the ``merkki`` group by ``issuer/cli/__init__.py``. The operator at the shell acts
+for any institution (``issuer.services.actors.CLI_ACTOR``). Secrets are printed once, on
 stdout and alone, so that scripts can capture them (``TOKEN=$(merkki token create ...)``);
 everything else goes to stderr.
 """
@@ -13,12 +13,12 @@ import sys
 import click
 from sqlalchemy.orm import Session
 
-from issuer.auth import cli_actor, institution_for_actor
 from issuer.cli.base import echo_json, main, with_app
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
 from issuer.models.accounts import Role, StaffUser
 from issuer.services import accounts
+from issuer.services.actors import CLI_ACTOR, institution_for
 from issuer.services.errors import NotFoundError
 
 DEMO_ADMIN_EMAIL = "demo@merkki.test"
@@ -70,9 +70,9 @@ def token() -> None:
 )
 @with_app
 def token_create(institution_slug: str, name: str, role: str) -> None:
-    actor = cli_actor()
+    actor = CLI_ACTOR
     with unit_of_work() as session:
-        institution = institution_for_actor(session, institution_slug)
+        institution = institution_for(session, CLI_ACTOR, institution_slug)
         created = accounts.create_token(
             session, institution, name=name, role=Role(role), created_by=actor.label
         )
@@ -85,9 +85,8 @@ def token_create(institution_slug: str, name: str, role: str) -> None:
 @click.option("--institution", "institution_slug", required=True, help="Institution slug.")
 @with_app
 def token_list(institution_slug: str) -> None:
-    cli_actor()
     session = get_session()
-    institution = institution_for_actor(session, institution_slug)
+    institution = institution_for(session, CLI_ACTOR, institution_slug)
     echo_json(
         [
             {
@@ -110,9 +109,8 @@ def token_list(institution_slug: str) -> None:
 @click.argument("token_id", type=int)
 @with_app
 def token_revoke(institution_slug: str, token_id: int) -> None:
-    cli_actor()
     with unit_of_work() as session:
-        institution = institution_for_actor(session, institution_slug)
+        institution = institution_for(session, CLI_ACTOR, institution_slug)
         accounts.revoke_token(session, accounts.get_token(session, institution, token_id))
     click.echo(f"revoked API token {token_id}", err=True)
 
@@ -139,7 +137,6 @@ def user() -> None:
 def user_create(
     institution_slug: str | None, email: str, role: str, name: str | None, password_stdin: bool
 ) -> None:
-    cli_actor()
     chosen = Role(role)
     if chosen is Role.SERVICE_ADMIN and institution_slug:
         raise click.ClickException("a service admin belongs to no institution; omit --institution")
@@ -147,7 +144,9 @@ def user_create(
         raise click.ClickException(f"--institution is required for the role {role}")
     password = _password_from_stdin() if password_stdin else None
     with unit_of_work() as session:
-        institution = institution_for_actor(session, institution_slug) if institution_slug else None
+        institution = (
+            institution_for(session, CLI_ACTOR, institution_slug) if institution_slug else None
+        )
         created = accounts.create_user(
             session, institution=institution, email=email, role=chosen, name=name, password=password
         )
@@ -168,7 +167,6 @@ def user_create(
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_app
 def user_password(email: str, password_stdin: bool) -> None:
-    cli_actor()
     password = _password_from_stdin() if password_stdin else None
     with unit_of_work() as session:
         found: StaffUser | None = accounts.find_user_by_email(session, email)
@@ -188,9 +186,8 @@ def user_password(email: str, password_stdin: bool) -> None:
 @click.option("--institution", "institution_slug", required=True, help="Institution slug.")
 @with_app
 def user_list(institution_slug: str) -> None:
-    cli_actor()
     session = get_session()
-    institution = institution_for_actor(session, institution_slug)
+    institution = institution_for(session, CLI_ACTOR, institution_slug)
     echo_json(
         [
             {"id": u.id, "email": u.email, "name": u.name, "role": u.role.value, "active": u.active}

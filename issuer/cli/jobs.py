@@ -22,11 +22,11 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from issuer.auth import cli_actor
 from issuer.cli.base import main, with_app
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models.issuing import BulkJob
 from issuer.services import badge_classes, bulk, institutions, issuing, jobs, mail
+from issuer.services.actors import CLI_ACTOR
 
 
 def _read(path: Path) -> bytes:
@@ -91,7 +91,7 @@ def _run_with_progress(job_id: int, total: int) -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @with_app
 def issue_bulk(institution_slug: str, badge_reference: str, lang: str, file: Path) -> None:
-    actor = cli_actor()
+    actor = CLI_ACTOR
     session = get_session()
     institution = institutions.get_institution(session, institution_slug)
     badge_class = badge_classes.get_badge_class(session, badge_reference)
@@ -157,7 +157,6 @@ jobs_group.name = "jobs"
 )
 @with_app
 def jobs_run(wait: bool) -> None:
-    cli_actor()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     started = time.monotonic()
 
@@ -181,7 +180,6 @@ def jobs_worker(burst: bool) -> None:
 
     from issuer.services import jobs_rq
 
-    cli_actor()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     url = jobs.job_settings(app).redis_url
     if url is None:

@@ -10,7 +10,6 @@ import click
 from sqlalchemy.orm import Session
 
 from issuer import urls
-from issuer.auth import cli_actor
 from issuer.cli.accounts import DEMO_ADMIN_EMAIL, ensure_demo_admin
 from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import Settings, get_settings
@@ -25,6 +24,7 @@ from issuer.services import (
     status,
     verification,
 )
+from issuer.services.actors import CLI_ACTOR
 
 
 @main.command(help="Create or upgrade the database and load badge_templates/ (idempotent).")
@@ -196,7 +196,7 @@ def issue(institution_slug: str, badge_reference: str, email: str, name: str, la
             lang,
             base_url=settings.base_url,
             keystore=keystore,
-            actor=cli_actor(),
+            actor=CLI_ACTOR,
         )
         signed_json = credential.signed_json
     click.echo(signed_json)

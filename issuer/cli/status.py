@@ -12,12 +12,12 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from issuer.auth import cli_actor
 from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
 from issuer.services import institutions, issuing, revocation
+from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
 
@@ -40,7 +40,7 @@ def _time(value: Any) -> str | None:
 
 def _act(reference: str, action: str, reason: str | None) -> None:
     base_url = get_settings().base_url
-    actor: AuditActor = cli_actor()
+    actor: AuditActor = CLI_ACTOR
     with unit_of_work() as session:
         credential = revocation.find_credential(session, reference, base_url)
         revocation.change_status(session, credential, action, actor=actor, reason=reason)
@@ -119,7 +119,7 @@ def key_rotate(institution_slug: str) -> None:
     settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
         found = _institution(session, institution_slug)
-        change = revocation.rotate_key(session, found, keystore, actor=cli_actor())
+        change = revocation.rotate_key(session, found, keystore, actor=CLI_ACTOR)
         did = institutions.institution_did(found, settings.base_url)
         rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]
     click.echo(f"new active key {change.key.key_id}", err=True)
@@ -140,7 +140,7 @@ def key_compromised(institution_slug: str, key_id: str, reason: str | None) -> N
     with unit_of_work() as session:
         found = _institution(session, institution_slug)
         change = revocation.withdraw_compromised_key(
-            session, found, key_id, keystore, actor=cli_actor(), reason=reason
+            session, found, key_id, keystore, actor=CLI_ACTOR, reason=reason
         )
         did = institutions.institution_did(found, settings.base_url)
         rows = [_key_json(k, did) for k in revocation.list_keys(session, found)]

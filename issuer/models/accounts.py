@@ -29,7 +29,7 @@ from issuer.models.core import BadgeClass, Institution
 
 class Role(enum.StrEnum):
     """What a staff member or API token may do. A service admin passes every check; an
-    institution admin can do everything an issuer can (``issuer.auth.has_role``)."""
+    institution admin can do everything an issuer can (``issuer.web.auth.has_role``)."""
 
     SERVICE_ADMIN = "service_admin"
     INSTITUTION_ADMIN = "institution_admin"

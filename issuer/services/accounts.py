@@ -54,7 +54,7 @@ def dummy_password_hash() -> str:
     """Verified against when the e-mail address is unknown, so that a wrong address costs as
     much time as a wrong password (no account enumeration by timing). Made on first use, not at
     import: an argon2 hash takes ~0.15 s and 64 MiB, which every CLI command paid before; the
-    gunicorn master makes it while warming up (issuer.warmup), so workers inherit it."""
+    gunicorn master makes it while warming up (issuer.web.warmup), so workers inherit it."""
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
@@ -422,7 +422,7 @@ def authenticate_token(
 
 def _touch(session: Session, token: ApiToken, moment: datetime) -> None:
     """Record use (at most once per ``TOKEN_TOUCH_INTERVAL``, it costs a write). The caller,
-    ``issuer.auth.api_auth``, commits it at once: a read-only request never commits, and the
+    ``issuer.web.auth.api_auth``, commits it at once: a read-only request never commits, and the
     record should not depend on the request succeeding."""
     if token.last_used_at is not None and moment - token.last_used_at < TOKEN_TOUCH_INTERVAL:
         return

@@ -50,7 +50,7 @@ CSV_COLUMNS = ("time", "actor_kind", "actor_id", "actor", "action", "target", "r
 
 
 class AuditActor(Protocol):
-    """Who acts: ``issuer.auth.Actor`` fits (kind, id, label)."""
+    """Who acts: ``issuer.web.auth.Actor`` fits (kind, id, label)."""
 
     @property
     def kind(self) -> str: ...

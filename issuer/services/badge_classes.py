@@ -139,7 +139,7 @@ def list_badge_classes(session: Session) -> list[BadgeClass]:
     return list(session.scalars(select(BadgeClass).order_by(BadgeClass.slug)))
 
 
-#: The largest id an INTEGER primary key holds on PostgreSQL (``issuer.security.MAX_DB_INT``).
+#: The largest id an INTEGER primary key holds on PostgreSQL (``issuer.web.security.MAX_DB_INT``).
 MAX_ID = 2**31 - 1
 
 

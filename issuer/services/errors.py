@@ -1,5 +1,5 @@
 """Errors the services raise on purpose. Each has a short ``code``; none knows about HTTP
-(``issuer.errors`` maps codes to statuses, the CLI prints the message)."""
+(``issuer.web.errors`` maps codes to statuses, the CLI prints the message)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ What is stored is never the bytes as uploaded:
 
 A file whose bytes are not the type its name or media type claims is refused, as is one over
 ``MAX_IMAGE_BYTES``. The public routes serve SVG with a restrictive Content-Security-Policy as a
-second line of defence (``issuer.public``).
+second line of defence (``issuer.web.public``).
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def profile(institution: Institution, base_url: str, lang: str) -> dict[str, Any
 
 
 def logo_url(institution: Institution, base_url: str) -> str | None:
-    """Where the institution's logo is served (issuer.catalog), when it has one: the issuer
+    """Where the institution's logo is served (issuer.web.catalog), when it has one: the issuer
     Profile's ``image`` (OB 3.0 Profile.image), which verifiers and wallets show."""
     if institution.logo is None or institution.logo_media_type is None:
         return None

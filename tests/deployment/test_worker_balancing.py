@@ -6,7 +6,7 @@ a client that sends its headers and never its body) does not hold anyone else's 
 other worker answers them all. A threaded worker with one thread would also accept while stuck
 and queue the connections it took behind the stuck request.
 
-On PostgreSQL (two threads, ``issuer.gunicorn_worker.BalancingThreadWorker``) a keep-alive
+On PostgreSQL (two threads, ``issuer.web.gunicorn_worker.BalancingThreadWorker``) a keep-alive
 connection is closed after ``GUNICORN_KEEPALIVE_REQUESTS`` requests, so that a client's
 connections do not all stay on one worker.
 """

@@ -13,9 +13,9 @@ from PIL import Image
 
 from issuer.core.baking import unbake
 from issuer.db import unit_of_work
-from issuer.learner import artwork
 from issuer.services import badge_class_admin, institutions
 from issuer.services.images import SVG, CleanImage, check_image
+from issuer.web.learner import artwork
 from tests.learner.support import (
     World,
     issue,

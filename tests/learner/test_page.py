@@ -149,7 +149,7 @@ def test_baked_images_carry_the_exact_signed_credential_which_verifies(
 def test_png_artwork_is_baked_as_is_and_wrapped_for_svg(
     app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from issuer.learner import artwork
+    from issuer.web.learner import artwork
 
     picture = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(picture, "PNG")
@@ -162,7 +162,7 @@ def test_png_artwork_is_baked_as_is_and_wrapped_for_svg(
 
 
 def test_external_references_are_removed_before_rendering() -> None:
-    from issuer.learner import artwork
+    from issuer.web.learner import artwork
 
     svg = (
         b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
@@ -288,7 +288,7 @@ def test_manage_link_tokens_never_reach_the_logs(
         def broken(*args: object, **kwargs: object) -> None:
             raise RuntimeError("page facts are broken")
 
-        monkeypatch.setattr("issuer.learner.page_facts", broken)
+        monkeypatch.setattr("issuer.web.learner.page_facts", broken)
         app.config["PROPAGATE_EXCEPTIONS"] = False
         assert client.get(manage).status_code == 500
     finally:

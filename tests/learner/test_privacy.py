@@ -30,7 +30,7 @@ from tests.learner.support import (
 NAME = "Liisa Virtanen"
 EMAIL = "liisa@example.fi"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-#: Every Accept a program may send for the credential's JSON (issuer.public).
+#: Every Accept a program may send for the credential's JSON (issuer.web.public).
 JSON_ACCEPTS: list[dict[str, str]] = [
     {},
     {"Accept": "*/*"},

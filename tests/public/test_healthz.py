@@ -16,12 +16,13 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from issuer import create_app, health
+from issuer import create_app
 from issuer.config import get_settings
 from issuer.core.keys import generate_private_key
 from issuer.db import dispose, unit_of_work
 from issuer.services import institutions, keys
 from issuer.services.institutions import InstitutionDetails
+from issuer.web import health
 from tests.conftest import PASSPHRASE
 from tests.db_errors import read_only_database
 

@@ -197,7 +197,7 @@ def create_staff(app: Flask, slug: str | None, email: str, role: Role) -> int:
 
 def sign_in(client: FlaskClient, app: Flask, user_id: int) -> None:
     """Sign ``client`` in as the staff member (the session the sign-in page would create)."""
-    from issuer.auth import SESSION_STAMP, SESSION_USER
+    from issuer.web.auth import SESSION_STAMP, SESSION_USER
 
     with app.app_context():
         user = accounts.get_active_user(get_session(), user_id)

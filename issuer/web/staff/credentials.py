@@ -1,0 +1,304 @@
+"""Staff pages for issued credentials and the audit log.
+
+* ``/staff/credentials``: the institution's credentials (search, state filter), each with a
+  detail page where institution admins and issuers revoke (with a reason), suspend and
+  unsuspend. Every action is one transaction with its audit event and its status list bit.
+* ``/staff/audit``: the institution's audit log (issue, revoke, suspend, unsuspend, key
+  events), filterable, for institution admins only; ``/staff/audit.csv`` exports it.
+
+Staff of one institution never see another's credentials or events: the institution comes from
+``issuer.web.auth.institution_for_actor`` (a service admin picks one with ``?institution=<slug>``),
+and a credential of another institution is "not found".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from issuer import urls
+from issuer.config import get_settings
+from issuer.db import get_session, unit_of_work
+from issuer.models import BadgeClassVersion, Credential, Institution
+from issuer.models.audit import AuditEvent
+from issuer.services import audit, badge_classes, issuing, revocation
+from issuer.services.errors import ConflictError, InvalidInputError
+from issuer.web.auth import Role, current_actor, institution_for_actor, login_required
+from issuer.web.i18n import current_language
+
+bp = Blueprint("staff_credentials", __name__, url_prefix="/staff")
+
+PAGE_SIZE = 50
+STATES = ("active", "suspended", "revoked")
+
+
+def action_labels() -> dict[str, str]:
+    """Audit actions in the current language."""
+    return {
+        "issue": gettext("Issued"),
+        "issue_bulk": gettext("Bulk issue started"),
+        "revoke": gettext("Revoked"),
+        "suspend": gettext("Suspended"),
+        "unsuspend": gettext("Unsuspended"),
+        "key.create": gettext("Key created"),
+        "key.rotate": gettext("Key rotated"),
+        "key.compromised": gettext("Key withdrawn as compromised"),
+    }
+
+
+def state_labels() -> dict[str, str]:
+    return {
+        "active": gettext("Valid"),
+        "suspended": gettext("Suspended"),
+        "revoked": gettext("Revoked"),
+    }
+
+
+def _institution(session: Session) -> Institution:
+    """The institution acted for (404 for anyone else's; a service admin must choose one)."""
+    chosen = request.values.get("institution") or None
+    if current_actor().institution_id is None and chosen is None:
+        abort(404)
+    return institution_for_actor(session, chosen)
+
+
+def _institution_args(institution: Institution) -> dict[str, Any]:
+    """Keeps a service admin's choice of institution in the links."""
+    return {"institution": institution.slug} if current_actor().institution_id is None else {}
+
+
+def _page() -> int:
+    value = request.args.get("page", "1")
+    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
+
+
+def _badge_name(version: BadgeClassVersion, lang: str, cache: dict[int, str]) -> str:
+    if version.id not in cache:
+        cache[version.id] = badge_classes.parsed(version).name.get(lang)
+    return cache[version.id]
+
+
+# ------------------------------------------------------------------------------- credentials
+
+
+def _credential_query(institution: Institution, search: str, state: str) -> Any:
+    query = select(Credential).where(Credential.institution_id == institution.id)
+    if search:
+        needle = (
+            search.strip().lower().removeprefix(urls.credentials_prefix(get_settings().base_url))
+        )
+        query = query.where(
+            or_(
+                func.lower(Credential.recipient_name).contains(needle, autoescape=True),
+                Credential.id.startswith(needle.replace("-", ""), autoescape=True),
+            )
+        )
+    if state == "revoked":
+        query = query.where(Credential.revoked_at.is_not(None))
+    elif state == "suspended":
+        query = query.where(Credential.revoked_at.is_(None), Credential.suspended_at.is_not(None))
+    elif state == "active":
+        query = query.where(Credential.revoked_at.is_(None), Credential.suspended_at.is_(None))
+    return query
+
+
+@bp.get("/credentials")
+@login_required(Role.ISSUER)
+def credentials() -> ResponseReturnValue:
+    session = get_session()
+    institution = _institution(session)
+    search = request.args.get("q", "")[:200]
+    state = request.args.get("state", "")
+    state = state if state in STATES else ""
+    page = _page()
+    query = _credential_query(institution, search, state)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Credential.issued_at.desc(), Credential.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    lang = current_language()
+    names: dict[int, str] = {}
+    items = [
+        {
+            "credential": row,
+            "badge": _badge_name(row.badge_class_version, lang, names),
+            "state": revocation.credential_state(row),
+        }
+        for row in rows
+    ]
+    return render_template(
+        "staff_credentials/list.html",
+        institution=institution,
+        items=items,
+        search=search,
+        state=state,
+        states=STATES,
+        state_labels=state_labels(),
+        page=page,
+        pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+        total=total,
+        extra_args=_institution_args(institution),
+    )
+
+
+def _own_credential(session: Session, institution: Institution, credential_id: str) -> Credential:
+    credential = session.get(Credential, credential_id) if len(credential_id) == 32 else None
+    if credential is None or credential.institution_id != institution.id:
+        abort(404)
+    return credential
+
+
+@bp.get("/credentials/<credential_id>")
+@login_required(Role.ISSUER)
+def credential(credential_id: str) -> ResponseReturnValue:
+    session = get_session()
+    institution = _institution(session)
+    found = _own_credential(session, institution, credential_id)
+    base_url = get_settings().base_url
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.institution_id == institution.id,
+            AuditEvent.target == found.id,
+        )
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    ).all()
+    return render_template(
+        "staff_credentials/detail.html",
+        institution=institution,
+        credential=found,
+        badge=badge_classes.parsed(found.badge_class_version).name.get(current_language()),
+        state=revocation.credential_state(found),
+        state_labels=state_labels(),
+        credential_url=issuing.credential_url(base_url, found.id),
+        verify_url=url_for("verify.credential", credential_id=found.id),
+        events=events,
+        action_labels=action_labels(),
+        extra_args=_institution_args(institution),
+    )
+
+
+def _act(credential_id: str, action: str) -> ResponseReturnValue:
+    reason = request.form.get("reason", "")
+    try:
+        with unit_of_work() as session:
+            institution = _institution(session)
+            found = _own_credential(session, institution, credential_id)
+            extra = _institution_args(institution)
+            revocation.change_status(session, found, action, actor=current_actor(), reason=reason)
+            message = {
+                "revoke": gettext("The credential was revoked."),
+                "suspend": gettext("The credential was suspended."),
+                "unsuspend": gettext("The suspension was lifted."),
+            }[action]
+    except InvalidInputError:
+        flash(gettext("Give a reason for the revocation; it is shown to verifiers."), "error")
+        return _back(credential_id)
+    except ConflictError:
+        flash(gettext("That is not possible in the credential's current state."), "error")
+        return _back(credential_id)
+    flash(message, "success")
+    return redirect(
+        url_for("staff_credentials.credential", credential_id=credential_id, **extra), 303
+    )
+
+
+def _back(credential_id: str) -> ResponseReturnValue:
+    chosen = request.values.get("institution")
+    extra: dict[str, Any] = {"institution": chosen} if chosen else {}
+    return redirect(
+        url_for("staff_credentials.credential", credential_id=credential_id, **extra), 303
+    )
+
+
+@bp.post("/credentials/<credential_id>/revoke")
+@login_required(Role.ISSUER)
+def revoke(credential_id: str) -> ResponseReturnValue:
+    return _act(credential_id, "revoke")
+
+
+@bp.post("/credentials/<credential_id>/suspend")
+@login_required(Role.ISSUER)
+def suspend(credential_id: str) -> ResponseReturnValue:
+    return _act(credential_id, "suspend")
+
+
+@bp.post("/credentials/<credential_id>/unsuspend")
+@login_required(Role.ISSUER)
+def unsuspend(credential_id: str) -> ResponseReturnValue:
+    return _act(credential_id, "unsuspend")
+
+
+# ------------------------------------------------------------------------------------- audit
+
+
+def _date_arg(name: str) -> datetime | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _audit_filter() -> audit.AuditFilter:
+    action = request.args.get("action", "")
+    until = _date_arg("until")
+    return audit.AuditFilter(
+        action=action if action in audit.ACTIONS else None,
+        target=request.args.get("target", "").strip()[:200] or None,
+        actor=request.args.get("actor", "").strip()[:200] or None,
+        since=_date_arg("since"),
+        # "until 2026-11-30" includes that whole day.
+        until=until + timedelta(days=1) if until is not None else None,
+    )
+
+
+@bp.get("/audit")
+@login_required(Role.INSTITUTION_ADMIN)
+def audit_log() -> ResponseReturnValue:
+    session = get_session()
+    institution = _institution(session)
+    filters = _audit_filter()
+    page = _page()
+    events = audit.list_events(
+        session, institution.id, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+    )
+    return render_template(
+        "staff_credentials/audit.html",
+        institution=institution,
+        events=events[:PAGE_SIZE],
+        has_next=len(events) > PAGE_SIZE,
+        page=page,
+        actions=audit.ACTIONS,
+        action_labels=action_labels(),
+        args={k: v for k, v in request.args.items() if k != "page"},
+        extra_args=_institution_args(institution),
+    )
+
+
+@bp.get("/audit.csv")
+@login_required(Role.INSTITUTION_ADMIN)
+def audit_csv() -> ResponseReturnValue:
+    session = get_session()
+    institution = _institution(session)
+    events = audit.list_events(session, institution.id, _audit_filter())
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    # With a byte order mark, spreadsheet programs read the UTF-8 (ä, ö, å) correctly.
+    response = Response(
+        audit.export_csv(events).encode("utf-8-sig"), content_type="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="merkki-audit-{institution.slug}-{stamp}.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

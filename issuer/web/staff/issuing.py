@@ -1,0 +1,408 @@
+"""Staff UI for issuing (``/staff/issue/...``): issue one credential, upload a cohort CSV and
+follow its job, the mail outbox, and the package approval queue.
+
+Every view needs a signed-in staff member with the issuer role (``issuer.web.auth``) and acts for
+the staff member's institution (a service admin chooses one with ``?institution=<slug>``);
+another institution's jobs, mails and offers are "not found". Forms carry the app-wide CSRF
+token; there is no inline script (the job page refreshes itself with a meta refresh).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Flask, current_app, flash, redirect, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from issuer.config import get_settings
+from issuer.db import get_session, unit_of_work
+from issuer.models import BadgeClass, Institution
+from issuer.models.issuing import BulkJob, MailState, OutboxMail
+from issuer.services import badge_classes, bulk, issuing, jobs, mail, stacking
+from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
+from issuer.web.auth import Role, current_actor, login_required
+from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
+
+bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    jobs.init_app(app)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+    return error_page(
+        400, _("The form has expired or was not sent from this site. Reload the page and retry.")
+    )
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    return error if status >= 500 else error_page(status)
+
+
+@bp.errorhandler(NotFoundError)
+def _not_found(error: NotFoundError) -> ResponseReturnValue:
+    return error_page(404)
+
+
+def _issuable(session: Session, institution: Institution) -> list[tuple[BadgeClass, str]]:
+    lang = _lang()
+    found = []
+    for badge_class in badge_classes.list_badge_classes(session):
+        if badge_classes.usable_by(badge_class, institution):
+            version = badge_classes.current_version(session, badge_class)
+            found.append((badge_class, badge_classes.parsed(version).name.get(lang)))
+    return sorted(found, key=lambda item: item[1].lower())
+
+
+def _lang() -> str:
+    from issuer.web.i18n import current_language
+
+    return current_language()
+
+
+# --- issue one -------------------------------------------------------------------------------
+
+_FORM_FIELDS = (
+    "badge_class",
+    "email",
+    "name",
+    "lang",
+    "evidence_url",
+    "evidence_narrative",
+    "grade",
+    "activity_start_date",
+    "activity_end_date",
+    "valid_until",
+)
+_FREE_TEXTS = frozenset({"name", "evidence_narrative", "grade"})
+_FIELD_NAMES = {
+    "recipient.email": "email",
+    "recipient.name": "name",
+    "evidence.0.url": "evidence_url",
+    "evidence.0.narrative": "evidence_narrative",
+    "evidence.0": "evidence_url",
+}
+
+
+def _optional_date(values: dict[str, str], name: str, errors: dict[str, str]) -> date | None:
+    if not values.get(name):
+        return None
+    try:
+        return issuing.parse_date(values[name], name)
+    except InvalidInputError:
+        errors[name] = _("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required(Role.ISSUER)
+def issue_one() -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.issue_one")
+    if not isinstance(institution, Institution):
+        return institution
+    choices = _issuable(session, institution)
+    # Free texts are passed on as typed: they are normalised before they are trimmed
+    # (issuer.core.text), so a control character at either end is refused, not lost unseen.
+    values = {
+        name: (request.form.get(name) or "")
+        if name in _FREE_TEXTS
+        else (request.form.get(name) or "").strip()
+        for name in _FORM_FIELDS
+    }
+    values["lang"] = values["lang"] or "fi"
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        badge_class = next(
+            (found for found, _name in choices if str(found.id) == values["badge_class"]), None
+        )
+        if badge_class is None:
+            errors["badge_class"] = _("Choose a badge class.")
+        # Checked here too, so that one answer lists every problem of the form.
+        for field, check in (("email", issuing.check_email), ("name", issuing.check_name)):
+            try:
+                check(values[field])
+            except InvalidInputError as error:
+                errors[field] = error.message
+        valid_until = None
+        if values["valid_until"]:
+            try:
+                valid_until = issuing.parse_valid_until(values["valid_until"])
+            except InvalidInputError:
+                errors["valid_until"] = _("Enter a date as YYYY-MM-DD.")
+        options = issuing.IssueOptions(
+            lang=values["lang"],
+            evidence=(
+                (
+                    issuing.Evidence(
+                        url=values["evidence_url"] or None,
+                        narrative=values["evidence_narrative"] or None,
+                    ),
+                )
+                if values["evidence_url"] or values["evidence_narrative"].strip()
+                else ()
+            ),
+            grade=values["grade"] or None,
+            activity_start_date=_optional_date(values, "activity_start_date", errors),
+            activity_end_date=_optional_date(values, "activity_end_date", errors),
+            valid_until=valid_until,
+        )
+        if badge_class is not None and not errors:
+            try:
+                with unit_of_work() as write:
+                    issued = issuing.issue(
+                        write,
+                        issuing.IssuingContext.for_request(),
+                        institution,
+                        badge_class,
+                        values["email"],
+                        values["name"],
+                        options,
+                        actor=current_actor(),
+                        via="staff",
+                    )
+                    credential_id = issued.credential.id
+                    packages = len(issued.packages)
+            except issuing.FieldErrors as error:
+                for field, message in error.fields.items():
+                    errors[_FIELD_NAMES.get(field, field)] = message
+            else:
+                flash(_("The badge was issued and the recipient will get an e-mail."), "success")
+                if packages:
+                    flash(_("The badge completed a package, which was issued too."), "success")
+                return redirect(
+                    institution_url(
+                        "staff_issuing.issued", institution, credential_id=credential_id
+                    )
+                )
+    return render(
+        "staff_issuing/issue_one.html",
+        status=422 if errors else 200,
+        institution=institution,
+        choices=choices,
+        values=values,
+        errors=errors,
+    )
+
+
+@bp.get("/issued/<credential_id>")
+@login_required(Role.ISSUER)
+def issued(credential_id: str) -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.issue_one")
+    if not isinstance(institution, Institution):
+        return institution
+    credential = issuing.get_credential(session, credential_id)
+    if credential.institution_id != institution.id:
+        raise NotFoundError("not found")
+    page = issuing.credential_url(get_settings().base_url, credential.id)
+    return render(
+        "staff_issuing/issued.html", institution=institution, credential=credential, page=page
+    )
+
+
+# --- cohort CSV ------------------------------------------------------------------------------
+
+
+@bp.route("/bulk", methods=["GET", "POST"])
+@login_required(Role.ISSUER)
+def bulk_upload() -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.bulk_upload")
+    if not isinstance(institution, Institution):
+        return institution
+    choices = _issuable(session, institution)
+    values = {
+        "badge_class": (request.form.get("badge_class") or "").strip(),
+        "lang": (request.form.get("lang") or "fi").strip(),
+    }
+    errors: dict[str, str] = {}
+    row_errors: list[bulk.RowError] = []
+    total_errors = 0
+    if request.method == "POST":
+        badge_class = next(
+            (found for found, _name in choices if str(found.id) == values["badge_class"]), None
+        )
+        if badge_class is None:
+            errors["badge_class"] = _("Choose a badge class.")
+        if values["lang"] not in issuing.LANGUAGES:
+            errors["lang"] = _("Choose a language.")
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            errors["file"] = _("Choose a CSV file.")
+        if badge_class is not None and upload is not None and upload.filename and not errors:
+            data = upload.stream.read(bulk.MAX_CSV_BYTES + 1)
+            languages = issuing.complete_languages(
+                badge_classes.parsed(badge_classes.current_version(session, badge_class))
+            )
+            try:
+                parsed = bulk.parse_csv(data, default_lang=values["lang"], languages=languages)
+            except bulk.CsvError as error:
+                row_errors = error.errors
+                total_errors = error.total_errors
+            else:
+                with unit_of_work() as write:
+                    job = bulk.create_job(
+                        write,
+                        institution,
+                        badge_class,
+                        parsed,
+                        actor=current_actor(),
+                        file_name=upload.filename,
+                    )
+                    job_id = job.id
+                jobs.runner(current_app._get_current_object()).submit(job_id)  # type: ignore[attr-defined]
+                return redirect(institution_url("staff_issuing.job", institution, job_id=job_id))
+    return render(
+        "staff_issuing/bulk.html",
+        status=422 if errors or row_errors else 200,
+        institution=institution,
+        choices=choices,
+        values=values,
+        errors=errors,
+        row_errors=row_errors,
+        total_errors=total_errors,
+        columns=bulk.COLUMNS,
+    )
+
+
+@bp.get("/jobs")
+@login_required(Role.ISSUER)
+def job_list() -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.job_list")
+    if not isinstance(institution, Institution):
+        return institution
+    found = list(
+        session.scalars(
+            select(BulkJob)
+            .where(BulkJob.institution_id == institution.id)
+            .order_by(BulkJob.id.desc())
+            .limit(100)
+        )
+    )
+    return render("staff_issuing/jobs.html", institution=institution, jobs=found)
+
+
+@bp.get("/jobs/<int:job_id>")
+@login_required(Role.ISSUER)
+def job(job_id: int) -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.job_list")
+    if not isinstance(institution, Institution):
+        return institution
+    found = bulk.get_job(session, job_id, institution)
+    processed = found.issued + found.skipped + found.failed
+    percent = int(100 * processed / found.total) if found.total else 100
+    return render(
+        "staff_issuing/job.html",
+        institution=institution,
+        job=found,
+        processed=processed,
+        percent=percent,
+        running=found.state.value in ("pending", "running"),
+        row_errors=bulk.job_errors(session, found),
+    )
+
+
+# --- outbox ----------------------------------------------------------------------------------
+
+
+@bp.get("/outbox")
+@login_required(Role.ISSUER)
+def outbox() -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.outbox")
+    if not isinstance(institution, Institution):
+        return institution
+    return render(
+        "staff_issuing/outbox.html",
+        institution=institution,
+        mails=mail.list_outbox(session, institution),
+        smtp_configured=bool(get_settings().smtp_url),
+        masked=mail.masked_address,
+    )
+
+
+@bp.post("/outbox/<int:mail_id>/resend")
+@login_required(Role.ISSUER)
+def resend(mail_id: int) -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.outbox")
+    if not isinstance(institution, Institution):
+        return institution
+    with unit_of_work() as write:
+        found = write.get(OutboxMail, mail_id)
+        if found is None or found.institution_id != institution.id:
+            raise NotFoundError("not found")
+        if found.state is MailState.SENDING:
+            flash(_("The mail is being sent right now."), "error")
+        else:
+            mail.resend(write, found)
+            flash(_("The mail will be sent again."), "success")
+    return redirect(institution_url("staff_issuing.outbox", institution))
+
+
+# --- package approvals -----------------------------------------------------------------------
+
+
+@bp.get("/approvals")
+@login_required(Role.ISSUER)
+def approvals() -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.approvals")
+    if not isinstance(institution, Institution):
+        return institution
+    offers = stacking.pending_offers(session, institution)
+    lang = _lang()
+    names = {
+        offer.id: badge_classes.parsed(
+            badge_classes.current_version(session, offer.badge_class)
+        ).name.get(lang)
+        for offer in offers
+    }
+    return render(
+        "staff_issuing/approvals.html", institution=institution, offers=offers, names=names
+    )
+
+
+@bp.post("/approvals/<int:offer_id>/<any(approve, reject):decision>")
+@login_required(Role.ISSUER)
+def decide(offer_id: int, decision: str) -> ResponseReturnValue:
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.approvals")
+    if not isinstance(institution, Institution):
+        return institution
+    try:
+        with unit_of_work() as write:
+            offer = stacking.get_offer(write, institution, offer_id)
+            if decision == "approve":
+                stacking.approve(
+                    write,
+                    issuing.IssuingContext.for_request(),
+                    institution,
+                    offer,
+                    actor=current_actor(),
+                )
+            else:
+                stacking.reject(write, offer, actor=current_actor())
+    except ConflictError:
+        flash(_("Someone has already decided on this package."), "error")
+    except issuing.FieldErrors as error:
+        flash(error.message, "error")
+    else:
+        flash(
+            _("The package was issued.") if decision == "approve" else _("The offer was rejected."),
+            "success",
+        )
+    return redirect(institution_url("staff_issuing.approvals", institution))
