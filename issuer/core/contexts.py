@@ -77,10 +77,6 @@ def get_context(url: str) -> dict[str, Any]:
     return _load_file(name)
 
 
-def is_known_context(url: str) -> bool:
-    return _normalize_url(url) in CONTEXT_FILES
-
-
 def make_document_loader(
     extra: Mapping[str, dict[str, Any]] | None = None,
 ) -> DocumentLoader:

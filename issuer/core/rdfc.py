@@ -150,18 +150,6 @@ def serialize_term(term: Term) -> str:
     return serialize_literal(term.value, term.datatype, term.language)
 
 
-def serialize_quad(quad: Quad) -> str:
-    """One canonical N-Quads line, newline included."""
-    parts = [
-        serialize_term(quad.subject),
-        serialize_term(quad.predicate),
-        serialize_term(quad.object),
-    ]
-    if quad.graph is not None:
-        parts.append(serialize_term(quad.graph))
-    return " ".join(parts) + " .\n"
-
-
 #: A quad as four serialized terms: subject, predicate, object, graph name ("" for the default
 #: graph). Blank nodes, and only they, start with "_" (IRIs with "<", literals with '"').
 SerializedQuad = tuple[str, str, str, str]
@@ -554,7 +542,3 @@ def parse_nquads(text: str) -> list[Quad]:
 
     dataset = jsonld.parse_nquads(text)
     return quads_from_pyld_dataset(dataset)
-
-
-def iter_lines(text: str) -> Iterable[str]:
-    return text.splitlines(keepends=True)

@@ -346,11 +346,6 @@ def _text(graph: Graph, node: str, predicate: str) -> str | None:
     return values[0] if values else None
 
 
-def _iri(graph: Graph, node: str, predicate: str) -> str | None:
-    values = [t.value for t in graph.objects(node, predicate) if t.kind == "iri"]
-    return values[0] if values else None
-
-
 def _nodes(graph: Graph, node: str, predicate: str) -> list[Term]:
     return [t for t in graph.objects(node, predicate) if t.kind != "literal"]
 

@@ -108,18 +108,6 @@ def issued_count(session: Session, version: BadgeClassVersion) -> int:
     )
 
 
-def issued_total(session: Session, badge_class: BadgeClass) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Credential)
-            .join(BadgeClassVersion, Credential.badge_class_version_id == BadgeClassVersion.id)
-            .where(BadgeClassVersion.badge_class_id == badge_class.id)
-        )
-        or 0
-    )
-
-
 # --- validation --------------------------------------------------------------------------------
 
 

@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 MAX_DEPTH = 5
 
 
-def is_package(version: BadgeClassVersion) -> bool:
-    return bool(version.data.get("requires"))
-
-
 def auto_issue(session: Session, institution: Institution, badge_class: BadgeClass) -> bool:
     """Does ``institution`` issue the package without staff approval? Its package setting
     (``badge_class_admin``; staff switch it on the badge class page); absent means approval."""
