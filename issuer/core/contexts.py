@@ -14,6 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from issuer.core.errors import DocumentLoaderError
+
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 VC_V1 = "https://www.w3.org/2018/credentials/v1"
 OB_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -69,8 +71,6 @@ def _normalize_url(url: str) -> str:
 def get_context(url: str) -> dict[str, Any]:
     """Return the carried context document for ``url`` (a fresh copy is never needed: treat as
     read-only). Raise ``DocumentLoaderError`` for any URL the service does not carry."""
-    from issuer.core.errors import DocumentLoaderError
-
     name = CONTEXT_FILES.get(_normalize_url(url))
     if name is None:
         raise DocumentLoaderError(f"JSON-LD document not available offline: {url}")
@@ -82,8 +82,6 @@ def make_document_loader(
 ) -> DocumentLoader:
     """Build a PyLD document loader serving the carried contexts plus ``extra`` (URL -> document,
     used by tests for example contexts). It never touches the network."""
-    from issuer.core.errors import DocumentLoaderError
-
     extras = dict(extra or {})
 
     def load(url: str, options: Any = None) -> RemoteDocument:

@@ -18,6 +18,7 @@ from issuer.db import get_session
 from issuer.services import badge_class_admin, badge_classes, institutions, issuing
 from issuer.services.errors import NotFoundError
 from issuer.web import health
+from issuer.web.learner import credential_page, private_answer
 from issuer.web.ratelimit import limiter
 
 bp = Blueprint("public", __name__)
@@ -127,8 +128,6 @@ def issuer_profile(slug: str) -> Response:
 def credential(credential_id: str) -> ResponseReturnValue:
     if _prefers_html():
         # A person's browser: the learner page (issuer.web.learner), in the reader's language.
-        from issuer.web.learner import credential_page
-
         return credential_page(credential_id)
     if not CREDENTIAL_ID.fullmatch(credential_id):
         abort(404, f"no credential {credential_id!r}")
@@ -137,8 +136,6 @@ def credential(credential_id: str) -> ResponseReturnValue:
     if stored.hidden:
         # The signed credential names the holder, who has hidden it: its existence and status
         # only (issuer.web.learner explains the 403).
-        from issuer.web.learner import private_answer
-
         return private_answer(stored)
     # The exact signed bytes that were issued: never re-serialized (the proof covers the
     # JSON-LD graph, but holders compare and bake the bytes they were given).

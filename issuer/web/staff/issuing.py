@@ -26,6 +26,7 @@ from issuer.models.issuing import BulkJob, MailState, OutboxMail
 from issuer.services import badge_classes, bulk, issuing, jobs, mail, stacking
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.web.auth import Role, current_actor, login_required
+from issuer.web.i18n import current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
@@ -65,8 +66,6 @@ def _issuable(session: Session, institution: Institution) -> list[tuple[BadgeCla
 
 
 def _lang() -> str:
-    from issuer.web.i18n import current_language
-
     return current_language()
 
 
