@@ -13,6 +13,7 @@ from issuer import urls
 from issuer.cli.accounts import DEMO_ADMIN_EMAIL, ensure_demo_admin
 from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import Settings, get_settings
+from issuer.core.safe_fetch import SafeFetcher
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.services import (
@@ -21,7 +22,8 @@ from issuer.services import (
     issuing,
     keys,
     migrate,
-    status,
+    status_publishing,
+    submissions,
     verification,
 )
 from issuer.services.actors import CLI_ACTOR
@@ -44,10 +46,12 @@ def init() -> None:
         f"{counts['unchanged']} unchanged"
     )
     # Lists left unsigned by a version of Merkki that signed them lazily, on their first GET:
-    # reads never sign now (issuer.services.status), so they are signed here, once.
+    # reads never sign now (issuer.services.status_publishing), so they are signed here, once.
     _settings, keystore = settings_and_keystore()
     with unit_of_work() as session:
-        signed = status.sign_unsigned_lists(session, base_url=settings.base_url, keystore=keystore)
+        signed = status_publishing.sign_unsigned_lists(
+            session, base_url=settings.base_url, keystore=keystore
+        )
     if signed:
         click.echo(f"status lists: {signed} signed")
 
@@ -205,12 +209,12 @@ def issue(institution_slug: str, badge_reference: str, email: str, name: str, la
 def _read_file(path: Path) -> bytes:
     try:
         with path.open("rb") as file:
-            data = file.read(verification.MAX_SUBMISSION_BYTES + 1)
+            data = file.read(submissions.MAX_SUBMISSION_BYTES + 1)
     except OSError as error:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
-    if len(data) > verification.MAX_SUBMISSION_BYTES:
+    if len(data) > submissions.MAX_SUBMISSION_BYTES:
         raise click.ClickException(
-            f"{path} is larger than {verification.MAX_SUBMISSION_BYTES // (1024 * 1024)} MiB"
+            f"{path} is larger than {submissions.MAX_SUBMISSION_BYTES // (1024 * 1024)} MiB"
         )
     return data
 
@@ -238,12 +242,14 @@ def verify(file: Path) -> None:
     data = _read_file(file)
     if file.suffix.lower() not in (".png", ".svg"):
         _check_json_object(file, data)
-    # The same service function as the verification page and POST /api/v1/verify.
+    settings = get_settings()
+    # The same service function as the verification page and POST /api/v1/verify, with the
+    # same guarded fetcher for other issuers' documents (one verification: its own fetcher).
     result = verification.verify_submission(
         get_session(),
         data,
-        base_url=get_settings().base_url,
-        fetch=verification.remote_fetcher(),
+        base_url=settings.base_url,
+        fetch=SafeFetcher(enabled=settings.remote_fetch),
     )
     echo_json(result.to_dict())
     if not result.verified:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from issuer.core.errors import EngineError
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState
-from issuer.services import audit, badge_classes, issuing, status, texts
+from issuer.services import audit, badge_classes, issuing, status_publishing, texts
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
 
 #: Largest file accepted (10,000 rows take well under 2 MB).
@@ -603,7 +603,7 @@ def process_batch(
     session.flush()
     # Every list this batch touched is signed once, in the batch's transaction (``issue_many``
     # signs the lists it opens; this catches any left, e.g. by a row retried on its own).
-    status.sign_changed_lists(
+    status_publishing.sign_changed_lists(
         session,
         base_url=ctx.base_url,
         signer=lambda owner: ctx.signing_key(session, owner),

@@ -63,6 +63,7 @@ from issuer.services import (
     keys,
     mail,
     status,
+    status_publishing,
     texts,
 )
 from issuer.services.errors import InvalidInputError, NotFoundError
@@ -843,7 +844,7 @@ def issue_many(
     )
     # A list opened for this batch is published signed in this transaction (``status``), with
     # the key already decrypted for the credentials; a batch opening no list signs nothing.
-    status.sign_changed_lists(
+    status_publishing.sign_changed_lists(
         session, base_url=ctx.base_url, signer=lambda owner: ctx.signing_key(session, owner)
     )
     credentials: list[dict[str, Any]] = []

@@ -26,7 +26,7 @@ from issuer import urls
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
 from issuer.models.issuing import StatusList
-from issuer.services import audit, keys, status
+from issuer.services import audit, keys, status, status_publishing
 from issuer.services.audit import AuditActor
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -91,7 +91,7 @@ def _set_bit(session: Session, credential: Credential, purpose: str, value: bool
     (our own verification reads it)."""
     with contextlib.suppress(NotFoundError):
         status.set_status(session, credential.id, purpose, value)
-    status.sign_changed_lists(session)
+    status_publishing.sign_changed_lists(session)
 
 
 def _target(credential: Credential) -> str:
@@ -281,8 +281,8 @@ def _resign_status_lists(
     ):
         if row.signed_json is None or _signed_by(row.signed_json, withdrawn):
             row.version += 1
-            status.mark_changed(session, row.id)
-    status.sign_changed_lists(session, keystore=keystore)
+            status_publishing.mark_changed(session, row.id)
+    status_publishing.sign_changed_lists(session, keystore=keystore)
 
 
 def _signed_by(signed_json: str, key: SigningKey) -> bool:

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from issuer.cli import main
-from issuer.services import verification
+from issuer.services import submissions
 from tests.conftest import SVG
 from tests.verify.helpers import (
     EXPECTED_VERDICT,
@@ -158,14 +158,14 @@ def test_other_media_types_are_415(client: FlaskClient) -> None:
 
 
 def test_too_large_is_413(client: FlaskClient) -> None:
-    big = b"{" + b" " * (verification.MAX_SUBMISSION_BYTES + 100_000) + b"}"
+    big = b"{" + b" " * (submissions.MAX_SUBMISSION_BYTES + 100_000) + b"}"
     response = client.post("/api/v1/verify", data=big, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"] in ("too_large", "request_entity_too_large")
 
 
 def test_a_file_just_over_the_cap_is_413(client: FlaskClient) -> None:
-    big = b"{" + b" " * verification.MAX_SUBMISSION_BYTES + b"}"
+    big = b"{" + b" " * submissions.MAX_SUBMISSION_BYTES + b"}"
     response = _post_file(client, big, "big.json")
     assert response.status_code == 413
 

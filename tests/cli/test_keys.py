@@ -17,7 +17,7 @@ from issuer.cli import main
 from issuer.db import get_session, unit_of_work
 from issuer.models.audit import AuditEvent
 from issuer.models.issuing import StatusList
-from issuer.services import institutions, status
+from issuer.services import institutions, status_publishing
 from tests.verify.helpers import MICRO, Scenario, issue, scenario, served_status, templates_dir
 
 __all__ = ["scenario", "templates_dir"]  # fixtures used below
@@ -197,7 +197,7 @@ def test_lists_signed_by_a_withdrawn_key_are_re_signed_by_the_same_command(
     def refuse(*args: Any, **kwargs: Any) -> NoReturn:
         raise AssertionError("signed while serving a list")
 
-    monkeypatch.setattr(status, "_sign", refuse)
+    monkeypatch.setattr(status_publishing, "_sign", refuse)
     revoked, after = served_status(client, app, scenario.credentials["revoked"])
     assert revoked is True
     assert after.headers["ETag"] != before.headers["ETag"]

@@ -20,6 +20,7 @@ from issuer.services import (
     institutions,
     issuing,
     keys,
+    own_records,
     revocation,
     status,
     verification,
@@ -185,9 +186,9 @@ def test_list_versions_move_so_lists_are_re_signed(
 ) -> None:
     credential = _issue(session, hamk, keystore)
     url = json.loads(credential.signed_json)["credentialStatus"]["statusListCredential"]
-    before = verification.own_list_credential(session, BASE_URL, url)
+    before = own_records.own_list_credential(session, BASE_URL, url)
     revocation.revoke(session, credential, actor=ACTOR, reason="x")
-    after = verification.own_list_credential(session, BASE_URL, url)
+    after = own_records.own_list_credential(session, BASE_URL, url)
     assert before is not None
     assert after is not None
     assert before["credentialSubject"]["encodedList"] != after["credentialSubject"]["encodedList"]
@@ -254,7 +255,7 @@ def test_withdrawing_the_active_key_makes_a_new_one_and_re_signs_the_lists(
     active = keys.active_key(session, hamk)
     credential = _issue(session, hamk, keystore)
     url = json.loads(credential.signed_json)["credentialStatus"]["statusListCredential"]
-    signed_before = verification.own_list_credential(session, BASE_URL, url)
+    signed_before = own_records.own_list_credential(session, BASE_URL, url)
     assert signed_before is not None
     versions = {row.id: row.version for row in session.scalars(select(StatusList))}
 
@@ -266,7 +267,7 @@ def test_withdrawing_the_active_key_makes_a_new_one_and_re_signs_the_lists(
     assert keys.active_key(session, hamk) is change.new_active
     for row in session.scalars(select(StatusList)):
         assert row.version == versions[row.id] + 1
-    signed_after = verification.own_list_credential(session, BASE_URL, url)
+    signed_after = own_records.own_list_credential(session, BASE_URL, url)
     assert signed_after is not None
     assert change.new_active.public_key_multibase in signed_after["proof"][0]["verificationMethod"]
     # What the old key signed no longer verifies; newly issued credentials do.

@@ -22,7 +22,7 @@ from issuer.core.status_list import (
 )
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models.issuing import StatusAllocation, StatusList
-from issuer.services import institutions, status, verification
+from issuer.services import institutions, key_resolution, status
 from tests.conftest import BASE_URL
 from tests.learner.support import (
     World,
@@ -179,7 +179,7 @@ def test_the_list_credential_is_signed_and_verifies(
     assert subject["ttl"] == 300_000
     assert decode_list(subject["encodedList"]).length == MIN_LIST_LENGTH
     with app.app_context():
-        resolver = verification.resolver_for(get_session(), BASE_URL)
+        resolver = key_resolution.resolver_for(get_session(), BASE_URL)
         [result] = verify_proofs(document, resolver)
     assert result.ok, result.message
     assert result.controller == document["issuer"]
@@ -187,7 +187,7 @@ def test_the_list_credential_is_signed_and_verifies(
     tampered["credentialSubject"]["encodedList"] = encode_list(Bitstring())
     tampered["credentialSubject"]["statusPurpose"] = "suspension"
     with app.app_context():
-        [forged] = verify_proofs(tampered, verification.resolver_for(get_session(), BASE_URL))
+        [forged] = verify_proofs(tampered, key_resolution.resolver_for(get_session(), BASE_URL))
     assert not forged.ok
 
 

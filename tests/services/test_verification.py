@@ -33,9 +33,17 @@ from issuer.core.multikey import encode_public_key
 from issuer.core.resolver import ResolutionError
 from issuer.core.safe_fetch import SafeFetcher
 from issuer.core.status_list import Bitstring, status_entry, status_list_credential
-from issuer.services import badge_classes, institutions, issuing, verification
+from issuer.services import (
+    badge_classes,
+    institutions,
+    issuing,
+    key_resolution,
+    submissions,
+    verification,
+)
 from issuer.services.errors import NotFoundError
 from issuer.services.institutions import InstitutionDetails
+from issuer.web import verifying
 from tests.conftest import BASE_URL, SVG
 from tests.verify.helpers import png_image
 
@@ -143,16 +151,16 @@ def test_own_did_web_is_answered_from_the_database(session: Session, keystore: K
     institution = institutions.create_institution(
         session, InstitutionDetails(slug="jamk", name_fi="JAMK"), keystore
     )
-    fetch = verification.database_did_fetcher(session, BASE_URL)
+    fetch = key_resolution.database_did_fetcher(session, BASE_URL)
 
     document = fetch("https://127.0.0.1:5000/issuers/jamk/did.json")
 
     assert document == institutions.did_document(institution, BASE_URL)
-    assert verification.own_issuer_prefix(BASE_URL) == "https://127.0.0.1:5000/issuers/"
-    assert verification.own_did_prefix(BASE_URL) == "did:web:127.0.0.1%3A5000:issuers:"
-    with pytest.raises(verification.ForeignDidError):
+    assert key_resolution.own_issuer_prefix(BASE_URL) == "https://127.0.0.1:5000/issuers/"
+    assert key_resolution.own_did_prefix(BASE_URL) == "did:web:127.0.0.1%3A5000:issuers:"
+    with pytest.raises(key_resolution.ForeignDidError):
         fetch("https://example.fi/issuers/jamk/did.json")
-    with pytest.raises(verification.ForeignDidError):
+    with pytest.raises(key_resolution.ForeignDidError):
         fetch("https://127.0.0.1:5000/issuers/jamk/more/did.json")
     with pytest.raises(NotFoundError, match="no issuer 'nobody'"):
         fetch("https://127.0.0.1:5000/issuers/nobody/did.json")
@@ -383,7 +391,7 @@ def test_the_app_uses_the_guarded_fetcher_for_uploads(
     did = f"did:web:localhost%3A{port}"
     credential = _credential(did, issuer.key, verification_method_id(did, issuer.multibase))
     with app.app_context():
-        fetcher = verification.remote_fetcher()
+        fetcher = verifying.remote_fetcher()
         assert isinstance(fetcher, SafeFetcher)
         assert fetcher.enabled
         fetcher.resolver = lambda host, resolve_port: ["127.0.0.1"]
@@ -399,7 +407,7 @@ def test_remote_fetching_can_be_switched_off(app_config: dict[str, Any]) -> None
 
     app = create_app({**app_config, "REMOTE_FETCH": "off"})
     with app.app_context():
-        fetcher = verification.remote_fetcher()
+        fetcher = verifying.remote_fetcher()
         assert isinstance(fetcher, SafeFetcher)
         assert fetcher.enabled is False
 
@@ -458,14 +466,14 @@ def test_an_ob2_image_is_reported_not_checked(session: Session) -> None:
     ],
 )
 def test_unreadable_submissions(session: Session, data: bytes, message: str) -> None:
-    with pytest.raises(verification.UnreadableSubmissionError, match=message):
+    with pytest.raises(submissions.UnreadableSubmissionError, match=message):
         verification.verify_submission(session, data, base_url=BASE_URL)
 
 
 def test_too_large_submissions(session: Session) -> None:
-    with pytest.raises(verification.SubmissionTooLargeError):
+    with pytest.raises(submissions.SubmissionTooLargeError):
         verification.verify_submission(
-            session, b" " * (verification.MAX_SUBMISSION_BYTES + 1), base_url=BASE_URL
+            session, b" " * (submissions.MAX_SUBMISSION_BYTES + 1), base_url=BASE_URL
         )
 
 

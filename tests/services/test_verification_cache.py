@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 from issuer.core import dataintegrity, verifier
 from issuer.core.keys import KeyStore
 from issuer.models import Credential
-from issuer.services import badge_classes, institutions, issuing, keys, revocation, verification
+from issuer.services import (
+    badge_classes,
+    institutions,
+    issuing,
+    key_resolution,
+    keys,
+    revocation,
+    verification,
+)
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL
@@ -36,7 +44,7 @@ def _empty_caches() -> None:
     dataintegrity.VERIFIED_PROOFS.clear()
     dataintegrity.DOCUMENT_TERMS.clear()
     verifier.SCHEMA_VERDICTS.clear()
-    verification.OWN_KEYS.clear()
+    key_resolution.OWN_KEYS.clear()
 
 
 def _issue(session: Session, institution: Any, keystore: KeyStore, name: str) -> Credential:
@@ -64,12 +72,12 @@ def _verified_twice(session: Session, credential: Credential) -> None:
     """Valid twice, the second time from the caches (nothing new verified or resolved)."""
     assert _stored(session, credential).verdict == "valid"
     entries, hits = len(dataintegrity.VERIFIED_PROOFS), dataintegrity.VERIFIED_PROOFS.hits
-    key_hits = verification.OWN_KEYS.hits
+    key_hits = key_resolution.OWN_KEYS.hits
     assert entries >= 2  # the credential's proof and its status list's proof
     assert _stored(session, credential).verdict == "valid"
     assert len(dataintegrity.VERIFIED_PROOFS) == entries
     assert dataintegrity.VERIFIED_PROOFS.hits >= hits + 2
-    assert verification.OWN_KEYS.hits > key_hits
+    assert key_resolution.OWN_KEYS.hits > key_hits
 
 
 def test_a_cached_valid_credential_is_revoked_at_once(
@@ -117,11 +125,11 @@ def test_rotation_keeps_a_cached_credential_valid(
 ) -> None:
     credential = _issue(session, hamk, keystore, "Onni Nieminen")
     _verified_twice(session, credential)
-    resolved = len(verification.OWN_KEYS)
+    resolved = len(key_resolution.OWN_KEYS)
     revocation.rotate_key(session, hamk, keystore, actor=ACTOR)
     assert _stored(session, credential).verdict == "valid"
     # The key state changed: resolved afresh, not taken from the old entry.
-    assert len(verification.OWN_KEYS) > resolved
+    assert len(key_resolution.OWN_KEYS) > resolved
 
 
 def test_a_tampered_body_is_not_genuine_after_the_genuine_one_was_cached(
@@ -163,7 +171,7 @@ def test_the_caches_are_bounded() -> None:
     assert cache.get(9) == 9
     assert dataintegrity.VERIFIED_PROOFS.maxsize <= 10_000
     assert dataintegrity.DOCUMENT_TERMS.maxsize <= 10_000
-    assert verification.OWN_KEYS.maxsize <= 10_000
+    assert key_resolution.OWN_KEYS.maxsize <= 10_000
     assert verification.BADGE_CLASSES.maxsize <= 10_000
 
 

@@ -236,7 +236,7 @@ def served_status(client: FlaskClient, app: Flask, credential: Issued) -> tuple[
     the HTTP response)."""
     from issuer.core.dataintegrity import verify_proofs
     from issuer.core.status_list import check_status
-    from issuer.services import verification
+    from issuer.services import key_resolution
 
     entry = credential.document["credentialStatus"]
     url = entry["statusListCredential"]
@@ -245,7 +245,7 @@ def served_status(client: FlaskClient, app: Flask, credential: Issued) -> tuple[
     assert response.status_code == 200, response.status_code
     document = json.loads(response.get_data(as_text=True))
     with app.app_context():
-        resolver = verification.resolver_for(get_session(), BASE_URL)
+        resolver = key_resolution.resolver_for(get_session(), BASE_URL)
         results = verify_proofs(document, resolver)
     assert results
     assert all(result.ok for result in results), [r.message for r in results]

@@ -19,7 +19,7 @@ from issuer.core.keys import KeyStore
 from issuer.core.status_list import check_status
 from issuer.db import get_session, unit_of_work
 from issuer.models.issuing import StatusList
-from issuer.services import issuing, keys, revocation, status
+from issuer.services import issuing, keys, revocation, status, status_publishing
 from tests.conftest import BASE_URL
 from tests.db_errors import read_only_database
 from tests.verify.helpers import ACTOR, EXPECTED_VERDICT, Scenario, scenario, templates_dir
@@ -43,10 +43,10 @@ def _no_signing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(KeyStore, "load", refuse)
     monkeypatch.setattr(keys, "load_private_key", refuse)
-    monkeypatch.setattr(status, "sign", refuse)
-    monkeypatch.setattr(status, "_sign", refuse)
-    monkeypatch.setattr(status, "sign_changed_lists", refuse)
-    monkeypatch.setattr(status, "sign_unsigned_lists", refuse)
+    monkeypatch.setattr(status_publishing, "sign", refuse)
+    monkeypatch.setattr(status_publishing, "_sign", refuse)
+    monkeypatch.setattr(status_publishing, "sign_changed_lists", refuse)
+    monkeypatch.setattr(status_publishing, "sign_unsigned_lists", refuse)
 
 
 def _entry(scenario: Scenario, state: str) -> dict[str, Any]:
@@ -56,10 +56,10 @@ def _entry(scenario: Scenario, state: str) -> dict[str, Any]:
 
 def _suspension_entry(app: Flask, credential_id: str) -> dict[str, Any]:
     """The entry of the credential's (unreferenced) suspension position, to read the list."""
-    from issuer.services import verification
+    from issuer.services import own_records
 
     with app.app_context():
-        position = verification.allocations_of(get_session(), credential_id)["suspension"]
+        position = own_records.allocations_of(get_session(), credential_id)["suspension"]
         url = status.list_url(BASE_URL, position.institution_slug, "suspension", position.number)
         allocation = get_session().scalar(
             select(status.StatusAllocation.index).where(

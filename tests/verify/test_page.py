@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from issuer.core.baking import bake_svg
 from issuer.db import unit_of_work
-from issuer.services import issuing, verification
+from issuer.services import issuing, own_records, submissions
+from issuer.web import verifying
 from tests.conftest import SVG
 from tests.verify.helpers import (
     EXPECTED_VERDICT,
@@ -232,7 +233,7 @@ def _revocation_list(app: Flask, credential_id: str) -> tuple[int, int | None, s
     """(version, signed version, signed text) of the credential's revocation list, as
     committed."""
     with app.app_context(), unit_of_work() as session:
-        position = verification.allocations_of(session, credential_id)["revocation"]
+        position = own_records.allocations_of(session, credential_id)["revocation"]
         return position.version, position.signed_version, position.signed_json
 
 
@@ -352,7 +353,7 @@ def test_empty_submission_is_a_400_page(client: FlaskClient) -> None:
 
 
 def test_too_large_upload_is_a_413_page(client: FlaskClient) -> None:
-    data = b"{" + b" " * (verification.MAX_SUBMISSION_BYTES + 10) + b"}"
+    data = b"{" + b" " * (submissions.MAX_SUBMISSION_BYTES + 10) + b"}"
     response = _upload(client, data, "big.json")
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
@@ -392,7 +393,7 @@ def test_a_transient_database_conflict_is_a_503_page_in_the_readers_language(
     def busy(credential_id: str) -> Any:
         raise OperationalError("SELECT ...", {}, sqlite3.OperationalError("database is locked"))
 
-    monkeypatch.setattr(verification, "verify_stored_for_request", busy)
+    monkeypatch.setattr(verifying, "verify_stored_for_request", busy)
     response = client.get(
         f"/verify/{scenario.credentials['valid'].id}",
         headers={"Accept-Language": ACCEPT_LANGUAGE["sv"]},

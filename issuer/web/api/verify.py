@@ -13,15 +13,15 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from issuer.services import verification
-from issuer.web import ratelimit
+from issuer.services import submissions
+from issuer.web import ratelimit, verifying
 from issuer.web.api import bp
 from issuer.web.errors import error_response
 
 JSON_MEDIA_TYPES = frozenset(
     {"application/json", "application/ld+json", "application/vc+ld+json", "application/vc"}
 )
-MAX_REQUEST_BYTES = verification.MAX_SUBMISSION_BYTES + 64 * 1024
+MAX_REQUEST_BYTES = submissions.MAX_SUBMISSION_BYTES + 64 * 1024
 
 
 def _body() -> bytes | Response:
@@ -33,7 +33,7 @@ def _body() -> bytes | Response:
         upload = request.files.get("file")
         if not isinstance(upload, FileStorage):
             return error_response(400, "multipart body without a 'file' part", code="bad_request")
-        return upload.stream.read(verification.MAX_SUBMISSION_BYTES + 1)
+        return upload.stream.read(submissions.MAX_SUBMISSION_BYTES + 1)
     return error_response(
         415,
         "send the credential as application/json (or application/ld+json, "
@@ -50,9 +50,9 @@ def verify_credential() -> Response:
     if isinstance(body, Response):
         return body
     try:
-        result = verification.verify_submission_for_request(body)
-    except verification.SubmissionTooLargeError as error:
+        result = verifying.verify_submission_for_request(body)
+    except submissions.SubmissionTooLargeError as error:
         return error_response(413, error.message, code="too_large")
-    except verification.UnreadableSubmissionError as error:
+    except submissions.UnreadableSubmissionError as error:
         return error_response(400, error.message, code=error.code)
     return jsonify(result.to_dict())

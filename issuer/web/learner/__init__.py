@@ -50,7 +50,7 @@ from issuer.config import get_settings
 from issuer.core.qr import qr_png, qr_svg
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.services import issuing, status
+from issuer.services import issuing, status, status_publishing
 from issuer.services.errors import NotFoundError
 from issuer.web.errors import error_response
 from issuer.web.i18n import current_language
@@ -353,21 +353,21 @@ def status_list(institution_slug: str, purpose: str, number: int) -> ResponseRet
     """A signed ``BitstringStatusListCredential`` ([BSL] §"Bitstring Status List Credential"):
     cacheable for its ``ttl`` (``Cache-Control: max-age``), with an ``ETag`` for conditional
     requests, and readable from any origin (browser-based verifiers). Only reads: the list was
-    signed when its bits last changed (``issuer.services.status``), so this works on a
+    signed when its bits last changed (``issuer.services.status_publishing``), so this works on a
     read-only database and never touches a private key."""
     if purpose not in status.PURPOSES:
         return _status_error(404, f"no status purpose {purpose!r}")
     try:
-        row = status.get_list(get_session(), institution_slug, purpose, number)
-        text, etag, last_modified = status.signed_list_credential(row)
+        row = status_publishing.get_list(get_session(), institution_slug, purpose, number)
+        text, etag, last_modified = status_publishing.signed_list_credential(row)
     except NotFoundError as error:
         return _status_error(404, error.message)
-    except status.UnsignedListError as error:
+    except status_publishing.UnsignedListError as error:
         response = _status_error(503, error.message, code=error.code)
         response.headers["Retry-After"] = str(RETRY_AFTER_UNSIGNED_S)
         return response
     response = Response(text.encode("utf-8"), content_type=STATUS_LIST_MEDIA_TYPE)
-    response.headers["Cache-Control"] = f"public, max-age={status.TTL_MS // 1000}"
+    response.headers["Cache-Control"] = f"public, max-age={status_publishing.TTL_MS // 1000}"
     response.headers["ETag"] = etag
     response.last_modified = last_modified.astimezone(UTC)
     response.headers["Access-Control-Allow-Origin"] = "*"

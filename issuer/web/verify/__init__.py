@@ -20,9 +20,9 @@ from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from issuer.db import get_session
 from issuer.models import Credential
-from issuer.services import verification
+from issuer.services import submissions
 from issuer.services.errors import NotFoundError
-from issuer.web import ratelimit
+from issuer.web import ratelimit, verifying
 from issuer.web.auth import csrf
 from issuer.web.i18n import current_language
 from issuer.web.verify.presentation import build_view, private_view
@@ -31,7 +31,7 @@ bp = Blueprint("verify", __name__)
 
 CREDENTIAL_ID = re.compile(r"[0-9a-f]{32}")
 #: The whole request may hold the file plus the form's other fields.
-MAX_REQUEST_BYTES = verification.MAX_SUBMISSION_BYTES + 64 * 1024
+MAX_REQUEST_BYTES = submissions.MAX_SUBMISSION_BYTES + 64 * 1024
 MAX_PASTE_BYTES = 2 * 1024 * 1024
 
 
@@ -46,7 +46,7 @@ def credential(credential_id: str) -> ResponseReturnValue:
     if not CREDENTIAL_ID.fullmatch(credential_id):
         return _not_found()
     try:
-        result = verification.verify_stored_for_request(credential_id)
+        result = verifying.verify_stored_for_request(credential_id)
     except NotFoundError:
         return _not_found()
     view = build_view(result, current_language())
@@ -76,7 +76,7 @@ def _submitted() -> bytes | None:
     """The uploaded file's bytes, else the pasted text's; None when neither was given."""
     upload = request.files.get("file")
     if isinstance(upload, FileStorage) and upload.filename:
-        data = upload.stream.read(verification.MAX_SUBMISSION_BYTES + 1)
+        data = upload.stream.read(submissions.MAX_SUBMISSION_BYTES + 1)
         if data:
             return data
     pasted = request.form.get("json", "")
@@ -100,10 +100,10 @@ def submit() -> ResponseReturnValue:
     if data is None:
         return _form_error(gettext("Choose a file or paste the credential's JSON."), 400)
     try:
-        result = verification.verify_submission_for_request(data)
-    except verification.SubmissionTooLargeError:
+        result = verifying.verify_submission_for_request(data)
+    except submissions.SubmissionTooLargeError:
         return _too_large()
-    except verification.UnreadableSubmissionError:
+    except submissions.UnreadableSubmissionError:
         return _form_error(
             gettext(
                 "This is not a credential Merkki can read. Upload a badge image (PNG or SVG) "
@@ -115,7 +115,7 @@ def submit() -> ResponseReturnValue:
 
 
 def _too_large() -> ResponseReturnValue:
-    limit = verification.MAX_SUBMISSION_BYTES // (1024 * 1024)
+    limit = submissions.MAX_SUBMISSION_BYTES // (1024 * 1024)
     return _form_error(gettext("The file is too large (at most %(limit)s MiB).", limit=limit), 413)
 
 
