@@ -215,7 +215,7 @@ def test_our_id_in_someone_elses_credential_does_not_make_it_ours(
 
 
 def test_the_resolver_chain(session: Session) -> None:
-    resolver = verification.resolver_for(session, BASE_URL)
+    resolver = key_resolution.resolver_for(session, BASE_URL)
     assert resolver.supports("did:key:z6Mk")
     assert resolver.supports("https://example.fi/keys#z6Mk")
     assert resolver.supports(did_web_for(BASE_URL, "x") + "#z6Mk")
