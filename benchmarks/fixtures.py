@@ -19,7 +19,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from issuer.core.badgeclass import BadgeClassData, achievement_json, load_badge_templates
+from issuer.core.badgeclass.achievement import achievement_json
+from issuer.core.badgeclass.fileformat import load_badge_templates
+from issuer.core.badgeclass.model import BadgeClassData
 from issuer.core.credential import build_credential, evidence_entry, issuer_profile
 from issuer.core.did import did_web_document, did_web_to_url, verification_method_id
 from issuer.core.multikey import encode_public_key

@@ -2,8 +2,8 @@
 the package (stacking) rules the issuing service applies.
 
 The rules of the badge-class format, including the EU micro-credential rule, are the engine's
-(``issuer.core.badgeclass.validate_badge_class``); this module adds only what needs the
-database: a slug is unique across the service, and every badge class a package ``requires``
+(``issuer.core.badgeclass.fileformat.validate_badge_class``); this module adds only what needs
+the database: a slug is unique across the service, and every badge class a package ``requires``
 exists and is one the institution may issue.
 
 Versions (DESIGN.md, issue 3): a version from which credentials have been issued is never
@@ -23,13 +23,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from issuer.core.badgeclass import (
-    BadgeClassData,
-    FieldError,
+from issuer.core.badgeclass.fields import FieldError
+from issuer.core.badgeclass.fileformat import (
     badge_class_to_dict,
     parse_badge_class,
     validate_badge_class,
 )
+from issuer.core.badgeclass.model import BadgeClassData
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
 from issuer.models.accounts import BadgeClassAdoption, PackageSetting
 from issuer.services import badge_classes

@@ -15,13 +15,13 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from issuer.core.badgeclass import (
-    BadgeClassData,
+from issuer.core.badgeclass.fileformat import (
     BadgeClassError,
     badge_class_to_dict,
     load_badge_templates,
     parse_badge_class,
 )
+from issuer.core.badgeclass.model import BadgeClassData
 from issuer.models import BadgeClass, BadgeClassVersion, Institution
 from issuer.services.errors import ConflictError, NotFoundError, TemplateError
 

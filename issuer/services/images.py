@@ -33,7 +33,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 from PIL import Image, UnidentifiedImageError
 
-from issuer.core.badgeclass import COMPETENCE_AREAS
+from issuer.core.badgeclass.model import COMPETENCE_AREAS
 from issuer.services.errors import InvalidInputError
 
 MAX_IMAGE_BYTES = 1024 * 1024

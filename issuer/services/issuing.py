@@ -33,7 +33,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from issuer import urls
-from issuer.core.badgeclass import BadgeClassData, achievement_json, missing_translations
+from issuer.core.badgeclass.achievement import achievement_json
+from issuer.core.badgeclass.model import BadgeClassData, missing_translations
 from issuer.core.canonical import assert_all_terms_defined, canonize_and_find_undefined_terms
 from issuer.core.credential import (
     build_credential,

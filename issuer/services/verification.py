@@ -30,7 +30,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from issuer.core.badgeclass import BadgeClassData, parse_badge_class
+from issuer.core.badgeclass.fileformat import parse_badge_class
+from issuer.core.badgeclass.model import BadgeClassData
 from issuer.core.dataintegrity import SourceKey
 from issuer.core.lru import BoundedCache
 from issuer.core.safe_fetch import FetchBudget

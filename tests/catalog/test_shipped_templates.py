@@ -11,7 +11,7 @@ from flask.testing import FlaskCliRunner
 
 from issuer import paths
 from issuer.cli import main
-from issuer.core.badgeclass import MICRO_CREDENTIAL, missing_translations
+from issuer.core.badgeclass.model import MICRO_CREDENTIAL, missing_translations
 from issuer.db import get_session
 from issuer.models import BadgeClass, BadgeClassVersion
 from issuer.services import badge_classes

@@ -13,17 +13,16 @@ import pytest
 from defusedxml import ElementTree
 from jsonschema import Draft201909Validator
 
-from issuer.core.badgeclass import (
+from issuer.core.badgeclass.achievement import achievement_json
+from issuer.core.badgeclass.eu_profile import eu_facts
+from issuer.core.badgeclass.fileformat import (
     FILE_FIELDS,
-    BadgeClassData,
     BadgeClassError,
-    achievement_json,
-    eu_facts,
     load_badge_template,
     load_badge_templates,
-    missing_translations,
     parse_badge_class,
 )
+from issuer.core.badgeclass.model import BadgeClassData, missing_translations
 from issuer.core.canonical import find_undefined_terms
 from issuer.core.contexts import OB_V3, VC_V2
 from issuer.core.eu_vocabularies import LANGUAGES

@@ -12,20 +12,17 @@ import pytest
 from jsonschema import Draft201909Validator
 
 from issuer.core import eu_vocabularies as vocab
-from issuer.core.badgeclass import (
-    ACHIEVEMENT_TYPES,
+from issuer.core.badgeclass.achievement import achievement_json
+from issuer.core.badgeclass.eu_profile import MANDATORY_EU_FIELDS, eu_facts
+from issuer.core.badgeclass.fields import FieldError
+from issuer.core.badgeclass.fileformat import (
     FILE_FIELDS,
-    MANDATORY_EU_FIELDS,
     BadgeClassError,
-    FieldError,
-    LocalizedText,
-    achievement_json,
     badge_class_to_dict,
-    eu_facts,
-    missing_translations,
     parse_badge_class,
     validate_badge_class,
 )
+from issuer.core.badgeclass.model import ACHIEVEMENT_TYPES, LocalizedText, missing_translations
 from issuer.core.canonical import find_undefined_terms
 from issuer.core.contexts import OB_V3, VC_V2
 from issuer.core.credential import build_credential, issuer_profile

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from issuer.core import fastld
-from issuer.core.badgeclass import achievement_json, load_badge_templates
+from issuer.core.badgeclass.achievement import achievement_json
+from issuer.core.badgeclass.fileformat import load_badge_templates
 from issuer.core.canonical import (
     canonize,
     canonize_and_find_undefined_terms,

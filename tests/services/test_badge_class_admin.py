@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft201909Validator
 from sqlalchemy.orm import Session
 
-from issuer.core.badgeclass import MANDATORY_EU_FIELDS
+from issuer.core.badgeclass.eu_profile import MANDATORY_EU_FIELDS
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution
 from issuer.services import badge_class_admin, badge_classes, institutions, issuing

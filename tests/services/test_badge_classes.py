@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from issuer import paths
-from issuer.core.badgeclass import parse_badge_class
+from issuer.core.badgeclass.fileformat import parse_badge_class
 from issuer.models import BadgeClass, BadgeClassVersion
 from issuer.services import badge_classes
 from issuer.services.badge_classes import TemplateLoad

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from issuer import urls
 from issuer.config import get_settings
-from issuer.core.badgeclass import LANGUAGES, FieldError
+from issuer.core.badgeclass.fields import FieldError
+from issuer.core.badgeclass.model import LANGUAGES
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.accounts import Role

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 from issuer import urls
 from issuer.config import get_settings
 from issuer.core import eu_vocabularies as vocab
-from issuer.core.badgeclass import (
+from issuer.core.badgeclass.achievement import achievement_json
+from issuer.core.badgeclass.eu_profile import eu_facts
+from issuer.core.badgeclass.model import (
     COMPETENCE_AREAS,
     LANGUAGES,
     BadgeClassData,
-    achievement_json,
-    eu_facts,
     missing_translations,
 )
 from issuer.core.contexts import OB_V3, VC_V2

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from issuer.core.badgeclass import LANGUAGES, BadgeClassData, LocalizedText, missing_translations
+from issuer.core.badgeclass.model import (
+    LANGUAGES,
+    BadgeClassData,
+    LocalizedText,
+    missing_translations,
+)
 from issuer.models import BadgeClass, Institution
 from issuer.services import badge_class_admin, badge_classes
 

@@ -13,7 +13,8 @@ from babel import Locale
 from sqlalchemy.orm import Session
 
 from issuer.core import eu_vocabularies as vocab
-from issuer.core.badgeclass import BadgeClassData, eu_facts
+from issuer.core.badgeclass.eu_profile import eu_facts
+from issuer.core.badgeclass.model import BadgeClassData
 from issuer.models import Credential
 from issuer.services import badge_classes, issuing, status
 

@@ -15,7 +15,8 @@ from typing import Any
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from issuer.core.badgeclass import LANGUAGES, FieldError
+from issuer.core.badgeclass.fields import FieldError
+from issuer.core.badgeclass.model import LANGUAGES
 
 #: Fields holding one text per language.
 TEXT_FIELDS = (

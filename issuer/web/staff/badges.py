@@ -15,12 +15,8 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from issuer.core import eu_vocabularies as vocab
-from issuer.core.badgeclass import (
-    ACHIEVEMENT_TYPES,
-    COMPETENCE_AREAS,
-    MICRO_CREDENTIAL,
-    FieldError,
-)
+from issuer.core.badgeclass.fields import FieldError
+from issuer.core.badgeclass.model import ACHIEVEMENT_TYPES, COMPETENCE_AREAS, MICRO_CREDENTIAL
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.accounts import Role

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from flask_babel import format_date, get_locale, gettext
 
-from issuer.core.badgeclass import eu_facts
+from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.core.verifier import Check, parse_datetime
 from issuer.services.verification import VerificationResult
 from issuer.web.i18n import SUPPORTED_LANGUAGES
