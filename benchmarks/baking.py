@@ -15,7 +15,7 @@ from benchmarks.fixtures import make_issuer, micro_credentials, template_svg
 from benchmarks.report import Figure, Report, millis, rate
 from benchmarks.timing import measure
 from issuer.core.baking import bake_png, bake_svg, png_chunks, unbake_png, unbake_svg
-from issuer.core.dataintegrity import sign
+from issuer.core.dataintegrity.signing import sign
 
 
 def template_png(svg: bytes) -> bytes:

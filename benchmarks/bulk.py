@@ -14,8 +14,8 @@ The target is judged on the wall clock; the command's processor time is printed 
 (on a busy machine the wall clock also counts waiting for a core).
 
 Baseline, in the same run: signing the same number of credentials with the engine alone, one
-``dataintegrity.sign`` call each (credentials built beforehand, nothing stored): what signing
-them costs without a database, a file or a process to start. (The bulk path signs with the
+``dataintegrity.signing.sign`` call each (credentials built beforehand, nothing stored): what
+signing them costs without a database, a file or a process to start. (The bulk path signs with the
 same engine but makes a batch's proof configuration once, so its signing share is below it.)
 """
 
@@ -220,8 +220,8 @@ def _verify_sample(folder: Path, environment: dict[str, str], count: int) -> lis
 
 def _engine_alone(count: int) -> tuple[float, float]:
     """(wall clock, processor time) in seconds to sign ``count`` prepared credentials, one by
-    one, with the engine alone (``dataintegrity.sign``)."""
-    from issuer.core.dataintegrity import sign
+    one, with the engine alone (``dataintegrity.signing.sign``)."""
+    from issuer.core.dataintegrity.signing import sign
 
     issuer = make_issuer()
     documents = micro_credentials(issuer, count)

@@ -18,7 +18,9 @@ from benchmarks.timing import Measurement, measure, time_once
 from issuer.core import fastld
 from issuer.core.canonical import canonize, find_undefined_terms
 from issuer.core.contexts import OB_V3, VC_V2
-from issuer.core.dataintegrity import clear_verification_caches, sign, verify_proofs
+from issuer.core.dataintegrity.caches import clear_verification_caches
+from issuer.core.dataintegrity.signing import sign
+from issuer.core.dataintegrity.verifying import verify_proofs
 from issuer.core.verifier import verify_credential
 
 SIGNING_TARGET = 1_000

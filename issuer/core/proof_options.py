@@ -3,8 +3,8 @@
 The signature covers the canonical N-Quads of the proof options, not their JSON keys: an
 embedded ``@context`` can alias ``verificationMethod`` or ``proofPurpose``. So the suite,
 purpose, dates and key a proof check uses are read back from those quads
-(``dataintegrity._Verifier._signed_options``), like every fact of the credential itself
-(``signed_view``).
+(``dataintegrity.verifying._Verifier._signed_options``), like every fact of the credential
+itself (``signed_view``).
 """
 
 from __future__ import annotations

@@ -18,12 +18,8 @@ from typing import Any
 from pyld import jsonld
 
 from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader, default_document_loader
-from issuer.core.dataintegrity import (
-    ProofResult,
-    SourceKey,
-    json_text_or_none,
-    verify_proofs,
-)
+from issuer.core.dataintegrity.caches import SourceKey, json_text_or_none
+from issuer.core.dataintegrity.verifying import ProofResult, verify_proofs
 from issuer.core.did import DID_KEY_PREFIX
 from issuer.core.errors import DocumentLoaderError, EngineError
 from issuer.core.lru import BoundedCache
@@ -453,7 +449,7 @@ def verify_credential(
     ``source``: the exact JSON text a parsed ``document`` was read from (and not changed
     since). What is a pure function of the document (view, schema, signatures) is then
     remembered under that text, so a credential verified again is not re-serialized to find
-    it in the caches (``dataintegrity.SourceKey``).
+    it in the caches (``dataintegrity.caches.SourceKey``).
     """
     report = VerificationReport()
     if isinstance(document, bytes | str):

@@ -43,13 +43,8 @@ from issuer.core.credential import (
     normalize_email,
     xsd_datetime,
 )
-from issuer.core.dataintegrity import (
-    create_proof,
-    hash_data,
-    proof_configuration,
-    serialize_proof,
-    sign,
-)
+from issuer.core.dataintegrity.cryptosuite import hash_data, proof_configuration, serialize_proof
+from issuer.core.dataintegrity.signing import create_proof, sign
 from issuer.core.did import verification_method_id
 from issuer.core.errors import EngineError, UndefinedTermError
 from issuer.core.keys import KeyStore
@@ -393,7 +388,7 @@ def serialize_reusing(document: dict[str, Any], texts: dict[tuple[str, ...], str
 
 def _signed_canonical(document: dict[str, Any]) -> str:
     """eddsa-rdfc-2022 §3.3.2 Transformation of a document whose every term must be defined
-    (``dataintegrity.create_proof``'s guard: undefined terms would be dropped by
+    (``dataintegrity.signing.create_proof``'s guard: undefined terms would be dropped by
     canonicalization and go out unsigned), in one walk."""
     try:
         canonical, undefined = canonize_and_find_undefined_terms(document)
@@ -538,8 +533,8 @@ class IssuingContext:
     def sign(
         self, unsigned: dict[str, Any], private_key: Ed25519PrivateKey, method: str, created: str
     ) -> dict[str, Any]:
-        """``dataintegrity.sign(unsigned, private_key, method, created=created)``, the same
-        result, with the proof configuration made once per key, second and context.
+        """``dataintegrity.signing.sign(unsigned, private_key, method, created=created)``, the
+        same result, with the proof configuration made once per key, second and context.
 
         The first document of a key and ``created`` goes through ``create_proof`` (which also
         checks that ``method`` names ``private_key`` and that the options' terms are defined);

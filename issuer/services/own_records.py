@@ -26,7 +26,7 @@ from sqlalchemy import Executable, Result, Row, Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from issuer import urls
-from issuer.core.dataintegrity import SourceKey
+from issuer.core.dataintegrity.caches import SourceKey
 from issuer.core.did import did_web_for
 from issuer.core.signed_view import SignedView
 from issuer.core.status_list import Bitstring

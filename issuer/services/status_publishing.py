@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from issuer import urls
 from issuer.core.credential import xsd_datetime
-from issuer.core.dataintegrity import sign
+from issuer.core.dataintegrity.signing import sign
 from issuer.core.did import verification_method_id
 from issuer.core.keys import KeyStore
 from issuer.core.status_list import DEFAULT_TTL_MS, Bitstring, status_list_credential

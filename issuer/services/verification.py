@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from issuer.core.badgeclass.fileformat import parse_badge_class
 from issuer.core.badgeclass.model import BadgeClassData
-from issuer.core.dataintegrity import SourceKey
+from issuer.core.dataintegrity.caches import SourceKey
 from issuer.core.lru import BoundedCache
 from issuer.core.safe_fetch import FetchBudget
 from issuer.core.verifier import (

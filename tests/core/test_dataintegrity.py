@@ -16,19 +16,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from issuer.core.canonical import canonize
-from issuer.core.dataintegrity import (
-    ProofResult,
-    create_proof,
+from issuer.core.dataintegrity.cryptosuite import (
     decode_proof_value,
     hash_data,
     parse_xsd_datetime,
     proof_configuration,
     serialize_proof,
-    sign,
     transform,
-    verify_proofs,
     verify_signature,
 )
+from issuer.core.dataintegrity.signing import create_proof, sign
+from issuer.core.dataintegrity.verifying import ProofResult, verify_proofs
 from issuer.core.did import (
     did_key_for,
     did_key_verification_method,

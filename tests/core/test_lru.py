@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from issuer.core import lru
-from issuer.core.dataintegrity import VERIFIED_PROOFS, clear_verification_caches
+from issuer.core.dataintegrity.caches import VERIFIED_PROOFS, clear_verification_caches
 from issuer.core.verifier import SCHEMA_VERDICTS, VIEWS
 
 

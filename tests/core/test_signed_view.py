@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from issuer.core.credential import build_credential, evidence_entry, issuer_profile
-from issuer.core.dataintegrity import sign, verify_proofs
+from issuer.core.dataintegrity.signing import sign
+from issuer.core.dataintegrity.verifying import verify_proofs
 from issuer.core.did import did_key_for
 from issuer.core.errors import DocumentLoaderError
 from issuer.core.keys import generate_private_key

@@ -18,17 +18,16 @@ from typing import Any
 import pytest
 
 from issuer.core.contexts import DocumentLoader, make_document_loader
-from issuer.core.dataintegrity import (
-    create_proof,
+from issuer.core.dataintegrity.cryptosuite import (
     decode_proof_value,
     hash_data,
     proof_configuration,
     serialize_proof,
-    sign,
     transform,
-    verify_proofs,
     verify_signature,
 )
+from issuer.core.dataintegrity.signing import create_proof, sign
+from issuer.core.dataintegrity.verifying import verify_proofs
 from issuer.core.multikey import decode_secret_key
 from issuer.core.resolver import standard_resolver
 from tests.spec_files import example_contexts, load_json, read_text

@@ -30,14 +30,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from issuer.core.canonical import canonize
 from issuer.core.credential import build_credential, evidence_entry, issuer_profile
-from issuer.core.dataintegrity import (
+from issuer.core.dataintegrity.cryptosuite import (
     hash_data,
     proof_configuration,
     serialize_proof,
-    sign,
     transform,
-    verify_proofs,
 )
+from issuer.core.dataintegrity.signing import sign
+from issuer.core.dataintegrity.verifying import verify_proofs
 from issuer.core.did import (
     did_key_for,
     did_key_verification_method,

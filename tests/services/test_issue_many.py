@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from issuer.core.dataintegrity import sign
+from issuer.core.dataintegrity.signing import sign
 from issuer.core.errors import UndefinedTermError
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import Credential, SigningKey
@@ -90,9 +90,9 @@ def test_a_batch_is_written_with_one_statement_per_table(app: Flask, world: Worl
 
 
 def test_batch_proofs_are_the_engines_own(app: Flask, world: World) -> None:
-    """Each stored credential's proof is exactly what ``dataintegrity.sign`` gives for the same
-    document, key and time (Ed25519 is deterministic): the cached proof configuration changes
-    nothing."""
+    """Each stored credential's proof is exactly what ``dataintegrity.signing.sign`` gives for the
+    same document, key and time (Ed25519 is deterministic): the cached proof configuration
+    changes nothing."""
     with app.app_context(), unit_of_work() as session:
         issued = _issue_many(session, 5)
     with app.app_context():

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from issuer.core.dataintegrity import verify_proofs
+from issuer.core.dataintegrity.verifying import verify_proofs
 from issuer.core.status_list import (
     MIN_LIST_LENGTH,
     Bitstring,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from issuer.core import safe_fetch
 from issuer.core.baking import bake_png, bake_svg
 from issuer.core.credential import build_credential, issuer_profile
-from issuer.core.dataintegrity import sign
+from issuer.core.dataintegrity.signing import sign
 from issuer.core.did import (
     did_key_for,
     did_key_verification_method,

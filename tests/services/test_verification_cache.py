@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from issuer.core import dataintegrity, verifier
+from issuer.core import lru, verifier
+from issuer.core.dataintegrity import caches
 from issuer.core.keys import KeyStore
 from issuer.models import Credential
 from issuer.services import (
@@ -41,8 +42,8 @@ def hamk(session: Session, keystore: KeyStore, templates_dir: Path) -> Any:
 
 @pytest.fixture(autouse=True)
 def _empty_caches() -> None:
-    dataintegrity.VERIFIED_PROOFS.clear()
-    dataintegrity.DOCUMENT_TERMS.clear()
+    caches.VERIFIED_PROOFS.clear()
+    caches.DOCUMENT_TERMS.clear()
     verifier.SCHEMA_VERDICTS.clear()
     key_resolution.OWN_KEYS.clear()
 
@@ -71,12 +72,12 @@ def _posted(session: Session, text: str) -> verification.VerificationResult:
 def _verified_twice(session: Session, credential: Credential) -> None:
     """Valid twice, the second time from the caches (nothing new verified or resolved)."""
     assert _stored(session, credential).verdict == "valid"
-    entries, hits = len(dataintegrity.VERIFIED_PROOFS), dataintegrity.VERIFIED_PROOFS.hits
+    entries, hits = len(caches.VERIFIED_PROOFS), caches.VERIFIED_PROOFS.hits
     key_hits = key_resolution.OWN_KEYS.hits
     assert entries >= 2  # the credential's proof and its status list's proof
     assert _stored(session, credential).verdict == "valid"
-    assert len(dataintegrity.VERIFIED_PROOFS) == entries
-    assert dataintegrity.VERIFIED_PROOFS.hits >= hits + 2
+    assert len(caches.VERIFIED_PROOFS) == entries
+    assert caches.VERIFIED_PROOFS.hits >= hits + 2
     assert key_resolution.OWN_KEYS.hits > key_hits
 
 
@@ -162,15 +163,15 @@ def test_validity_is_checked_against_the_clock_every_time(
 
 
 def test_the_caches_are_bounded() -> None:
-    cache: dataintegrity.BoundedCache[int, int] = dataintegrity.BoundedCache(3)
+    cache: lru.BoundedCache[int, int] = lru.BoundedCache(3)
     for number in range(10):
         cache.put(number, number)
         assert cache.get(number) == number
     assert len(cache) == 3
     assert cache.get(0) is None
     assert cache.get(9) == 9
-    assert dataintegrity.VERIFIED_PROOFS.maxsize <= 10_000
-    assert dataintegrity.DOCUMENT_TERMS.maxsize <= 10_000
+    assert caches.VERIFIED_PROOFS.maxsize <= 10_000
+    assert caches.DOCUMENT_TERMS.maxsize <= 10_000
     assert key_resolution.OWN_KEYS.maxsize <= 10_000
     assert verification.BADGE_CLASSES.maxsize <= 10_000
 
@@ -185,13 +186,13 @@ def test_a_credential_verified_again_from_its_text_is_not_re_serialized(
     assert _stored(session, credential).verdict == "valid"
     assert _posted(session, credential.signed_json).verdict == "valid"
     serialized: list[Any] = []
-    real = dataintegrity._json_text
+    real = caches.json_text
 
     def counting(value: Any) -> str:
         serialized.append(value)
         return real(value)
 
-    monkeypatch.setattr(dataintegrity, "_json_text", counting)
+    monkeypatch.setattr(caches, "json_text", counting)
     schema_hits = verifier.SCHEMA_VERDICTS.hits
     assert _stored(session, credential).verdict == "valid"
     assert _posted(session, credential.signed_json).verdict == "valid"

@@ -234,7 +234,7 @@ def served_status(client: FlaskClient, app: Flask, credential: Issued) -> tuple[
     """Fetch the status list credential at the credential's ``statusListCredential`` URL, as
     any verifier would, check that it is validly signed by the issuer, and return (the bit,
     the HTTP response)."""
-    from issuer.core.dataintegrity import verify_proofs
+    from issuer.core.dataintegrity.verifying import verify_proofs
     from issuer.core.status_list import check_status
     from issuer.services import key_resolution
 

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from issuer.cli import main
-from issuer.core.dataintegrity import sign
+from issuer.core.dataintegrity.signing import sign
 from issuer.core.did import did_key_for
 from issuer.core.keys import generate_private_key
 from issuer.core.multikey import encode_public_key
