@@ -14,8 +14,8 @@ from typing import Any
 
 from issuer.core.contexts import DocumentLoader, default_document_loader
 from issuer.core.errors import CanonicalizationError
-from issuer.core.fastld.contextstate import universe_for
 from issuer.core.fastld.converter import Pass
+from issuer.core.fastld.universe import universe_for
 from issuer.core.rdfc import DEFAULT_LIMITS, CanonicalizationLimits, SerializedQuad
 
 __all__ = ["FastResult", "convert"]

@@ -11,8 +11,9 @@ the term definitions are exactly PyLD's), and kept as a ``State``:
   the state they start from;
 * the per-term facts the expansion needs (§4.2 "Create Term Definition": IRI mapping, type
   mapping, container mapping, scoped context, language) are looked up once per term and state;
-* states are deduplicated by content, so the set of states stays finite however deep a document
-  nests (re-applying a scoped context to a context that already has it yields the same state).
+* states are deduplicated by content (``universe``: all the states of one document loader), so
+  the set of states stays finite however deep a document nests (re-applying a scoped context to
+  a context that already has it yields the same state).
 
 Every state is a *pair*: the active context the document really has, and the one
 ``canonical.find_undefined_terms`` probes with (the same contexts plus ``{"@vocab":
@@ -22,17 +23,14 @@ its RDF and finds its undefined terms, with exactly the reference path's answers
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import weakref
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pyld import jsonld
-from pyld.context_resolver import ContextResolver
 
-from issuer.core.contexts import DocumentLoader
+if TYPE_CHECKING:
+    from issuer.core.fastld.universe import Universe
 
 UNDEFINED_PREFIX = "urn:UNDEFINEDTERM:"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -520,99 +518,3 @@ def _prefixes(ctx: Ctx) -> dict[str, str]:
         if mapping and mapping.get("_prefix") and isinstance(mapping.get("@id"), str):
             result[term] = mapping["@id"]
     return result
-
-
-def _fingerprint(ctx: Ctx | None) -> str:
-    if not ctx:
-        return ""
-    content = {key: value for key, value in ctx.items() if key not in ("_uuid", "previousContext")}
-    content["previousContext"] = _fingerprint(ctx.get("previousContext"))
-    return json.dumps(content, sort_keys=True, default=repr)
-
-
-class Universe:
-    """All states reachable with one document loader."""
-
-    def __init__(self, loader: DocumentLoader) -> None:
-        self.processor = jsonld.JsonLdProcessor()
-        self.options: dict[str, Any] = {
-            "documentLoader": loader,
-            "contextResolver": ContextResolver(jsonld._resolved_context_cache, loader),
-            "base": None,
-            "processingMode": "json-ld-1.1",
-            "isFrame": False,
-            "keepFreeFloatingNodes": False,
-            "extractAllScripts": False,
-            "produceGeneralizedRdf": False,
-        }
-        self.initial: Ctx = self.processor._get_initial_context(self.options)
-        self._states: dict[tuple[str, str], State] = {}
-        self._top: dict[tuple[str, ...], State] = {}
-        self._lock = threading.Lock()
-
-    def intern(self, real: Ctx, probe: Ctx) -> State:
-        fingerprint = (_fingerprint(real), _fingerprint(probe))
-        with self._lock:
-            found = self._states.get(fingerprint)
-            if found is None:
-                if len(self._states) >= MAX_STATES:
-                    raise Unsupported("too many distinct active contexts")
-                found = State(self, real, probe)
-                self._states[fingerprint] = found
-        return found
-
-    def process(
-        self,
-        state: State,
-        real_local: Any,
-        probe_local: Any,
-        *,
-        override_protected: bool = False,
-        propagate: bool = True,
-    ) -> State:
-        try:
-            real = self.processor._process_context(
-                state.real,
-                real_local,
-                self.options,
-                override_protected=override_protected,
-                propagate=propagate,
-            )
-            probe = self.processor._process_context(
-                state.probe,
-                probe_local,
-                self.options,
-                override_protected=override_protected,
-                propagate=propagate,
-            )
-        except Exception as error:  # the reference path reports it properly
-            raise Unsupported(f"context processing failed: {error}") from error
-        return self.intern(real, probe)
-
-    def top(self, urls: tuple[str, ...]) -> State:
-        """The state after a document's own ``@context`` (a list of context URLs); the probe
-        appends ``{"@vocab": "urn:UNDEFINEDTERM:"}`` as ``find_undefined_terms`` does."""
-        found = self._top.get(urls)
-        if found is None:
-            root = self.intern(self.initial, self.initial)
-            found = self.process(root, list(urls), [*urls, {"@vocab": UNDEFINED_PREFIX}])
-            with self._lock:
-                if len(self._top) < MAX_CACHED_NAMES:
-                    self._top[urls] = found
-        return found
-
-
-_universes: weakref.WeakKeyDictionary[Callable[..., Any], Universe] = weakref.WeakKeyDictionary()
-_universes_lock = threading.Lock()
-
-
-def universe_for(loader: DocumentLoader) -> Universe:
-    """The compiled contexts for ``loader`` (created on first use, dropped with the loader)."""
-    found = _universes.get(loader)
-    if found is None:
-        with _universes_lock:
-            found = _universes.get(loader)
-            if found is None:
-                found = Universe(loader)
-                _universes[loader] = found
-    return found

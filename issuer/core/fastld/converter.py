@@ -45,9 +45,9 @@ from issuer.core.fastld.contextstate import (
     Key,
     NodePlan,
     State,
-    Universe,
     Unsupported,
 )
+from issuer.core.fastld.universe import Universe
 from issuer.core.rdfc import (
     RDF_LANGSTRING,
     XSD_STRING,
