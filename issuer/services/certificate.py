@@ -49,17 +49,18 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
-from fpdf import FPDF
-from fpdf.enums import Align, XPos, YPos
 from PIL import Image, UnidentifiedImageError
 
 from issuer.core.lru import BoundedCache
 from issuer.core.qr import qr_png
 from issuer.paths import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 LOG = logging.getLogger(__name__)
 
@@ -249,60 +250,49 @@ def needs_shaping(text: str) -> bool:
     return False
 
 
-class _Certificate(FPDF):
-    """fpdf2 calls ``footer`` on every page: the verification block is repeated there."""
-
-    def __init__(self, content: CertificateContent, qr: bytes) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.content = content
-        self.qr = qr
-
-    def write_lines(self, w: float, h: float, text: str, **options: Any) -> Any:
-        """``multi_cell`` with HarfBuzz shaping switched on only for the texts that need it, and
-        ragged-right unless told otherwise (fpdf2 justifies by default, which spreads the words
-        of a short label across its column)."""
-        self.set_text_shaping(needs_shaping(text))
-        options.setdefault("align", Align.L)
-        return self.multi_cell(w, h, text, **options)
-
-    def write_cell(self, w: float, h: float, text: str, **options: Any) -> None:
-        self.set_text_shaping(needs_shaping(text))
-        self.cell(w, h, text, **options)
-
-    def footer(self) -> None:
-        labels = self.content.labels
-        top = self.h - FOOTER_HEIGHT + 4
-        self.set_draw_color(*RULE)
-        self.line(MARGIN, top - 3, self.w - MARGIN, top - 3)
-        self.image(io.BytesIO(self.qr), x=MARGIN, y=top, w=QR_SIZE, h=QR_SIZE)
-        text_x = MARGIN + QR_SIZE + 6
-        width = self.w - MARGIN - text_x
-        self.set_xy(text_x, top + 1)
-        self.set_text_color(*INK)
-        self.set_font(FAMILY, "B", 10)
-        self.write_lines(width, 5, labels.verify, new_x=XPos.LEFT, new_y=YPos.NEXT)
-        self.set_font(FAMILY, "", 8.5)
-        self.set_text_color(*MUTED)
-        self.write_lines(width, 4.2, labels.verify_hint, new_x=XPos.LEFT, new_y=YPos.NEXT)
-        self.set_text_color(*ACCENT)
-        self.write_lines(
-            width, 4.2, self.content.verify_url, link=self.content.verify_url, new_x=XPos.LEFT
-        )
-        self.set_text_color(*MUTED)
-        self.set_font(FAMILY, "", 7.5)
-        self.set_xy(text_x, top + QR_SIZE - 4)
-        self.write_cell(
-            width / 2, 4, f"{labels.credential_id}: {self.content.credential_id}", align=Align.L
-        )
-        self.write_cell(
-            width / 2,
-            4,
-            labels.page % {"page": self.page_no(), "pages": self.str_alias_nb_pages},
-            align=Align.R,
-        )
+def _lines(pdf: FPDF, w: float, h: float, text: str, **options: Any) -> Any:
+    """``multi_cell`` with HarfBuzz shaping switched on only for the texts that need it, and
+    ragged-right unless told otherwise (fpdf2 justifies by default, which spreads the words of
+    a short label across its column). Below the text, at the left margin, unless told otherwise."""
+    pdf.set_text_shaping(needs_shaping(text))
+    options.setdefault("align", "L")
+    options.setdefault("new_x", "LMARGIN")
+    options.setdefault("new_y", "NEXT")
+    return pdf.multi_cell(w, h, text, **options)
 
 
-def _header(pdf: _Certificate, content: CertificateContent, logo: Image.Image | None) -> None:
+def _cell(pdf: FPDF, w: float, h: float, text: str, **options: Any) -> None:
+    pdf.set_text_shaping(needs_shaping(text))
+    pdf.cell(w, h, text, **options)
+
+
+def _footer(pdf: FPDF, content: CertificateContent, qr: bytes, pages: int) -> None:
+    """The verification block at the foot of the current page (drawn on every page once the
+    content is laid out, when the number of pages is known)."""
+    labels = content.labels
+    top = pdf.h - FOOTER_HEIGHT + 4
+    pdf.set_draw_color(*RULE)
+    pdf.line(MARGIN, top - 3, pdf.w - MARGIN, top - 3)
+    pdf.image(io.BytesIO(qr), x=MARGIN, y=top, w=QR_SIZE, h=QR_SIZE)
+    text_x = MARGIN + QR_SIZE + 6
+    width = pdf.w - MARGIN - text_x
+    pdf.set_xy(text_x, top + 1)
+    pdf.set_text_color(*INK)
+    pdf.set_font(FAMILY, "B", 10)
+    _lines(pdf, width, 5, labels.verify, new_x="LEFT")
+    pdf.set_font(FAMILY, "", 8.5)
+    pdf.set_text_color(*MUTED)
+    _lines(pdf, width, 4.2, labels.verify_hint, new_x="LEFT")
+    pdf.set_text_color(*ACCENT)
+    _lines(pdf, width, 4.2, content.verify_url, link=content.verify_url, new_x="LEFT")
+    pdf.set_text_color(*MUTED)
+    pdf.set_font(FAMILY, "", 7.5)
+    pdf.set_xy(text_x, top + QR_SIZE - 4)
+    _cell(pdf, width / 2, 4, f"{labels.credential_id}: {content.credential_id}", align="L")
+    _cell(pdf, width / 2, 4, labels.page % {"page": pdf.page, "pages": pages}, align="R")
+
+
+def _header(pdf: FPDF, content: CertificateContent, logo: Image.Image | None) -> None:
     y = MARGIN
     text_x = MARGIN
     if logo is not None:
@@ -313,23 +303,23 @@ def _header(pdf: _Certificate, content: CertificateContent, logo: Image.Image | 
     width = pdf.w - MARGIN - text_x
     pdf.set_text_color(*INK)
     pdf.set_font(FAMILY, "B", 11)
-    pdf.write_lines(width, 5.5, clip(content.issuer_name, LIMITS["issuer_name"])[0])
+    _lines(pdf, width, 5.5, clip(content.issuer_name, LIMITS["issuer_name"])[0])
     pdf.set_font(FAMILY, "", 8)
     pdf.set_text_color(*MUTED)
     for label, value in content.issuer_facts[:MAX_ISSUER_FACTS]:
         line = clip(f"{label}: {value}" if label else value, LIMITS["issuer_fact"])[0]
         pdf.set_x(text_x)
-        pdf.write_lines(width, 4, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _lines(pdf, width, 4, line)
     bottom = max(pdf.get_y(), y + (LOGO_BOX[1] if logo is not None else 0))
     pdf.set_y(bottom + 6)
 
 
-def _centre(pdf: _Certificate, text: str, size: float, *, bold: bool = False, line: float) -> None:
+def _centre(pdf: FPDF, text: str, size: float, *, bold: bool = False, line: float) -> None:
     pdf.set_font(FAMILY, "B" if bold else "", size)
-    pdf.write_lines(0, line, text, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _lines(pdf, 0, line, text, align="C")
 
 
-def _award(pdf: _Certificate, content: CertificateContent, badge: Image.Image | None) -> None:
+def _award(pdf: FPDF, content: CertificateContent, badge: Image.Image | None) -> None:
     labels = content.labels
     pdf.set_text_color(*ACCENT)
     _centre(pdf, labels.title, 22, bold=True, line=11)
@@ -359,22 +349,22 @@ def _award(pdf: _Certificate, content: CertificateContent, badge: Image.Image | 
     pdf.ln(5)
 
 
-def _heading(pdf: _Certificate, text: str) -> None:
+def _heading(pdf: FPDF, text: str) -> None:
     pdf.ln(2)
     pdf.set_text_color(*ACCENT)
     pdf.set_font(FAMILY, "B", 11)
-    pdf.write_lines(0, 6, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _lines(pdf, 0, 6, text)
     pdf.set_text_color(*INK)
 
 
-def _details(pdf: _Certificate, content: CertificateContent) -> bool:
+def _details(pdf: FPDF, content: CertificateContent) -> bool:
     """Description, learning outcomes and facts, each within its budget; True when anything
     was shortened or left out."""
     labels = content.labels
     description, shortened = clip(content.description, LIMITS["description"])
     if description:
         pdf.set_font(FAMILY, "", 9.5)
-        pdf.write_lines(0, 4.8, description, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _lines(pdf, 0, 4.8, description)
     outcomes = _Budget(OUTCOMES_BUDGET)
     texts = [text for text in content.learning_outcomes if text.strip()]
     outcomes.shortened = len(texts) > MAX_OUTCOMES
@@ -385,8 +375,8 @@ def _details(pdf: _Certificate, content: CertificateContent) -> bool:
         for text in printed:
             if text:
                 pdf.set_x(MARGIN + 2)
-                pdf.write_cell(4, 4.8, "•")
-                pdf.write_lines(0, 4.8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                _cell(pdf, 4, 4.8, "•")
+                _lines(pdf, 0, 4.8, text)
     facts = _Budget(FACTS_BUDGET)
     rows = [(label, value) for label, value in content.facts if value.strip()]
     facts.shortened = len(rows) > MAX_FACTS
@@ -399,31 +389,37 @@ def _details(pdf: _Certificate, content: CertificateContent) -> bool:
     return shortened or outcomes.shortened or facts.shortened
 
 
-def _fact_row(pdf: _Certificate, label: str, value: str) -> None:
+def _fact_row(pdf: FPDF, label: str, value: str) -> None:
     """A label and a value side by side. A row starts a new page when it does not fit (a row is
     at most ``fact_label`` + ``fact_value`` characters, so it always fits on one)."""
     value_width = pdf.epw - LABEL_WIDTH - 3
     pdf.set_font(FAMILY, "B", 8.5)
-    label_height = pdf.write_lines(LABEL_WIDTH, 4.3, label, dry_run=True, output="HEIGHT")
+    label_height = _lines(pdf, LABEL_WIDTH, 4.3, label, dry_run=True, output="HEIGHT")
     pdf.set_font(FAMILY, "", 8.5)
-    value_height = pdf.write_lines(value_width, 4.3, value, dry_run=True, output="HEIGHT")
+    value_height = _lines(pdf, value_width, 4.3, value, dry_run=True, output="HEIGHT")
     height = max(label_height, value_height)
     if pdf.will_page_break(height):
         pdf.add_page()
     top = pdf.get_y()
     pdf.set_font(FAMILY, "B", 8.5)
     pdf.set_text_color(*MUTED)
-    pdf.write_lines(LABEL_WIDTH, 4.3, label, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _lines(pdf, LABEL_WIDTH, 4.3, label)
     pdf.set_xy(MARGIN + LABEL_WIDTH + 3, top)
     pdf.set_font(FAMILY, "", 8.5)
     pdf.set_text_color(*INK)
-    pdf.write_lines(value_width, 4.3, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _lines(pdf, value_width, 4.3, value)
     pdf.set_y(top + height + 1.2)
 
 
 def build_pdf(content: CertificateContent) -> bytes:
     """The certificate as PDF bytes (uncached; see ``certificate_pdf``)."""
-    pdf = _Certificate(content, qr_png(content.verify_url, scale=4))
+    # Imported here: fpdf2 and the fontTools modules it loads take about a third of a second,
+    # which every process that builds the application (each worker, each CLI command) would
+    # otherwise pay for a page that few requests ask for.
+    from fpdf import FPDF
+
+    qr = qr_png(content.verify_url, scale=4)
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(True, margin=FOOTER_HEIGHT + 2)
     pdf.add_font(FAMILY, "", str(FONT_REGULAR))
@@ -433,10 +429,8 @@ def build_pdf(content: CertificateContent) -> bytes:
     pdf.set_author(clip(content.issuer_name, 300)[0])
     pdf.set_subject(content.labels.title)
     pdf.set_creator("Merkki")
-    issued = (
-        content.issued_at if content.issued_at.tzinfo else content.issued_at.replace(tzinfo=UTC)
-    )
-    pdf.set_creation_date(issued)
+    issued = content.issued_at
+    pdf.set_creation_date(issued if issued.tzinfo else issued.replace(tzinfo=UTC))
     pdf.add_page()
     _header(pdf, content, _scaled_png(content.logo, LOGO_BOX))
     _award(pdf, content, _scaled_png(content.badge_image, (BADGE_SIZE, BADGE_SIZE)))
@@ -444,13 +438,14 @@ def build_pdf(content: CertificateContent) -> bytes:
         pdf.ln(3)
         pdf.set_font(FAMILY, "", 8.5)
         pdf.set_text_color(*MUTED)
-        pdf.write_lines(
-            0,
-            4.3,
-            f"{content.labels.shortened} {content.page_url}",
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
+        _lines(pdf, 0, 4.3, f"{content.labels.shortened} {content.page_url}")
+    # The verification block on every page, now that their number is known; inside the bottom
+    # margin, so no page break may happen while it is drawn.
+    pages = pdf.pages_count
+    pdf.set_auto_page_break(False)
+    for number in range(1, pages + 1):
+        pdf.page = number
+        _footer(pdf, content, qr, pages)
     return bytes(pdf.output())
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
-from datetime import UTC
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.services import revocation
+from issuer.services import issuing, revocation
 from issuer.services.audit import SystemActor
 from tests.learner.support import (
     BASE_URL,
@@ -31,6 +31,10 @@ from tests.learner.support import (
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 ACTOR = SystemActor(kind="cli", label="test")
 TITLES = {"fi": "Merkki test-badge", "sv": "Märke test-badge"}
+LOGO_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100">'
+    b'<rect width="300" height="100" fill="#c81e28"/></svg>'
+)
 WORDS = {"fi": ("Todistus", "Myönnetty"), "sv": ("Intyg", "Tilldelat")}
 
 
@@ -73,8 +77,6 @@ def _change(app: Flask, credential_id: str, action: str) -> None:
 def test_the_certificate_is_a_pdf_in_the_credentials_language_with_a_verifying_qr_code(
     app: Flask, world: World, lang: str
 ) -> None:
-    from issuer.services import issuing
-
     name = "Máret Ánde Čuđđe-Ŋuolla"
     issued = issue(app, name=name, options=issuing.IssueOptions(lang=lang))
     # The reader's language does not matter: the certificate is in the credential's.
@@ -119,8 +121,14 @@ def test_the_certificate_shows_the_institution_profile_and_eu_facts(
         stored.institution.url = "https://www.hamk.fi"
         stored.institution.business_id = "1234567-1"
         stored.institution.oid = "1.2.246.562.10.12345678901"
+        stored.institution.logo = LOGO_SVG
+        stored.institution.logo_media_type = "image/svg+xml"
     response = app.test_client().get(f"/credentials/{issued.id}/certificate.pdf")
     assert response.status_code == 200
+    # The logo (SVG, rendered), the badge artwork and the QR code.
+    images = PdfReader(io.BytesIO(response.data)).pages[0].images
+    assert len(images) == 3
+    assert _qr_codes(response.data) == [f"{BASE_URL}/verify/{issued.id}"]
     text = _text(response.data).replace("\n", " ")
     for expected in (
         "https://www.hamk.fi",
@@ -170,6 +178,25 @@ def test_a_revoked_or_suspended_badge_has_no_certificate(
     answer = client.get(f"/credentials/{issued.id}/certificate.pdf")
     assert answer.status_code == status
     assert answer.get_json()["error"] == {"revoke": "revoked", "suspend": "suspended"}[action]
+
+
+def test_an_expired_badge_keeps_its_certificate_which_prints_the_validity(
+    app: Flask, world: World
+) -> None:
+    """Expiry is printed on the certificate itself (and the QR code gives the verdict), unlike a
+    revocation or suspension, which a print-out made earlier could not show."""
+    issued = issue(app)
+    with app.app_context(), unit_of_work() as session:
+        stored = session.get(Credential, issued.id)
+        assert stored is not None
+        stored.valid_until = datetime(2020, 1, 1, tzinfo=UTC)
+    client = app.test_client()
+    assert "This badge has expired" in client.get(
+        f"/credentials/{issued.id}?lang=en", headers=BROWSER
+    ).get_data(as_text=True)
+    response = client.get(f"/credentials/{issued.id}/certificate.pdf")
+    assert response.status_code == 200
+    assert "Voimassa 1.1.2020 asti" in _text(response.data)
 
 
 def test_a_hidden_badge_has_its_certificate_only_through_the_manage_link(

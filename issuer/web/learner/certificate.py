@@ -28,8 +28,6 @@ from issuer.web.learner.page import REVOKED, SUSPENDED, country_name, page_facts
 
 #: Statuses for which no certificate is made, with the HTTP status of the answer.
 UNAVAILABLE = {REVOKED: 410, SUSPENDED: 409}
-#: The logo is drawn in a box of about 50 x 22 mm: 600 px is 300 dpi at 50 mm.
-LOGO_RENDER_SIZE = 600
 
 
 def labels() -> CertificateLabels:
@@ -80,7 +78,8 @@ def _logo_png(institution: Institution) -> bytes | None:
     if institution.logo_media_type != "image/svg+xml":
         return institution.logo
     try:
-        return artwork.render_png(institution.logo, LOGO_RENDER_SIZE)
+        # 512 px across: about 260 dpi in the certificate's 50 mm logo box.
+        return artwork.render_png(institution.logo, artwork.RENDER_SIZE)
     except artwork.ArtworkError:
         return None
 
