@@ -23,11 +23,13 @@ Choices, and why:
 * **Text shaping with HarfBuzz** (``uharfbuzz``, binary wheels on PyPI): combining marks sit
   on their letters, Arabic letters join, and right-to-left names read right to left (Unicode
   bidi algorithm). Without it fpdf2 places each character's glyph in logical order, which
-  misprints such names. Texts are also NFC-normalized and stripped of control characters.
+  misprints such names. Only texts that need it are shaped (``needs_shaping``). Texts are also
+  NFC-normalized and stripped of control characters.
 * **Bounded work**: every text is cut to a length (``LIMITS``), the learning outcomes and the
   facts each to a budget (``OUTCOMES_BUDGET``, ``FACTS_BUDGET``), at a word boundary with an
   ellipsis, and the certificate then says that the full texts are on the badge page. So a
-  badge class or name of any size makes at most four pages, in a fraction of a second. Images
+  badge class or name of any size makes at most four pages (typically 0.15 s of one core; about
+  1 s for the worst text measured, 2,000 combining marks shaped one by one). Images
   are scaled down to what 300 dpi needs at their printed size before embedding (a 1 MiB logo
   does not make a 1 MiB PDF).
 * **Dates** in Europe/Helsinki (the institutions are Finnish: a credential issued at 00:30 on
