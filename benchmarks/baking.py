@@ -1,12 +1,15 @@
-"""Baking figures: a signed credential into the badge image (PNG iTXt, SVG element) and out.
+"""Baking figures: a signed credential into the badge image (PNG iTXt, SVG element) and out;
+and the printable certificate PDF made from the same artwork.
 
 Issue 6 sets no target for these. Baselines: reading the PNG's chunk list and parsing the SVG
-with defusedxml, the least work each direction must do.
+with defusedxml, the least work each direction must do; for the certificate, the QR code it
+carries.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
@@ -16,6 +19,8 @@ from benchmarks.report import Figure, Report, millis, rate
 from benchmarks.timing import measure
 from issuer.core.baking import bake_png, bake_svg, png_chunks, unbake_png, unbake_svg
 from issuer.core.dataintegrity.signing import sign
+from issuer.core.qr import qr_png
+from issuer.services.certificate import CertificateContent, CertificateLabels, build_pdf
 
 
 def template_png(svg: bytes) -> bytes:
@@ -70,6 +75,53 @@ def run(report: Report, quick: bool = False) -> None:
                 baseline,
             )
         )
+
+    certificate = _certificate(png)
+    result = measure(build_pdf, [certificate], seconds=seconds, min_calls=3, warmup=1)
+    qr = measure(qr_png, [certificate.verify_url], seconds=seconds / 3)
+    report.add(
+        Figure(
+            "certificate PDF built, uncached, one core",
+            f"median {millis(result.median_s)}, {len(build_pdf(certificate)):,} bytes",
+            "- (none set)",
+            f"its QR code alone {millis(qr.median_s)}",
+        )
+    )
+
+
+def _certificate(png: bytes) -> CertificateContent:
+    """A typical certificate: the template artwork as badge and logo, Finnish texts."""
+    labels = CertificateLabels(
+        *("Todistus", "Myönnetty", "Merkki", "Myöntäjä", "Myöntämispäivä"),
+        *("Voimassa %(date)s asti", "Oppimistulokset", "Tiedot", "Tarkista tämä merkki"),
+        *(
+            "Lue koodi tai avaa linkki:",
+            "Merkin tunniste",
+            "Sivu %(page)s/%(pages)s",
+            "Lyhennetty:",
+        ),
+    )
+    credential_id = "0123456789abcdef0123456789abcdef"
+    return CertificateContent(
+        lang="fi",
+        holder="Máret Ánde Čuđđe-Ŋuolla",
+        badge_name="Ennakointiosaaminen",
+        description="Osaamiskokonaisuus vahvistaa henkilöstön valmiuksia seurata työelämää. " * 3,
+        issuer_name="Hämeen ammattikorkeakoulu",
+        issued_at=datetime(2026, 12, 4, 10, tzinfo=UTC),
+        valid_until=datetime(2028, 12, 4, 10, tzinfo=UTC),
+        verify_url=f"http://127.0.0.1:5000/verify/{credential_id}",
+        page_url=f"http://127.0.0.1:5000/credentials/{credential_id}",
+        credential_id=credential_id,
+        labels=labels,
+        learning_outcomes=("Osallistuja osaa hakea ja arvioida ennakointitietoa kriittisesti.",)
+        * 4,
+        issuer_facts=(("", "https://www.hamk.fi"), ("Y-tunnus", "1234567-1")),
+        facts=(("Taso", "EQF 6"), ("Työmäärä", "3 opintopistettä (ECTS), 81 tuntia")) * 2
+        + (("Arviointi", "Portfolio, jonka opettaja arvioi julkaistujen kriteerien mukaan."),),
+        badge_image=png,
+        logo=png,
+    )
 
 
 def _of(measurement: Any) -> str:

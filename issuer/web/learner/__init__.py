@@ -9,14 +9,18 @@ Routes (all public; the manage link is protected by its secret token):
   signed JSON (``issuer.web.learner.artwork``).
 * ``/credentials/<id>/credential.json``: the signed JSON as a download, byte for byte.
 * ``/credentials/<id>/qr.png`` and ``qr.svg``: a QR code of ``/verify/<id>``.
+* ``/credentials/<id>/certificate.pdf``: a printable A4 certificate in the credential's language
+  (``issuer.web.learner.certificate``); none for a revoked (410) or suspended (409) credential.
 * ``/credentials/<id>/manage/<token>``: hide the page, or let search engines index it; its
-  ``badge.png``, ``badge.svg`` and ``credential.json`` are the holder's own downloads, served
+  ``badge.png``, ``badge.svg``, ``credential.json`` and ``certificate.pdf`` are the holder's
+  own downloads, served
   whether or not the page is hidden.
 * ``/status/<institution>/<purpose>/<number>``: a signed ``BitstringStatusListCredential``.
 
 **A hidden credential** (the holder's choice on the manage page) names nobody in public: the
 page says only that the badge exists, and every public document that carries the signed
-credential (the JSON of ``/credentials/<id>``, ``credential.json``, both baked images) answers
+credential (the JSON of ``/credentials/<id>``, ``credential.json``, both baked images, the
+certificate) answers
 ``403`` with ``{"error": "hidden", "message", "id", "status", "hidden": true}`` instead (a page
 in the reader's language for browsers). 403 rather than 404 or 410: the credential exists (its
 status is part of the answer and ``/verify/<id>`` still gives the verdict), it is not gone for
@@ -51,10 +55,11 @@ from issuer.core.qr import qr_png, qr_svg
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.services import issuing, status, status_publishing
+from issuer.services.certificate import certificate_pdf
 from issuer.services.errors import NotFoundError
 from issuer.web.errors import error_response
 from issuer.web.i18n import current_language
-from issuer.web.learner import artwork
+from issuer.web.learner import artwork, certificate
 from issuer.web.learner.page import credential_status, page_facts, page_links
 
 bp = Blueprint("learner", __name__)
@@ -70,6 +75,7 @@ NAMED_DOWNLOAD_CACHE = "public, max-age=300"
 PRIVATE_DOWNLOAD_CACHE = "no-store"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
+PDF_MEDIA_TYPE = "application/pdf"
 STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
 #: Seconds a verifier is asked to wait for a list not signed yet (until ``merkki init`` runs).
 RETRY_AFTER_UNSIGNED_S = 60
@@ -220,6 +226,51 @@ def _credential_json(credential: Credential, *, cache: str) -> Response:
     )
 
 
+def _certificate(credential: Credential, *, cache: str) -> Response:
+    """The certificate PDF, or why there is none (``issuer.web.learner.certificate``)."""
+    now = credential_status(get_session(), credential)
+    if now in certificate.UNAVAILABLE:
+        return _no_certificate(credential, now)
+    content = certificate.certificate_content(get_session(), credential, get_settings().base_url)
+    response = _download(
+        certificate_pdf(content),
+        PDF_MEDIA_TYPE,
+        f"certificate-{credential.id}.pdf",
+        attachment=_wants_download(),
+        cache=cache,
+    )
+    if not (credential.indexable and not credential.hidden):
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _no_certificate(credential: Credential, status_now: str) -> Response:
+    """No certificate for a revoked (410, for good) or suspended (409, until lifted) credential:
+    a page in the reader's language, or JSON for programs. Not cached: a lifted suspension
+    takes effect at once."""
+    code = certificate.UNAVAILABLE[status_now]
+    if _prefers_html():
+        response = Response(
+            render_template(
+                "learner/no_certificate.html",
+                status=status_now,
+                page_url=issuing.credential_url(get_settings().base_url, credential.id),
+                verify_url=issuing.verify_url(get_settings().base_url, credential.id),
+            ),
+            status=code,
+        )
+    else:
+        message = (
+            "the credential has been revoked: it has no certificate"
+            if status_now == "revoked"
+            else "the credential is suspended: it has no certificate while the suspension lasts"
+        )
+        response = error_response(code, message, code=status_now)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
 @bp.get("/credentials/<credential_id>/badge.png")
 def badge_png(credential_id: str) -> Response:
     credential = _credential(credential_id)
@@ -242,6 +293,14 @@ def credential_json(credential_id: str) -> Response:
     if credential.hidden:
         return private_answer(credential)
     return _credential_json(credential, cache=NAMED_DOWNLOAD_CACHE)
+
+
+@bp.get("/credentials/<credential_id>/certificate.pdf")
+def certificate_download(credential_id: str) -> Response:
+    credential = _credential(credential_id)
+    if credential.hidden:
+        return private_answer(credential)
+    return _certificate(credential, cache=NAMED_DOWNLOAD_CACHE)
 
 
 @bp.get("/credentials/<credential_id>/qr.png")
@@ -296,9 +355,12 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
         page = issuing.credential_url(get_settings().base_url, credential.id)
     if saved:
         return redirect(url_for("learner.manage", credential_id=credential_id, token=token))
+    names = ["badge_png", "badge_svg", "credential_json"]
+    if facts.status not in certificate.UNAVAILABLE:
+        names.append("certificate")
     downloads = {
         name: url_for(f"learner.manage_{name}", credential_id=credential_id, token=token)
-        for name in ("badge_png", "badge_svg", "credential_json")
+        for name in names
     }
     response = Response(
         render_template(
@@ -343,6 +405,12 @@ def manage_badge_svg(credential_id: str, token: str) -> Response:
 def manage_credential_json(credential_id: str, token: str) -> Response:
     credential = _managed(credential_id, token)
     return _keep_private(_credential_json(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+
+
+@bp.get("/credentials/<credential_id>/manage/<token>/certificate.pdf")
+def manage_certificate(credential_id: str, token: str) -> Response:
+    credential = _managed(credential_id, token)
+    return _keep_private(_certificate(credential, cache=PRIVATE_DOWNLOAD_CACHE))
 
 
 # --- status lists ----------------------------------------------------------------------------

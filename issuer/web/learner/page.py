@@ -1,5 +1,5 @@
 """What the learner page shows: the credential's facts in the reader's language, its status,
-and the links it offers (LinkedIn, downloads, QR code)."""
+and the links it offers (LinkedIn, downloads, QR code, printable certificate)."""
 
 from __future__ import annotations
 
@@ -152,6 +152,7 @@ class PageLinks:
     credential_json: str
     qr_png: str
     qr_svg: str
+    certificate: str
     linkedin: str
 
 
@@ -165,6 +166,7 @@ def page_links(base_url: str, credential: Credential, facts: PageFacts) -> PageL
         credential_json=f"{page}/credential.json",
         qr_png=f"{page}/qr.png",
         qr_svg=f"{page}/qr.svg",
+        certificate=f"{page}/certificate.pdf",
         linkedin=linkedin_url(
             name=facts.badge_name,
             organization=facts.issuer_name,
