@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import (
     HTTPException,
@@ -161,6 +162,18 @@ def _is_staff_page() -> bool:
     return request.path == "/staff" or request.path.startswith("/staff/")
 
 
+def _forget_unreadable_staff_user() -> None:
+    """After ``close_session`` (a 500 or 503) the signed-in staff member's row is detached with
+    its attributes expired, and reading them would fail: that page is shown without the staff
+    menu rather than not at all. (A session still open loads them as usual.)"""
+    user = g.get("staff_user")
+    if user is None:
+        return
+    state = inspect(user, raiseerr=False)
+    if state is not None and state.detached and state.expired_attributes:
+        g.pop("staff_user")
+
+
 def error_page(
     status: int,
     message: str | None = None,
@@ -171,6 +184,8 @@ def error_page(
     menu when signed in) with ``STAFF_ERROR_TEXTS`` under ``/staff``, in the public layout
     elsewhere. ``message`` replaces the status's explanation."""
     staff = _is_staff_page()
+    if staff:
+        _forget_unreadable_staff_user()
     texts = STAFF_ERROR_TEXTS if staff else {}
     title, default = texts.get(status) or ERROR_TEXTS.get(status, GENERIC_ERROR_TEXT)
     try:
