@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-export ISSUER_BASE_URL ?= http://127.0.0.1:5000
+# `make run PORT=8000` serves on another port. ISSUER_BASE_URL follows the port unless it is set:
+# the base URL is part of every issued credential's id and of the issuers' DIDs, so credentials
+# issued under one port are no longer ours under another (README, "Install and run").
+PORT ?= 5000
+export ISSUER_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: install run test lint bench clean translations
 
@@ -16,10 +20,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The set-up commands log at ERROR only: the server repeats their start-up warnings (the
+# development passphrase, a random secret key) once, just below. What ensure-demo tells the
+# operator (base URL, mail delivery, the demo admin's sign-in) is printed after the server's own
+# banner, once it answers (or has stopped, or 30 s have passed), so that the one-time password
+# is the last thing on the screen.
 run: install
-	$(BIN)/merkki init
-	$(BIN)/merkki institution ensure-demo
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
+	@ISSUER_LOG_LEVEL=ERROR $(BIN)/merkki init
+	@summary="$$(ISSUER_LOG_LEVEL=ERROR $(BIN)/merkki institution ensure-demo 2>&1 >/dev/null)" \
+	  || { printf '%s\n' "$$summary" >&2; exit 1; }; \
+	( tries=0; while [ $$tries -lt 100 ] && kill -0 $$$$ 2>/dev/null && \
+	    ! $(BIN)/python -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' \
+	      $(PORT) 2>/dev/null; do tries=$$((tries + 1)); sleep 0.3; done; \
+	  printf '\n%s\n\n' "$$summary" >&2 ) & \
+	exec $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .

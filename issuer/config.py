@@ -36,6 +36,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_LOG_LEVEL": "LOG_LEVEL",
     "ISSUER_REMOTE_FETCH": "REMOTE_FETCH",
     "ISSUER_SMTP_URL": "SMTP_URL",
+    "ISSUER_ACCESSIBILITY_CONTACT": "ACCESSIBILITY_CONTACT",
     # Read by issuer/web/security.py, issuer/web/ratelimit.py and issuer/web/observability.py.
     "ISSUER_MAX_REQUEST_BYTES": "MAX_REQUEST_BYTES",
     "ISSUER_PROXY_FIX": "PROXY_FIX",
@@ -84,6 +85,9 @@ class Settings:
     remote_fetch: bool = True
     #: Where learner mails go (``smtp://`` or ``smtps://``); None: they wait in the outbox.
     smtp_url: str | None = None
+    #: Where the accessibility statement (``/accessibility``) sends feedback: an e-mail address
+    #: or a short text. None: the statement names the institutions' own contact addresses.
+    accessibility_contact: str | None = None
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
@@ -138,6 +142,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         ),
         remote_fetch=_switch(config.get("REMOTE_FETCH", "on"), "ISSUER_REMOTE_FETCH"),
         smtp_url=_smtp_url(config.get("SMTP_URL")),
+        accessibility_contact=_one_line(config.get("ACCESSIBILITY_CONTACT")),
     )
 
 
@@ -248,6 +253,12 @@ def _smtp_url(value: object) -> str | None:
     except SmtpUrlError as error:
         raise ConfigError(f"ISSUER_SMTP_URL: {error}") from None
     return str(value).strip()
+
+
+def _one_line(value: object) -> str | None:
+    """Free text shown on a page, on one line; unset or blank is None."""
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or None
 
 
 def _switch(value: object, name: str) -> bool:

@@ -90,3 +90,8 @@ def api_badge_class_url(base_url: str, slug: str) -> str:
 
 def staff_login_url(base_url: str) -> str:
     return f"{base_url}/staff/login"
+
+
+def staff_outbox_url(base_url: str) -> str:
+    """Where staff read the mails that wait for a mail server (printed by ``make run``)."""
+    return f"{base_url}/staff/issue/outbox"

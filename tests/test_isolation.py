@@ -43,6 +43,8 @@ from tests.staff.support import (
 PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
+        "pages.start",
+        "pages.accessibility",
         "public.healthz",
         "public.did_document",
         "public.issuer_profile",

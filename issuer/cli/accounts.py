@@ -38,20 +38,20 @@ def _password_from_stdin() -> str:
 
 
 def ensure_demo_admin(session: Session, institution: Institution) -> str | None:
-    """The demo institution's admin ``demo@merkki.test`` for ``make run``; its generated
-    password when it is created now, None when it exists already."""
+    """The demo institution's admin ``demo@merkki.test`` for ``make run``; its one-time password
+    when it is created now, None when it exists already. Like every generated password it was
+    seen by someone else (the terminal, its scrollback), so it must be changed at the first
+    sign-in (``StaffUser.must_change_password``; ``issuer.web.auth.login_required``)."""
     if accounts.find_user_by_email(session, DEMO_ADMIN_EMAIL) is not None:
         return None
-    password = accounts.generate_password()
-    accounts.create_user(
+    created = accounts.create_user(
         session,
         institution=institution,
         email=DEMO_ADMIN_EMAIL,
         role=Role.INSTITUTION_ADMIN,
         name="Demo admin",
-        password=password,
     )
-    return password
+    return created.one_time_password
 
 
 # --- tokens ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from issuer import urls
 from issuer.cli.accounts import DEMO_ADMIN_EMAIL, ensure_demo_admin
 from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
-from issuer.config import Settings, get_settings
+from issuer.config import Settings, get_settings, parse_smtp_url
 from issuer.core.safe_fetch import SafeFetcher
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
@@ -127,7 +127,11 @@ def institution_create(
     echo_json(result)
 
 
-@institution.command("ensure-demo", help="Create the demo institution if missing; print its DID.")
+@institution.command(
+    "ensure-demo",
+    help="Create the demo institution if missing; print its DID, then how to reach the service "
+    "(on stderr, the demo admin's sign-in last).",
+)
 @with_app
 def institution_ensure_demo() -> None:
     settings, keystore = settings_and_keystore()
@@ -135,15 +139,47 @@ def institution_ensure_demo() -> None:
         demo, created = institutions.ensure_demo_institution(session, keystore)
         did = institutions.institution_did(demo, settings.base_url)
         admin_password = ensure_demo_admin(session, demo)
-    click.echo(f"{'created' if created else 'found'} demo institution {demo.slug!r}", err=True)
-    if admin_password is not None:
-        login = urls.staff_login_url(settings.base_url)
-        click.echo(
-            f"demo admin: sign in at {login} as {DEMO_ADMIN_EMAIL} "
-            f"with the password {admin_password} (shown only now)",
-            err=True,
-        )
     click.echo(did)
+    # What the operator of ``make run`` needs, on stderr (stdout stays the DID alone, for
+    # scripts), with the sign-in line last so that it is not lost among the server's messages.
+    click.echo(f"{'created' if created else 'found'} demo institution {demo.slug!r}", err=True)
+    for line in service_summary(settings, admin_password):
+        click.echo(line, err=True)
+
+
+def mail_delivery(settings: Settings) -> str:
+    """How learners' mails leave the service: ``ISSUER_SMTP_URL`` (without its password), or
+    the outbox where they wait when it is unset."""
+    if settings.smtp_url is None:
+        return (
+            "mail: ISSUER_SMTP_URL is not set, so no mail is sent: mails to learners wait in "
+            f"the outbox at {urls.staff_outbox_url(settings.base_url)}"
+        )
+    smtp = parse_smtp_url(settings.smtp_url)
+    security = "TLS" if smtp.use_ssl else "STARTTLS" if smtp.starttls else "no encryption"
+    return f"mail: sent through {smtp.host}:{smtp.port} ({security}), set by ISSUER_SMTP_URL"
+
+
+def service_summary(settings: Settings, admin_password: str | None) -> list[str]:
+    """The lines ``make run`` prints once the server answers: the base URL, mail delivery,
+    and how to sign in (last)."""
+    login = urls.staff_login_url(settings.base_url)
+    if admin_password is not None:
+        sign_in = (
+            f"demo admin: sign in at {login} as {DEMO_ADMIN_EMAIL} with the password "
+            f"{admin_password} (shown only now; you choose your own at the first sign-in)"
+        )
+    else:
+        sign_in = (
+            f"staff: sign in at {login} (forgotten the password? "
+            "`merkki user password --email ADDRESS` prints a new one-time password)"
+        )
+    return [
+        f"service: {settings.base_url} (ISSUER_BASE_URL: every issued credential's id and the "
+        "issuers' DIDs contain it, so keep it once credentials are issued)",
+        mail_delivery(settings),
+        sign_in,
+    ]
 
 
 @main.group(help="Badge classes.")

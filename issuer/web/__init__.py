@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         i18n,
         learner,
         observability,
+        pages,
         public,
         ratelimit,
         security,
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     ratelimit.init_app(app)
     observability.init_app(app)
+    app.register_blueprint(pages.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(verify.bp)

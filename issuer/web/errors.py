@@ -2,22 +2,28 @@
 
 Every 4xx/5xx answer of the JSON API and of the public JSON routes is a JSON body
 ``{"error": <code>, "message": <text>}``. Service and engine errors carry their own ``code``;
-HTTP errors use the snake-cased status name (``not_found``, ``method_not_allowed``). Other
-routes (HTML pages) keep Flask's default error pages unless the client asks for JSON.
+HTTP errors use the snake-cased status name (``not_found``, ``method_not_allowed``).
+
+Everywhere else a person reads the answer: an error page in the site's layout and the reader's
+language (``error_page``), also for a URL no route serves, never Werkzeug's English page. A
+client that prefers JSON to HTML still gets JSON. The page shows our own text for the status;
+a message given with the error is shown only when it was written for the reader
+(``abort_for_reader``), since most carry a developer's English detail.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
     MethodNotAllowed,
-    ServiceUnavailable,
+    abort,
 )
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -31,6 +37,7 @@ from issuer.services.errors import (
     SigningUnavailableError,
     TemplateError,
 )
+from issuer.services.texts import N_
 from issuer.web.health import forget_key_check, note_storage_problem
 from issuer.web.observability import loggable_path
 
@@ -89,10 +96,131 @@ def wants_json() -> bool:
     return accept["application/json"] > accept["text/html"]
 
 
+def _prefers_html() -> bool:
+    """Does the client rank HTML above JSON (a browser)? No Accept header at all does not."""
+    accept = request.accept_mimetypes
+    return bool(accept) and accept["text/html"] > accept["application/json"]
+
+
+#: Status -> (title, explanation) of the error page. Statuses not listed get the generic pair.
+ERROR_TEXTS: dict[int, tuple[str, str]] = {
+    400: (
+        N_("Bad request"),
+        N_("The request could not be understood. Check the address or the form and try again."),
+    ),
+    403: (N_("No access"), N_("You do not have permission to open this page.")),
+    404: (
+        N_("Page not found"),
+        N_("There is no page at this address. Check the link, or start again from the front page."),
+    ),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    413: (N_("Too large"), N_("What you sent is too large for the service to accept.")),
+    415: (N_("Unsupported format"), N_("This address does not accept data in that format.")),
+    422: (
+        N_("Cannot be processed"),
+        N_("What you sent contains something the service cannot use."),
+    ),
+    429: (
+        N_("Too many requests"),
+        N_("Too many requests came from your address. Wait a moment and try again."),
+    ),
+    500: (
+        N_("Something went wrong"),
+        N_("An unexpected error occurred. It has been logged. Please try again later."),
+    ),
+    503: (
+        N_("Service unavailable"),
+        N_("The service cannot answer right now. Please try again in a moment."),
+    ),
+}
+GENERIC_ERROR_TEXT = (N_("Error"), N_("Something went wrong."))
+#: What the staff pages (under ``/staff``) say instead for some statuses: there a 404 may also
+#: be another institution's object, and a 403 is about the staff member's role.
+STAFF_ERROR_TEXTS: dict[int, tuple[str, str]] = {
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    403: (N_("Not allowed"), N_("Your role does not allow this.")),
+    404: (N_("Not found"), N_("There is nothing here, or you have no access to it.")),
+    413: (N_("Too large"), N_("The upload is too large.")),
+    429: (N_("Too many attempts"), N_("Too many attempts. Wait a while and try again.")),
+}
+
+#: Attribute set on an HTTP error whose description was written (and translated) for the reader.
+_FOR_READER = "merkki_for_reader"
+
+
+def abort_for_reader(status: int, message: str) -> NoReturn:
+    """``abort(status, message)`` where ``message`` is meant for the person reading the page
+    (already translated): the HTML error page shows it instead of the status's own text."""
+    try:
+        abort(status, message)
+    except HTTPException as error:
+        setattr(error, _FOR_READER, True)
+        raise
+
+
+def _is_staff_page() -> bool:
+    return request.path == "/staff" or request.path.startswith("/staff/")
+
+
+def _forget_unreadable_staff_user() -> None:
+    """After ``close_session`` (a 500 or 503) the signed-in staff member's row is detached with
+    its attributes expired, and reading them would fail: that page is shown without the staff
+    menu rather than not at all. (A session still open loads them as usual.)"""
+    user = g.get("staff_user")
+    if user is None:
+        return
+    state = inspect(user, raiseerr=False)
+    if state is not None and state.detached and state.expired_attributes:
+        g.pop("staff_user")
+
+
+def error_page(
+    status: int,
+    message: str | None = None,
+    *,
+    headers: list[tuple[str, str]] | None = None,
+) -> Response:
+    """The HTML error page for ``status`` in the reader's language: in the staff layout (its
+    menu when signed in) with ``STAFF_ERROR_TEXTS`` under ``/staff``, in the public layout
+    elsewhere. ``message`` replaces the status's explanation."""
+    staff = _is_staff_page()
+    if staff:
+        _forget_unreadable_staff_user()
+    texts = STAFF_ERROR_TEXTS if staff else {}
+    title, default = texts.get(status) or ERROR_TEXTS.get(status, GENERIC_ERROR_TEXT)
+    try:
+        body = render_template(
+            "errors/error.html",
+            layout="staff/layout.html" if staff else "base.html",
+            staff=staff,
+            status=status,
+            title=_(title),
+            message=message or _(default),
+        )
+    except Exception:
+        # An error page must always answer: if the layout itself fails (the cause may be the
+        # very error being reported), the cause is logged and a bare page is served.
+        current_app.logger.exception("the error page for %s could not be rendered", status)
+        body = str(InternalServerError().get_body())
+    response = Response(body, status=status, mimetype="text/html")
+    for name, value in headers or ():
+        # Keep headers such as Allow (405) and Retry-After (429, 503); the body is ours.
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def reader_message(error: HTTPException) -> str | None:
+    """The error's message when it was written for the reader (``abort_for_reader``)."""
+    return error.description if getattr(error, _FOR_READER, False) else None
+
+
 def _http_error(error: HTTPException) -> Response | HTTPException:
+    if error.code is None or error.code < 400:
+        return error  # not an error (a redirect raised as an exception): Flask's own answer
+    status = error.code
     if not wants_json():
-        return error
-    status = error.code or 500
+        return error_page(status, reader_message(error), headers=error.get_headers())
     response = error_response(status, error.description)
     # Keep headers such as Allow (405) and Retry-After (429, 503); the body is ours.
     for name, value in error.get_headers():
@@ -103,11 +231,16 @@ def _http_error(error: HTTPException) -> Response | HTTPException:
 
 def _service_error(error: ServiceError) -> Response:
     status = next((code for kind, code in _STATUS_BY_ERROR.items() if isinstance(error, kind)), 400)
+    if not wants_json() and _prefers_html():
+        # A browser on a page: the status's page (the message is a developer's English).
+        return error_page(status)
     return error_response(status, error.message, code=error.code)
 
 
 def _engine_error(error: EngineError) -> Response:
     # Engine errors reaching a view are bad input that got past the view's own checks.
+    if not wants_json() and _prefers_html():
+        return error_page(422)
     return error_response(422, error.message, code=error.code)
 
 
@@ -115,7 +248,7 @@ def _engine_error(error: EngineError) -> Response:
 RETRY_AFTER_SIGNING_S = 60
 
 
-def _signing_unavailable(error: SigningUnavailableError | KeyError_) -> Response | HTTPException:
+def _signing_unavailable(error: SigningUnavailableError | KeyError_) -> Response:
     """A signing key that cannot be used (missing file, wrong passphrase, corrupt, another
     key): 503 with a message that names no file, key or passphrase, in the reader's language.
     The cause goes to the log, and ``/healthz`` checks the keys again at once (its code)."""
@@ -130,18 +263,18 @@ def _signing_unavailable(error: SigningUnavailableError | KeyError_) -> Response
         "cause in its log; please try again later."
     )
     if not wants_json():
-        return ServiceUnavailable(message, retry_after=RETRY_AFTER_SIGNING_S)
+        return error_page(503, message, headers=[("Retry-After", str(RETRY_AFTER_SIGNING_S))])
     response = error_response(503, message, code=SigningUnavailableError.code)
     response.headers["Retry-After"] = str(RETRY_AFTER_SIGNING_S)
     return response
 
 
-def _unexpected_error(error: Exception) -> Response | HTTPException:
+def _unexpected_error(error: Exception) -> Response:
     current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
     # Nothing half-done may be committed by anyone later in this context.
     close_session()
     if not wants_json():
-        return InternalServerError()
+        return error_page(500)
     return error_response(500, "internal error; it has been logged")
 
 
@@ -153,7 +286,7 @@ RETRY_AFTER_CONFLICT_S = 1
 RETRY_AFTER_STORAGE_S = 30
 
 
-def _database_error(error: DBAPIError) -> Response | HTTPException:
+def _database_error(error: DBAPIError) -> Response:
     """A transaction the database gave up because of a concurrent one (a deadlock between two
     issuers, SQLite's write lock held too long), or a write it cannot take now (a read-only
     database, a full disk: ``storage_problem``): nothing was committed, so the answer is 503
@@ -181,7 +314,7 @@ def _database_error(error: DBAPIError) -> Response | HTTPException:
     close_session()
     message = _("The service is busy. Please try again in a moment.")
     if not wants_json():
-        return ServiceUnavailable(message, retry_after=retry_after)
+        return error_page(503, message, headers=[("Retry-After", str(retry_after))])
     response = error_response(503, message, code="busy")
     response.headers["Retry-After"] = str(retry_after)
     return response

@@ -32,6 +32,7 @@ from flask_babel import gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
+from issuer.web.errors import abort_for_reader
 from issuer.web.observability import path_holds_secret
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -144,7 +145,7 @@ def _holds_nul(value: Any) -> bool:
 
 
 def _refuse_nul() -> NoReturn:
-    abort(422, _("The request contains a NUL character, which no field may hold."))
+    abort_for_reader(422, _("The request contains a NUL character, which no field may hold."))
 
 
 def _has_nul(pairs: Iterable[tuple[str, list[str]]]) -> bool:
@@ -157,14 +158,14 @@ def _refuse_unstorable_input() -> None:
     if NUL in request.path:
         abort(404)
     if any(NUL in name or NUL in value for name, value in request.headers.items()):
-        abort(400, _("A request header contains a NUL character."))
+        abort_for_reader(400, _("A request header contains a NUL character."))
     if _has_nul(request.args.lists()):
         _refuse_nul()
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
         return
     if request.is_json:
         if not request.path.startswith("/api/"):
-            abort(415, _("This address takes a form, not JSON."))
+            abort_for_reader(415, _("This address takes a form, not JSON."))
         # JSON text cannot carry a raw NUL (control characters must be escaped), so a NUL in
         # a parsed string comes from a \u0000 escape: without one in the body (nearly every
         # request) nothing is parsed here; with one, the parsed body decides (the six

@@ -12,7 +12,7 @@ from flask.testing import FlaskCliRunner
 from issuer.cli import main
 from issuer.db import get_session
 from issuer.services import accounts
-from tests.staff.support import World, bearer, login
+from tests.staff.support import World, bearer, csrf_token, login
 
 
 def ok(runner: FlaskCliRunner, *args: str, stdin: str | None = None) -> Result:
@@ -133,6 +133,18 @@ def test_ensure_demo_creates_a_demo_admin_once(app: Flask, runner: FlaskCliRunne
     assert "demo@merkki.test" not in second.stderr
     client = app.test_client()
     assert login(client, "demo@merkki.test", match.group(1)).status_code == 302
+    # The generated password was on the operator's screen: it must be replaced first (issue 15).
+    assert client.get("/staff/users").headers["Location"] == "/staff/password"
+    changed = client.post(
+        "/staff/password",
+        data={
+            "current": match.group(1),
+            "new": "the demo admin's own passphrase",
+            "confirm": "the demo admin's own passphrase",
+            "csrf_token": csrf_token(client, "/staff/password"),
+        },
+    )
+    assert changed.status_code == 302
     assert client.get("/staff/users").status_code == 200  # an institution admin
     with app.app_context():
         user = accounts.find_user_by_email(get_session(), "demo@merkki.test")

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from issuer.models import Institution
 from issuer.services.errors import NotFoundError
+from issuer.web import errors
 from issuer.web.auth import Role, current_actor, institution_for_actor
 from issuer.web.staff import bp
 
@@ -65,25 +66,13 @@ def institution_url(endpoint: str, institution: Institution, **values: Any) -> s
     return url_for(endpoint, **values)
 
 
-def N_(message: str) -> str:
-    """Marks ``message`` for extraction (a default `pybabel extract` keyword); it is
-    translated where it is shown."""
-    return message
-
-
-_ERROR_TEXTS = {
-    400: (N_("Bad request"), N_("The request could not be understood.")),
-    403: (N_("Not allowed"), N_("Your role does not allow this.")),
-    404: (N_("Not found"), N_("There is nothing here, or you have no access to it.")),
-    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
-    413: (N_("Too large"), N_("The upload is too large.")),
-    429: (N_("Too many attempts"), N_("Too many attempts. Wait a while and try again.")),
-}
-
-
-def error_page(status: int, message: str | None = None) -> ResponseReturnValue:
-    title, default = _ERROR_TEXTS.get(status, (N_("Error"), N_("Something went wrong.")))
-    return render("staff/error.html", status, title=str(title), message=message or str(default))
+def error_page(
+    status: int, message: str | None = None, *, error: HTTPException | None = None
+) -> ResponseReturnValue:
+    """The staff layout's error page in the reader's language (``issuer.web.errors``), with
+    the headers of ``error`` (Allow, Retry-After) when there is one."""
+    headers = error.get_headers() if error is not None else None
+    return errors.error_page(status, message, headers=headers)
 
 
 @bp.errorhandler(CSRFError)
@@ -95,10 +84,9 @@ def _csrf_error(error: CSRFError) -> ResponseReturnValue:
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> ResponseReturnValue:
-    status = error.code or 500
-    if status >= 500:
+    if error.code is None or error.code < 400:
         return error
-    return error_page(status)
+    return error_page(error.code, errors.reader_message(error), error=error)
 
 
 @bp.errorhandler(NotFoundError)
