@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from issuer.core import eu_vocabularies as vocab
-from issuer.core.badgeclass import eu_facts
+from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.models import Credential, Institution
 from issuer.services import badge_classes, issuing
 from issuer.services.certificate import CertificateContent, CertificateLabels
