@@ -107,7 +107,10 @@ class Site:
         ]
         for state in ("valid", "revoked", "suspended", "expired", "hidden"):
             visits.append(get(f"learner page {state}", f"/credentials/{ids[state]}"))
-        visits.append(get("learner manage page", self.manage_path))
+        visits += [
+            get("learner page unknown credential", "/credentials/" + "0" * 32),
+            get("learner manage page", self.manage_path),
+        ]
         for state in ("valid", "revoked", "suspended", "expired", "not_yet_valid", "hidden"):
             visits.append(get(f"verification {state}", f"/verify/{ids[state]}"))
         visits += [
@@ -117,6 +120,7 @@ class Site:
             submit("verification not genuine", "/verify", self._paste(self.tampered)),
             get("staff sign-in", "/staff/login"),
             submit("staff sign-in refused", "/staff/login", _wrong_password),
+            submit("form expired", "/staff/login", _stale_form),
         ]
         # The foreign samples live beside the repository; CI has them (and fails without).
         if SPEC_DIR.is_dir() or os.environ.get("CI"):
@@ -143,6 +147,7 @@ class Site:
             get("badge class form", "/staff/badge-classes/new"),
             submit("badge class form errors", "/staff/badge-classes/new", _no_fill),
             get("badge class edit", f"/staff/badge-classes/{slug}/edit"),
+            get("badge class copy", f"/staff/badge-classes/{slug}/copy"),
             get("issue form", "/staff/issue/"),
             submit("issue form errors", "/staff/issue/", _bad_recipient),
             submit("issued", "/staff/issue/", _good_recipient),
@@ -160,6 +165,7 @@ class Site:
             get("institution profile", "/staff/institution"),
             get("staff accounts", "/staff/users"),
             submit("staff account created", "/staff/users", _new_staff_member),
+            Visit("new one-time password", _new_one_time_password),
             get("api tokens", "/staff/tokens"),
             submit("api token created", "/staff/tokens", _new_token),
             get("password", "/staff/password"),
@@ -169,6 +175,19 @@ class Site:
 def _wrong_password(page: Page) -> None:
     page.locator("#email").fill("nobody@hamk.test")
     page.locator("#password").fill("not the password")
+
+
+def _stale_form(page: Page) -> None:
+    """A form whose CSRF token no longer matches (as after a long pause): the "form expired"
+    page."""
+    _wrong_password(page)
+    page.locator("input[name=csrf_token]").evaluate("(input) => { input.value = 'stale'; }")
+
+
+def _new_one_time_password(page: Page, lang: str) -> None:
+    page.goto(with_lang("/staff/users", lang))
+    with page.expect_navigation():
+        page.locator("form[action*='reset-password'] button").first.click()
 
 
 def _bad_recipient(page: Page) -> None:
