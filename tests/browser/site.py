@@ -1,11 +1,13 @@
-"""Every page of the app in every state worth seeing, for the sweeps that check them all (axe,
-reflow): the public pages (catalogue, badge pages, learner pages, the verification page with
-each verdict, the forms and their error answers) and the staff pages (sign-in, dashboard, badge
-classes, issuing, credentials, audit log, administration, outbox).
+"""Every page of the app in every state worth seeing, for the sweep that checks them all
+(``test_every_page.py``: axe, reflow, contrast): the public pages (catalogue, badge pages,
+learner pages, the verification page with each verdict, the forms and their error answers) and
+the staff pages (sign-in, dashboard, badge classes, issuing, credentials, audit log,
+administration, outbox).
 
 ``build_site`` adds to the live server's seeded institution what the pages need to show
 something: credentials in each state (valid, revoked, suspended, expired, not yet valid,
-hidden by the holder), a second staff member and an API token. A ``Visit`` opens one page in
+hidden by the holder), a second staff member, an API token and a badge class with a name as long
+as Finnish and Swedish compounds make them. A ``Visit`` opens one page in
 one state, in a language: a plain ``GET`` with ``?lang=``, or the form submission that leads
 there (the language is then the cookie the ``?lang=`` visit before it left).
 """
@@ -25,9 +27,10 @@ from playwright.sync_api import FilePayload, Page
 from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
-from issuer.services import accounts, institutions, revocation
+from issuer.services import accounts, badge_class_admin, institutions, revocation
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
+from tests.staff.support import complete_micro_credential
 
 if TYPE_CHECKING:
     # Only for the annotation: the conftest imports this module for its fixture.
@@ -40,6 +43,12 @@ FOREIGN_SAMPLES = {
     "unverifiable": "samples/1edtech-validator-ob30/simple-did-key-method.json",
 }
 ACTOR = SystemActor(kind="cli", label="browser test")
+LONG_SLUG = "sahkoturvallisuus"
+LONG_NAME = {
+    "fi": "Sähköturvallisuustarkastustoiminnan täydennyskoulutusohjelmakokonaisuus",
+    "sv": "Elsäkerhetsinspektionsverksamhetens kompletteringsutbildningsprogramhelhet",
+    "en": "Electrical safety inspection: a continuing education programme",
+}
 #: A cohort file with one line and one with a line the checks refuse.
 GOOD_CSV = "email;name\nsanna.sivu@example.fi;Sanna Sivu\n"
 BAD_CSV = "email;name\nnot an address;\n"
@@ -103,6 +112,7 @@ class Site:
             get("catalogue", "/catalog"),
             get("catalogue search", "/catalog?q=ty%C3%B6turvallisuus&eqf=4"),
             get("badge page", f"/badges/{slug}"),
+            get("badge page long name", f"/badges/{LONG_SLUG}"),
             get("achievement page", f"/badges/{slug}/v1/fi"),
         ]
         for state in ("valid", "revoked", "suspended", "expired", "hidden"):
@@ -257,6 +267,15 @@ def build_site(live_server: LiveServer) -> Site:
             name="Ilmari Myöntäjä",
         )
         accounts.create_token(session, institution, name="Moodle", created_by="browser test")
+        # Compounds as long as Finnish and Swedish make them, for the catalogue's cards and the
+        # badge pages.
+        badge_class_admin.create_badge_class(
+            session,
+            institution,
+            complete_micro_credential(LONG_SLUG, name=LONG_NAME),
+            published=True,
+            auto_issue=False,
+        )
     valid_json = live_server.signed_json(ids["valid"])
     document = json.loads(valid_json)
     document["credentialSubject"]["name"] = "Someone Else"
