@@ -5,8 +5,12 @@ in Finnish, Swedish and English, checked in one pass:
   and phone width (390 px) (``axe.py``);
 * no page scrolls sideways at 390, 360 or 320 px (1.4.10 Reflow, ``measure.overflow``);
 * every focus indicator, and every text field's, select's and text area's border, has a
-  contrast of at least 3:1 against its backgrounds (1.4.11, ``measure``);
+  contrast of at least 3:1 against its backgrounds (1.4.11, ``measure``; measured in Finnish
+  only, since no colour depends on the language);
 * and nothing on the way logs a console error or a Content-Security-Policy violation.
+
+``test_the_checks_see_what_they_look_for`` shows, on a page made to break each rule, that each
+check catches it.
 
 Each page is loaded once per language, at desktop width, and then narrowed in place: a
 viewport change lays the same document out again with the phone width's media queries, as a
@@ -17,12 +21,11 @@ test reports its own findings, page by page.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from tests.browser import axe, measure
 from tests.browser.conftest import (
@@ -60,13 +63,17 @@ class Findings:
     pages: int = 0
     focus_measured: int = 0
     borders_measured: int = 0
-    seconds: float = 0.0
 
 
 @pytest.fixture(scope="module")
-def sweep(browser: Browser, live_server: LiveServer, site: Site) -> Iterator[Findings]:
-    source = axe.source()
-    started = time.perf_counter()
+def axe_source() -> str:
+    return axe.source()
+
+
+@pytest.fixture(scope="module")
+def sweep(
+    browser: Browser, live_server: LiveServer, site: Site, axe_source: str
+) -> Iterator[Findings]:
     findings = Findings()
     context = browser.new_context(
         base_url=live_server.url,
@@ -79,7 +86,7 @@ def sweep(browser: Browser, live_server: LiveServer, site: Site) -> Iterator[Fin
     # unknown credential): Chromium logs their status as console errors.
     watch.allow(r"status of (400|401|404|422)")
     context.add_init_script(CSP_REPORTER)
-    context.add_init_script(source)
+    context.add_init_script(axe_source)
     page = context.new_page()
     watch.watch(page)
     try:
@@ -88,39 +95,38 @@ def sweep(browser: Browser, live_server: LiveServer, site: Site) -> Iterator[Fin
                 sign_in_as_admin(page, live_server)
             for lang in LANGUAGES:
                 for visit in visits:
-                    where = f"{visit.name} [{lang}]"
                     page.set_viewport_size(DESKTOP)
                     visit.open(page, lang)
-                    findings.pages += 1
-                    findings.violations[DESKTOP["width"]] += axe.violations(
-                        page, f"{where} {DESKTOP['width']} px"
-                    )
-                    if lang == LANGUAGES[0]:
-                        # Colours do not change with the language: measured once per page.
-                        focus = measure.focus_contrast(page)
-                        findings.focus_measured += len(focus)
-                        findings.focus += [f"{where}: {item}" for item in focus if item.failing]
-                        borders = measure.border_contrast(page)
-                        findings.borders_measured += len(borders)
-                        findings.borders += [f"{where}: {item}" for item in borders if item.failing]
-                    for viewport in PHONES:
-                        page.set_viewport_size(viewport)
-                        width = viewport["width"]
-                        if width in AXE_WIDTHS:
-                            findings.violations[width] += axe.violations(
-                                page, f"{where} {width} px"
-                            )
-                        found = measure.overflow(page)
-                        if found.scrolls_sideways:
-                            sticking = "".join(f"\n    {item}" for item in found.sticking)
-                            findings.overflowing.append(
-                                f"{where} at {width} px: {found.scroll_width} px wide{sticking}"
-                            )
+                    _check(page, f"{visit.name} [{lang}]", findings, colours=lang == LANGUAGES[0])
         findings.console = list(watch.problems)
-        findings.seconds = time.perf_counter() - started
         yield findings
     finally:
         watch.close()
+
+
+def _check(page: Page, where: str, findings: Findings, *, colours: bool) -> None:
+    """Every check on the page as it was just opened (at desktop width), then narrowed to each
+    phone width in turn; ``colours``: measure the contrasts too."""
+    findings.pages += 1
+    findings.violations[DESKTOP["width"]] += axe.violations(page, f"{where} {DESKTOP['width']} px")
+    if colours:
+        focus = measure.focus_contrast(page)
+        findings.focus_measured += len(focus)
+        findings.focus += [f"{where}: {item}" for item in focus if item.failing]
+        borders = measure.border_contrast(page)
+        findings.borders_measured += len(borders)
+        findings.borders += [f"{where}: {item}" for item in borders if item.failing]
+    for viewport in PHONES:
+        page.set_viewport_size(viewport)
+        width = viewport["width"]
+        if width in AXE_WIDTHS:
+            findings.violations[width] += axe.violations(page, f"{where} {width} px")
+        found = measure.overflow(page)
+        if found.scrolls_sideways:
+            sticking = "".join(f"\n    {item}" for item in found.sticking)
+            findings.overflowing.append(
+                f"{where} at {width} px: {found.scroll_width} px wide{sticking}"
+            )
 
 
 def _report(found: list[str] | list[axe.Violation]) -> str:
@@ -150,3 +156,30 @@ def test_form_control_borders_have_3_to_1_contrast(sweep: Findings) -> None:
 
 def test_no_console_errors_or_csp_violations_on_the_way(sweep: Findings) -> None:
     assert not sweep.console, _report(sweep.console)
+
+
+#: A page that breaks each rule the sweep checks: an unlabelled text field (axe), the old focus
+#: ring and control border colours (1.7-2.0:1 and 1.4:1), and a word wider than a phone.
+BROKEN_PAGE = """<!doctype html><html lang="fi"><head><title>Rikki</title><style>
+input { border: 1px solid #d8dde3; }
+a:focus-visible, input:focus-visible { outline: 3px solid #f5a623; outline-offset: 2px; }
+</style></head><body><main>
+<p>Ammattikorkeakoulututkintokoulutusohjelmasuunnittelijakokonaisuusselvitystyöryhmä</p>
+<a href="#x">Linkki</a> <input type="text">
+</main></body></html>"""
+
+
+def test_the_checks_see_what_they_look_for(browse: Browse, axe_source: str) -> None:
+    page = browse.page("fi")
+    page.set_viewport_size(PHONES[-1])
+    page.set_content(BROKEN_PAGE)
+    page.evaluate(axe_source)
+    assert "label" in {found.rule for found in axe.violations(page, "broken page")}
+    assert measure.overflow(page).scrolls_sideways
+    focus = measure.focus_contrast(page)
+    assert len(focus) == 2
+    assert all(item.failing and item.ratio is not None and item.ratio < 2.1 for item in focus)
+    [border] = measure.border_contrast(page)
+    assert border.failing
+    assert border.ratio is not None
+    assert round(border.ratio, 1) == 1.4
