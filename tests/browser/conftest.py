@@ -47,6 +47,7 @@ from issuer.services import (
 )
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
+from tests.browser.site import Site, build_site
 from tests.conftest import PASSPHRASE
 from tests.staff.support import complete_micro_credential
 
@@ -126,8 +127,27 @@ class LiveServer:
     password: str
     badge_slug: str
 
-    def issue(self, name: str = "Liisa Virtanen", *, email: str = "liisa@example.fi") -> str:
+    def issue(
+        self,
+        name: str = "Liisa Virtanen",
+        *,
+        email: str = "liisa@example.fi",
+        now: datetime | None = None,
+        valid_until: datetime | None = None,
+    ) -> str:
         """Issue the micro-credential to ``name`` and commit, as a request would; its id."""
+        return self.issue_managed(name, email=email, now=now, valid_until=valid_until)[0]
+
+    def issue_managed(
+        self,
+        name: str,
+        *,
+        email: str,
+        now: datetime | None = None,
+        valid_until: datetime | None = None,
+    ) -> tuple[str, str]:
+        """Like ``issue``; the id and the learner's private manage link's token (``now``: the
+        moment of issue, which is also when it becomes valid)."""
         with self.app.app_context(), unit_of_work() as session:
             issued = issuing.issue(
                 session,
@@ -136,9 +156,10 @@ class LiveServer:
                 badge_classes.get_badge_class(session, self.badge_slug),
                 email,
                 name,
-                issuing.IssueOptions(lang="fi"),
+                issuing.IssueOptions(lang="fi", valid_until=valid_until),
+                now=now,
             )
-            return issued.credential.id
+            return issued.credential.id, issued.manage_token
 
     def revoke(self, credential_id: str, reason: str) -> None:
         with self.app.app_context(), unit_of_work() as session:
@@ -150,6 +171,13 @@ class LiveServer:
                 actor=SystemActor(kind="cli", label="browser test"),
                 reason=reason,
             )
+
+    def signed_json(self, credential_id: str) -> str:
+        """The credential's text exactly as it was issued."""
+        with self.app.app_context():
+            credential = get_session().get(Credential, credential_id)
+            assert credential is not None
+            return credential.signed_json
 
     def issued_at(self, credential_id: str) -> datetime:
         with self.app.app_context():
@@ -326,15 +354,25 @@ def browse(browser: Browser, live_server: LiveServer) -> Iterator[Browse]:
         opened.close()
 
 
+@pytest.fixture(scope="package")
+def site(live_server: LiveServer) -> Site:
+    """Credentials in every state and the other records the page sweeps need (``site.py``)."""
+    return build_site(live_server)
+
+
 @pytest.fixture
 def sign_in(live_server: LiveServer) -> Callable[[Page], None]:
     """Sign ``page`` in as the institution admin through the sign-in form."""
 
     def signed_in(page: Page) -> None:
-        page.goto("/staff/login")
-        page.locator("#email").fill(live_server.admin_email)
-        page.locator("#password").fill(live_server.password)
-        page.locator("form button[type=submit]").click()
-        page.wait_for_url(re.compile(r"/staff/$"))
+        sign_in_as_admin(page, live_server)
 
     return signed_in
+
+
+def sign_in_as_admin(page: Page, live_server: LiveServer) -> None:
+    page.goto("/staff/login")
+    page.locator("#email").fill(live_server.admin_email)
+    page.locator("#password").fill(live_server.password)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/staff/$"))

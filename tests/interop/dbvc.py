@@ -1,8 +1,9 @@
 """Python side of the bridge to the Digital Bazaar JavaScript VC stack (``js/dbvc.mjs``).
 
 ``ensure_node_modules()`` installs the pinned JavaScript packages (``npm ci`` from the committed
-lock file) when ``js/node_modules`` is missing or was installed from another lock file;
-``run_js(request)`` sends one JSON request to ``dbvc.mjs`` and returns its JSON answer.
+lock file, ``tests/npm_packages.py``) when ``js/node_modules`` is missing or was installed from
+other package files; ``run_js(request)`` sends one JSON request to ``dbvc.mjs`` and returns its
+JSON answer.
 
 Every request gets ``contexts``: the URL -> absolute file map of the JSON-LD contexts Merkki
 carries (``issuer.core.contexts.CONTEXT_FILES``), so both implementations canonicalize against
@@ -11,28 +12,20 @@ byte-identical context documents and the JavaScript side never needs the network
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import issuer.core
 from issuer.core.contexts import CONTEXT_FILES
+from tests import npm_packages
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 SCRIPT = JS_DIR / "dbvc.mjs"
-NODE_MODULES = JS_DIR / "node_modules"
-# Written after a successful install: the hash of the package files it was installed from.
-STAMP = NODE_MODULES / ".merkki-installed-from"
 CONTEXTS_DIR = Path(issuer.core.__file__).resolve().parent / "contexts"
 
-NPM_TIMEOUT_S = 300
 RUN_TIMEOUT_S = 60
 
 #: The type of ``run_js`` (what the ``dbvc`` fixture gives a test).
@@ -66,51 +59,9 @@ def context_paths() -> dict[str, str]:
     return {url: str(CONTEXTS_DIR / name) for url, name in CONTEXT_FILES.items()}
 
 
-def _package_hash() -> str:
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        path = JS_DIR / name
-        digest.update(path.read_bytes() if path.exists() else b"")
-    return digest.hexdigest()
-
-
-def _unavailable(reason: str) -> None:
-    """Fail in CI (the interop tests are acceptance criteria there), skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the interop tests", pytrace=False)
-    pytest.skip(reason)
-
-
 def ensure_node_modules() -> None:
     """Install the pinned packages unless ``node_modules`` already matches the lock file."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        _unavailable("node and npm are needed for the Digital Bazaar interop tests")
-    expected = _package_hash()
-    if STAMP.exists() and STAMP.read_text("utf-8") == expected:
-        return
-    # ``npm ci`` installs exactly the committed lock file; ``npm install`` only bootstraps one.
-    command = ["npm", "ci"] if (JS_DIR / "package-lock.json").exists() else ["npm", "install"]
-    try:
-        result = subprocess.run(
-            # No package needs an install script; refusing them keeps the install inert.
-            [*command, "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"`{' '.join(command)}` in {JS_DIR} took over {NPM_TIMEOUT_S} s", pytrace=False)
-    if result.returncode != 0:
-        message = (
-            f"`{' '.join(command)}` in {JS_DIR} failed (exit {result.returncode}):\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    STAMP.write_text(_package_hash(), "utf-8")
+    npm_packages.ensure_node_modules(JS_DIR, "the Digital Bazaar interop tests")
 
 
 def run_js(request: dict[str, Any]) -> dict[str, Any]:
