@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from issuer.config import get_settings
 from issuer.core import dataintegrity, verifier
 from issuer.core.keys import KeyStore
 from issuer.models import Credential
@@ -21,6 +22,7 @@ from issuer.services import (
     issuing,
     key_resolution,
     keys,
+    learner_keys,
     revocation,
     verification,
 )
@@ -57,6 +59,7 @@ def _issue(session: Session, institution: Any, keystore: KeyStore, name: str) ->
         "fi",
         base_url=BASE_URL,
         keystore=keystore,
+        secret=learner_keys.recipient_secret(get_settings()),
     )
 
 
