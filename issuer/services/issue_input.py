@@ -40,7 +40,6 @@ from issuer.services.errors import InvalidInputError
 
 LANGUAGES = institutions.LANGUAGES
 MAX_NAME_LENGTH = 255
-MAX_EMAIL_LENGTH = emails.MAX_LENGTH
 MAX_URL_LENGTH = 2048
 MAX_NARRATIVE_LENGTH = 10_000
 MAX_GRADE_LENGTH = 255
@@ -89,7 +88,7 @@ class IssueOptions:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One learner to issue to, and what the credential adds (``issuing.issue_many``)."""
+    """One learner to issue to, and what the credential adds (``issue_many.issue_many``)."""
 
     email: str
     name: str
