@@ -1,6 +1,6 @@
 """What the benchmarks work on: realistic Merkki micro-credentials and an issuer with a key.
 
-The credential is what ``issuer.services.issuing`` builds for a national badge class: the
+The credential is what ``issuer.services.issue_many`` builds for a national badge class: the
 Finnish version of a POKOT micro-credential with every EU element (learning outcomes,
 workload and ECTS, EQF/NQF level, assessment, quality assurance, ESCO skills, ...), its
 Swedish and English versions linked, the issuing institution's profile with address and

@@ -31,12 +31,14 @@ from sqlalchemy import func, inspect, select, text
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import BadgeClass, Credential
 from issuer.models.accounts import StaffUser
 from issuer.models.issuing import OutboxMail
-from issuer.services import badge_classes, institutions, issuing
+from issuer.services import badge_classes, institutions, issue_input, issuing
+from issuer.services.issuing_context import IssuingContext
 from tests.staff.support import (
     PASSWORD,
     World,
@@ -119,12 +121,12 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
         institution = institutions.get_institution(session, world.b.slug)
         issued = issuing.issue(
             session,
-            issuing.IssuingContext.from_settings(),
+            IssuingContext.from_settings(get_settings()),
             institution,
             badge_classes.get_badge_class(session, world.b.badge_slug),
             "oppija@example.fi",
             "Olli Oppija",
-            issuing.IssueOptions(lang="fi"),
+            issue_input.IssueOptions(lang="fi"),
         )
         session.flush()
         mail_id = session.scalar(

@@ -1,6 +1,6 @@
 """``merkki issue-bulk``, ``merkki jobs run`` and ``merkki jobs worker``.
 
-Attached to the ``merkki`` group by the import at the bottom of ``issuer/cli.py``.
+Attached to the ``merkki`` group by ``issuer/cli/__init__.py``.
 
 ``issue-bulk`` checks the whole CSV file first (every bad line is reported, nothing is issued
 if any is bad), stores it as a job, and works the job off in this process with a progress bar
@@ -25,7 +25,7 @@ from flask import current_app
 from issuer.cli.base import main, with_app
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models.issuing import BulkJob
-from issuer.services import badge_classes, bulk, institutions, issuing, jobs, mail
+from issuer.services import badge_classes, bulk, institutions, issue_input, jobs, mail
 from issuer.services.actors import CLI_ACTOR
 
 
@@ -99,7 +99,7 @@ def issue_bulk(institution_slug: str, badge_reference: str, lang: str, file: Pat
         raise click.ClickException(
             f"institution {institution.slug!r} cannot issue badge class {badge_class.slug!r}"
         )
-    languages = issuing.complete_languages(
+    languages = issue_input.complete_languages(
         badge_classes.parsed(badge_classes.current_version(session, badge_class))
     )
     try:

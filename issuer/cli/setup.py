@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from issuer.models import BadgeClass, Institution
 from issuer.services import (
     badge_classes,
     institutions,
+    issue_input,
     issuing,
     keys,
     migrate,
@@ -27,6 +29,7 @@ from issuer.services import (
     verification,
 )
 from issuer.services.actors import CLI_ACTOR
+from issuer.services.learner_keys import recipient_secret
 
 
 @main.command(help="Create or upgrade the database and load badge_templates/ (idempotent).")
@@ -224,21 +227,28 @@ def _badge_json(session: Session, found: BadgeClass) -> dict[str, Any]:
 @with_app
 def issue(institution_slug: str, badge_reference: str, email: str, name: str, lang: str) -> None:
     settings, keystore = settings_and_keystore()
-    with unit_of_work() as session:
-        issuer = institutions.get_institution(session, institution_slug)
-        badge_class = badge_classes.get_badge_class(session, badge_reference)
-        credential = issuing.issue_credential(
-            session,
-            issuer,
-            badge_class,
-            email,
-            name,
-            lang,
-            base_url=settings.base_url,
-            keystore=keystore,
-            actor=CLI_ACTOR,
-        )
-        signed_json = credential.signed_json
+    try:
+        with unit_of_work() as session:
+            issuer = institutions.get_institution(session, institution_slug)
+            badge_class = badge_classes.get_badge_class(session, badge_reference)
+            # The rules every front end shares; the first problem is the command's error line.
+            raw = issue_input.IssueInput(email=email, name=name, lang=lang)
+            recipient = issue_input.validate(raw, now=datetime.now(UTC))
+            credential = issuing.issue_credential(
+                session,
+                issuer,
+                badge_class,
+                recipient.email,
+                recipient.name,
+                recipient.options.lang,
+                base_url=settings.base_url,
+                keystore=keystore,
+                secret=recipient_secret(settings),
+                actor=CLI_ACTOR,
+            )
+            signed_json = credential.signed_json
+    except issue_input.FieldErrors as error:
+        raise click.ClickException(error.errors[0].text) from None
     click.echo(signed_json)
 
 

@@ -12,11 +12,12 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, issuing, revocation
+from issuer.services import institutions, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -24,7 +25,7 @@ from issuer.services.audit import AuditActor
 def _credential_json(credential: Credential, base_url: str) -> dict[str, Any]:
     return {
         "id": credential.id,
-        "url": issuing.credential_url(base_url, credential.id),
+        "url": urls.credential_url(base_url, credential.id),
         "institution": credential.institution.slug,
         "recipient": credential.recipient_name,
         "state": revocation.credential_state(credential),

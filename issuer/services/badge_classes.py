@@ -15,6 +15,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core.badgeclass.fileformat import (
     BadgeClassError,
     badge_class_to_dict,
@@ -43,6 +44,13 @@ class TemplateLoad:
 def image_extension(version: BadgeClassVersion) -> str:
     """``svg`` or ``png``: the file extension of the version's artwork."""
     return IMAGE_EXTENSIONS[version.image_media_type]
+
+
+def image_url(base_url: str, version: BadgeClassVersion) -> str:
+    """The artwork URL of a badge-class version (``urls.artwork_url``), as credentials of it
+    name their image."""
+    extension = image_extension(version)
+    return urls.artwork_url(base_url, version.badge_class.slug, version.version, extension)
 
 
 def parsed(version: BadgeClassVersion) -> BadgeClassData:

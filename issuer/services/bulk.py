@@ -27,13 +27,16 @@ from sqlalchemy.orm import Session
 from issuer.core.errors import EngineError
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState
-from issuer.services import audit, badge_classes, issuing, status_publishing, texts
+from issuer.services import audit, badge_classes, issue_input, issue_many, status_publishing
 from issuer.services.errors import InvalidInputError, NotFoundError, ServiceError
+from issuer.services.issuing import find_credentials
+from issuer.services.issuing_context import IssuingContext
+from issuer.services.learner_keys import recipient_key
 
 #: Largest file accepted (10,000 rows take well under 2 MB).
 MAX_CSV_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
-#: Rows per transaction: a few tenths of a second of work (issuing.issue_many writes a batch
+#: Rows per transaction: a few tenths of a second of work (``issue_many`` writes a batch
 #: with a statement per table), so that on SQLite (one writer at a time) requests that write
 #: meanwhile wait well within the driver's 5-second busy timeout, while the per-transaction
 #: costs (reading the batch, the status lists, committing) are shared by many rows.
@@ -163,17 +166,20 @@ def _header(names: list[str]) -> dict[str, int]:
 
 
 def _cell(values: list[str], columns: dict[str, int], name: str) -> str | None:
-    raw = _raw_cell(values, columns, name)
-    return None if raw is None else raw.strip() or None
-
-
-def _raw_cell(values: list[str], columns: dict[str, int], name: str) -> str | None:
-    """The cell as written: free texts are normalised before they are trimmed, so that a
-    control character at either end is refused, not trimmed away unseen."""
+    """The cell as written (``None`` when the row has no such column). Free texts and the
+    address go to ``issue_input.validate`` untrimmed, so that a control or invisible character
+    at either end is refused, not trimmed away unseen; the other cells lose the spaces and tabs
+    around them (``a@b.fi ; Liisa ; sv``: ``_trimmed``), and nothing else (``lang`` is checked
+    as exactly as the API checks it)."""
     position = columns.get(name)
     if position is None or position >= len(values):
         return None
     return values[position]
+
+
+def _trimmed(values: list[str], columns: dict[str, int], name: str) -> str | None:
+    raw = _cell(values, columns, name)
+    return None if raw is None else raw.strip(" \t") or None
 
 
 def _row(
@@ -184,64 +190,36 @@ def _row(
     languages: list[str],
     now: datetime,
 ) -> tuple[CsvRow | None, list[str]]:
-    problems: list[str] = []
-    email = name = ""
+    """The row checked by the rules every front end shares (``issue_input``), or its problems."""
+    raw = issue_input.IssueInput(
+        email=_cell(values, columns, "email"),
+        name=_cell(values, columns, "name"),
+        lang=_trimmed(values, columns, "lang") or default_lang,
+        evidence=issue_input.flat_evidence(
+            _trimmed(values, columns, "evidence_url"),
+            _cell(values, columns, "evidence_narrative"),
+        ),
+        grade=_cell(values, columns, "grade"),
+        valid_until=_trimmed(values, columns, "valid_until"),
+    )
     try:
-        email = issuing.check_email(_cell(values, columns, "email") or "")
-    except InvalidInputError as error:
-        problems.append(error.message if _cell(values, columns, "email") else "email is empty")
-    try:
-        name = issuing.check_name(_raw_cell(values, columns, "name") or "")
-    except InvalidInputError as error:
-        problems.append(error.message)
-    lang = (_cell(values, columns, "lang") or default_lang).lower()
-    if lang not in issuing.LANGUAGES:
-        problems.append(f"lang must be fi, sv or en, not {lang!r}")
-    elif lang not in languages:
-        problems.append(f"the badge class is not fully translated into {lang!r}")
-    evidence_url = _cell(values, columns, "evidence_url")
-    if evidence_url is not None:
-        try:
-            evidence_url = issuing.check_url(evidence_url)
-        except InvalidInputError as error:
-            problems.append(f"evidence_url: {error.message}")
-    # Normalised here, before the row is stored for the job (``issuer.core.text``).
-    narrative = grade = None
-    try:
-        narrative = texts.clean_optional(
-            _raw_cell(values, columns, "evidence_narrative"), "evidence_narrative", multiline=True
+        checked = issue_input.validate(
+            raw, now=now, languages=languages, names=issue_input.FLAT_NAMES
         )
-    except texts.ControlCharacterError as error:
-        problems.append(error.message)
-    if narrative is not None and len(narrative) > issuing.MAX_NARRATIVE_LENGTH:
-        problems.append(f"evidence_narrative is longer than {issuing.MAX_NARRATIVE_LENGTH}")
-    try:
-        grade = texts.clean_optional(_raw_cell(values, columns, "grade"), "grade", multiline=False)
-    except texts.ControlCharacterError as error:
-        problems.append(error.message)
-    if grade is not None and len(grade) > issuing.MAX_GRADE_LENGTH:
-        problems.append(f"grade is longer than {issuing.MAX_GRADE_LENGTH} characters")
-    valid_until: datetime | None = None
-    raw_valid_until = _cell(values, columns, "valid_until")
-    if raw_valid_until is not None:
-        try:
-            valid_until = issuing.parse_valid_until(raw_valid_until)
-            if valid_until <= now:
-                problems.append("valid_until must be in the future")
-        except InvalidInputError as error:
-            problems.append(error.message)
-    if problems:
-        return None, problems
+    except issue_input.FieldErrors as error:
+        return None, [problem.text for problem in error.errors]
+    options = checked.options
+    [evidence] = options.evidence or [issue_input.Evidence()]
     return (
         CsvRow(
             line=line,
-            email=email,
-            name=name,
-            lang=lang,
-            evidence_url=evidence_url,
-            evidence_narrative=narrative,
-            grade=grade,
-            valid_until=valid_until,
+            email=checked.email,
+            name=checked.name,
+            lang=options.lang,
+            evidence_url=evidence.url,
+            evidence_narrative=evidence.narrative,
+            grade=options.grade,
+            valid_until=options.valid_until,
         ),
         [],
     )
@@ -259,7 +237,7 @@ def parse_csv(
     ``languages``: the languages the badge class is fully translated into (default: all).
     """
     moment = now or datetime.now(UTC)
-    allowed = list(languages) if languages is not None else list(issuing.LANGUAGES)
+    allowed = list(languages) if languages is not None else list(issue_input.LANGUAGES)
     text = _decode(data)
     first_line = text.split("\n", 1)[0]
     delimiter = _delimiter(first_line)
@@ -447,16 +425,16 @@ class _Pending:
     grade: str | None
     valid_until: datetime | None
 
-    def recipient(self) -> issuing.Recipient:
+    def recipient(self) -> issue_input.Recipient:
         evidence = (
-            (issuing.Evidence(url=self.evidence_url, narrative=self.evidence_narrative),)
+            (issue_input.Evidence(url=self.evidence_url, narrative=self.evidence_narrative),)
             if self.evidence_url or self.evidence_narrative
             else ()
         )
-        options = issuing.IssueOptions(
+        options = issue_input.IssueOptions(
             lang=self.lang, evidence=evidence, grade=self.grade, valid_until=self.valid_until
         )
-        return issuing.Recipient(self.email, self.name, options)
+        return issue_input.Recipient(self.email, self.name, options)
 
 
 def _pending_rows(session: Session, job: BulkJob, limit: int) -> list[_Pending]:
@@ -494,7 +472,7 @@ def _pending_rows(session: Session, job: BulkJob, limit: int) -> list[_Pending]:
 
 def _issue_rows(
     session: Session,
-    ctx: issuing.IssuingContext,
+    ctx: IssuingContext,
     job: BulkJob,
     rows: list[_Pending],
     moment: datetime,
@@ -507,7 +485,7 @@ def _issue_rows(
 
     def issue(chunk: list[_Pending]) -> list[str]:
         with session.begin_nested():
-            done = issuing.issue_many(
+            done = issue_many.issue_many(
                 session,
                 ctx,
                 job.institution,
@@ -539,7 +517,7 @@ def _issue_rows(
 
 def process_batch(
     session: Session,
-    ctx: issuing.IssuingContext,
+    ctx: IssuingContext,
     job: BulkJob,
     *,
     batch_size: int = BATCH_SIZE,
@@ -548,7 +526,7 @@ def process_batch(
     """Issue the next ``batch_size`` pending rows of ``job`` in the caller's transaction;
     returns True when the job has no pending rows left (and is marked done).
 
-    The batch's rows are read, issued (``issuing.issue_many``: a statement per table for the
+    The batch's rows are read, issued (``issue_many``: a statement per table for the
     whole batch) and marked in bulk. A row whose issuance fails (for a reason the upfront check
     cannot see, e.g. the institution lost its signing key) is marked failed with the error and
     the batch goes on (``_issue_rows``); the job ends as done with a failure count.
@@ -563,10 +541,8 @@ def process_batch(
         job.finished_at = moment
         session.flush()
         return True
-    keys = {row.id: issuing.recipient_key(ctx.secret, row.email) for row in rows}
-    holders = issuing.find_credentials(
-        session, job.institution, job.badge_class, list(set(keys.values()))
-    )
+    keys = {row.id: recipient_key(ctx.secret, row.email) for row in rows}
+    holders = find_credentials(session, job.institution, job.badge_class, list(set(keys.values())))
     fresh: list[_Pending] = []
     first_of: dict[str, int] = {}  # recipient key -> the row of this batch issuing to it
     for row in rows:

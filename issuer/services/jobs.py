@@ -35,10 +35,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from issuer.config import ConfigError
+from issuer.config import ConfigError, get_settings
 from issuer.db import is_transient_conflict
 from issuer.models.issuing import BulkJob, JobState
-from issuer.services import bulk, issuing
+from issuer.services import bulk
+from issuer.services.issuing_context import IssuingContext
 
 #: Flask config key (``ISSUER_JOB_RUNNER``): "thread", "inline" or "rq"; the default is "rq"
 #: when ``ISSUER_REDIS_URL`` is set, "thread" otherwise.
@@ -237,7 +238,7 @@ def run_job(
     settings = job_settings(app)
     size = batch_size or settings.batch_size
     with app.app_context():
-        ctx = issuing.IssuingContext.from_settings()
+        ctx = IssuingContext.from_settings(get_settings(app))
         session = get_database(app).sessionmaker()
         try:
             if not claim(session, job_id, me, stale_after=settings.stale_after):
@@ -262,7 +263,7 @@ def run_job(
 def _run_batch(
     app: Flask,
     session: Session,
-    ctx: issuing.IssuingContext,
+    ctx: IssuingContext,
     job_id: int,
     worker: str,
     size: int,

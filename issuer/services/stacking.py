@@ -1,10 +1,10 @@
 """Stacking: packages issued when a learner completes every badge class they require.
 
 A package is a badge class whose data lists ``requires`` (badge-class slugs). After every
-issuance (``issuing.issue``, also in bulk jobs), in the same transaction, the packages that
-require the badge class just issued are checked: when the learner (same ``recipient_key`` at the
-same institution) holds a credential of every required badge class that is neither revoked nor
-suspended, the package is
+issuance (``issue_many.issue_many``: one or many, also in bulk jobs), in the same transaction,
+the packages that require the badge class just issued are checked: when the learner (same
+``recipient_key`` at the same institution) holds a credential of every required badge class
+that is neither revoked nor suspended, the package is
 
 * issued at once, if the package is configured to issue automatically (``auto_issue``), or
 * offered to staff, who approve or reject it at ``/staff/issue/approvals``.
@@ -18,7 +18,6 @@ transaction leaves the package alone.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -28,9 +27,8 @@ from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
 from issuer.models.issuing import OfferState, PackageOffer
 from issuer.services import audit, badge_classes, status
 from issuer.services.errors import ConflictError, NotFoundError
-
-if TYPE_CHECKING:
-    from issuer.services.issuing import IssuingContext
+from issuer.services.issue_input import IssueOptions, complete_languages
+from issuer.services.issuing_context import IssuingContext
 
 #: Packages may themselves be parts of bigger packages; this bounds the chain.
 MAX_DEPTH = 5
@@ -173,7 +171,9 @@ def _issue_package(
     *,
     depth: int,
 ) -> list[Credential]:
-    from issuer.services.issuing import IssueOptions, issue
+    # Here, not at the top: issuing a credential checks its packages (``issue_many`` calls
+    # ``after_issue``), and this issues one.
+    from issuer.services.issuing import issue
 
     result = issue(
         session,
@@ -212,8 +212,6 @@ def _issue_package(
 def _language_for(session: Session, package: BadgeClass, lang: str) -> str:
     """The learner's language if the package is translated into it, else the first complete
     one (a package must not fail because a component was issued in another language)."""
-    from issuer.services.issuing import complete_languages
-
     languages = complete_languages(
         badge_classes.parsed(badge_classes.current_version(session, package))
     )

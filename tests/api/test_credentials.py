@@ -14,10 +14,12 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import OutboxMail
-from issuer.services import institutions, issuing
+from issuer.services import institutions, issuing, learner_keys
+from issuer.services.issuing_context import IssuingContext
 from tests.db_errors import lost_race, read_only_database
 from tests.learner.support import (
     BASE_URL,
@@ -496,7 +498,7 @@ def test_api_issue_hashes_and_mails_the_normalised_address(app: Flask, world: Wo
     with app.app_context():
         session = get_session()
         [stored] = session.scalars(select(Credential))
-        secret = issuing.IssuingContext.from_settings().secret
-        assert stored.recipient_key == issuing.recipient_key(secret, "liisa@example.fi")
+        secret = IssuingContext.from_settings(get_settings()).secret
+        assert stored.recipient_key == learner_keys.recipient_key(secret, "liisa@example.fi")
         [queued] = session.scalars(select(OutboxMail))
         assert queued.to_address == "liisa@example.fi"

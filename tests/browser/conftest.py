@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from issuer import create_app
+from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session, unit_of_work
 from issuer.models import Credential
@@ -41,12 +42,14 @@ from issuer.services import (
     badge_class_admin,
     badge_classes,
     institutions,
+    issue_input,
     issuing,
     migrate,
     revocation,
 )
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
+from issuer.services.issuing_context import IssuingContext
 from tests.browser.site import Site, build_site
 from tests.conftest import PASSPHRASE
 from tests.staff.support import complete_micro_credential
@@ -151,12 +154,12 @@ class LiveServer:
         with self.app.app_context(), unit_of_work() as session:
             issued = issuing.issue(
                 session,
-                issuing.IssuingContext.from_settings(),
+                IssuingContext.from_settings(get_settings()),
                 institutions.get_institution(session, self.institution),
                 badge_classes.get_badge_class(session, self.badge_slug),
                 email,
                 name,
-                issuing.IssueOptions(lang="fi", valid_until=valid_until),
+                issue_input.IssueOptions(lang="fi", valid_until=valid_until),
                 now=now,
             )
             return issued.credential.id, issued.manage_token

@@ -25,10 +25,12 @@ import sys
 from typing import Any
 
 from issuer import create_app
+from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
 from issuer.services import badge_classes, issuing, status
 from issuer.services.audit import SystemActor
+from issuer.services.issuing_context import IssuingContext
 
 HOLD_AFTER_ALLOCATION = "hold-after-allocation"
 HOLD_BEFORE_COMMIT = "hold-before-commit"
@@ -80,7 +82,7 @@ def main(argv: list[str]) -> None:
         session = get_session()
         institution = session.query(Institution).filter_by(slug=institution_slug).one()
         badge_class = badge_classes.get_badge_class(session, badge)
-        ctx = issuing.IssuingContext.from_settings()
+        ctx = IssuingContext.from_settings(get_settings())
         # status.py draws through its module global; replaced here, in this process only.
         draw = getattr(status, _DRAW)
 

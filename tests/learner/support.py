@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution
 from issuer.models.accounts import Role
-from issuer.services import accounts, badge_classes, institutions, issuing, keys
+from issuer.services import accounts, badge_classes, institutions, issue_input, issuing, keys
 from issuer.services.institutions import InstitutionDetails
+from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL, PASSPHRASE, badge_template, write_template
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -87,18 +89,18 @@ def issue(
     email: str = "liisa@example.fi",
     name: str = "Liisa Virtanen",
     institution: str = "hamk",
-    options: issuing.IssueOptions | None = None,
+    options: issue_input.IssueOptions | None = None,
 ) -> IssuedIds:
     """Issue and commit, as a request would."""
     with app.app_context(), unit_of_work() as session:
         issued = issuing.issue(
             session,
-            issuing.IssuingContext.from_settings(),
+            IssuingContext.from_settings(get_settings()),
             institutions.get_institution(session, institution),
             badge_classes.get_badge_class(session, badge),
             email,
             name,
-            options or issuing.IssueOptions(lang="fi"),
+            options or issue_input.IssueOptions(lang="fi"),
         )
         ids = IssuedIds(
             issued.credential.id,

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.services import issuing, revocation
+from issuer.services import issue_input, revocation
 from issuer.services.audit import SystemActor
 from tests.learner.support import (
     BASE_URL,
@@ -78,7 +78,7 @@ def test_the_certificate_is_a_pdf_in_the_credentials_language_with_a_verifying_q
     app: Flask, world: World, lang: str
 ) -> None:
     name = "Máret Ánde Čuđđe-Ŋuolla"
-    issued = issue(app, name=name, options=issuing.IssueOptions(lang=lang))
+    issued = issue(app, name=name, options=issue_input.IssueOptions(lang=lang))
     # The reader's language does not matter: the certificate is in the credential's.
     response = app.test_client().get(
         f"/credentials/{issued.id}/certificate.pdf", headers={"Accept-Language": "en"}

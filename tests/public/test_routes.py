@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from issuer.config import get_settings
 from issuer.db import unit_of_work
-from issuer.services import badge_classes, institutions, issuing, keys
+from issuer.services import badge_classes, institutions, issuing, keys, learner_keys
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL, SVG
 
@@ -43,6 +43,7 @@ def issued(app: Flask) -> dict[str, Any]:
             "fi",
             base_url=BASE_URL,
             keystore=keystore,
+            secret=learner_keys.recipient_secret(get_settings()),
         )
         return {
             "credential_id": credential.id,

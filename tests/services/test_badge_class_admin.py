@@ -10,10 +10,11 @@ import pytest
 from jsonschema import Draft201909Validator
 from sqlalchemy.orm import Session
 
+from issuer.config import get_settings
 from issuer.core.badgeclass.eu_profile import MANDATORY_EU_FIELDS
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution
-from issuer.services import badge_class_admin, badge_classes, institutions, issuing
+from issuer.services import badge_class_admin, badge_classes, institutions, issuing, learner_keys
 from issuer.services.badge_class_admin import BadgeClassInvalidError
 from issuer.services.errors import InvalidInputError, NotFoundError
 from issuer.services.images import check_image
@@ -61,6 +62,7 @@ def _issue(
         lang,
         base_url=BASE_URL,
         keystore=keystore,
+        secret=learner_keys.recipient_secret(get_settings()),
     )
     document: dict[str, Any] = json.loads(credential.signed_json)
     return document

@@ -10,11 +10,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from issuer.config import get_settings
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState, StatusAllocation
 from issuer.services import badge_classes, bulk, institutions, jobs
 from issuer.services.audit import SystemActor
+from issuer.services.issuing_context import IssuingContext
 from tests.learner.support import (
     World,
     issuing_app_config,  # noqa: F401 - fixture
@@ -140,9 +142,7 @@ def test_an_interrupted_job_resumes_after_its_last_batch(app: Flask, world: Worl
             assert jobs.claim(session, job_id, "worker-that-dies")
             job = session.get(BulkJob, job_id)
             assert job is not None
-            from issuer.services import issuing
-
-            ctx = issuing.IssuingContext.from_settings()
+            ctx = IssuingContext.from_settings(get_settings())
             bulk.process_batch(session, ctx, job, batch_size=2)
             session.commit()  # one batch committed, then the process "dies"
         finally:
@@ -167,10 +167,10 @@ def test_an_interrupted_job_resumes_after_its_last_batch(app: Flask, world: Worl
 def test_a_row_that_fails_while_issuing_is_recorded_and_the_rest_go_on(
     app: Flask, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from issuer.services import issuing
+    from issuer.services import issue_many
     from issuer.services.errors import InvalidInputError
 
-    real = issuing.issue_many
+    real = issue_many.issue_many
 
     def flaky(session, ctx, institution, badge_class, recipients, **kwargs):  # type: ignore[no-untyped-def]
         if any(recipient.email == "l1@example.fi" for recipient in recipients):
@@ -179,7 +179,7 @@ def test_a_row_that_fails_while_issuing_is_recorded_and_the_rest_go_on(
             raise InvalidInputError("simulated failure")
         return real(session, ctx, institution, badge_class, recipients, **kwargs)
 
-    monkeypatch.setattr(issuing, "issue_many", flaky)
+    monkeypatch.setattr(issue_many, "issue_many", flaky)
     job_id = _job(app, _cohort(3))
     assert jobs.run_job(app, job_id)
     assert _state(app, job_id) == ("done", 2, 0, 1)

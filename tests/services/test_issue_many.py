@@ -1,4 +1,4 @@
-"""Issuing a batch (``issuing.issue_many``, what bulk jobs use): the same credentials, proofs,
+"""Issuing a batch (``issue_many.issue_many``, what bulk jobs use): the same credentials, proofs,
 audit events and mails as one by one, written with one statement per table, and bulk batches
 that fail as a whole or hold the same learner twice."""
 
@@ -15,14 +15,29 @@ from flask import Flask
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from issuer import urls
+from issuer.config import get_settings
 from issuer.core.dataintegrity.signing import sign
 from issuer.core.errors import UndefinedTermError
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import Credential, SigningKey
 from issuer.models.audit import AuditEvent
 from issuer.models.issuing import BulkJobRow, OutboxMail, RowState, StatusAllocation
-from issuer.services import audit, badge_classes, bulk, institutions, issuing, jobs, mail
+from issuer.services import (
+    audit,
+    badge_classes,
+    bulk,
+    credential_json,
+    institutions,
+    issue_input,
+    issue_many,
+    issuing,
+    jobs,
+    learner_keys,
+    mail,
+)
 from issuer.services.audit import SystemActor
+from issuer.services.issuing_context import IssuingContext
 from tests.learner.support import (
     World,
     issuing_app_config,  # noqa: F401 - fixture
@@ -51,17 +66,17 @@ def inserts(app: Flask) -> Iterator[Counter[str]]:
 
 def _issue_many(
     session: Session, count: int, *, lang: str = "fi", start: int = 0
-) -> list[issuing.IssuedId]:
-    return issuing.issue_many(
+) -> list[issue_many.IssuedId]:
+    return issue_many.issue_many(
         session,
-        issuing.IssuingContext.from_settings(),
+        IssuingContext.from_settings(get_settings()),
         institutions.get_institution(session, "hamk"),
         badge_classes.get_badge_class(session, "test-badge"),
         [
-            issuing.Recipient(
+            issue_input.Recipient(
                 f"learner{n}@example.fi",
                 f"Väinö Öhman {n}",
-                issuing.IssueOptions(lang=lang, grade=str(n % 5)),
+                issue_input.IssueOptions(lang=lang, grade=str(n % 5)),
             )
             for n in range(start, start + count)
         ],
@@ -97,7 +112,7 @@ def test_batch_proofs_are_the_engines_own(app: Flask, world: World) -> None:
         issued = _issue_many(session, 5)
     with app.app_context():
         session = get_session()
-        ctx = issuing.IssuingContext.from_settings()
+        ctx = IssuingContext.from_settings(get_settings())
         method, private_key = ctx.signing_key(
             session, institutions.get_institution(session, "hamk")
         )
@@ -107,14 +122,14 @@ def test_batch_proofs_are_the_engines_own(app: Flask, world: World) -> None:
             unsigned = {key: value for key, value in stored.items() if key != "proof"}
             again = sign(unsigned, private_key, method, created=stored["proof"][0]["created"])
             assert again == stored
-            assert issuing.serialize(again) == text
+            assert credential_json.serialize(again) == text
 
 
 def test_the_cached_path_still_refuses_undefined_terms(app: Flask, world: World) -> None:
     with app.app_context(), unit_of_work() as session:
         [one] = _issue_many(session, 1)
         stored = json.loads(session.get(Credential, one.credential_id).signed_json)  # type: ignore[union-attr]
-        ctx = issuing.IssuingContext.from_settings()
+        ctx = IssuingContext.from_settings(get_settings())
         method, private_key = ctx.signing_key(
             session, institutions.get_institution(session, "hamk")
         )
@@ -132,13 +147,13 @@ def test_batch_mails_are_what_queue_credential_mail_writes(app: Flask, world: Wo
     names holding what could look like placeholders."""
     names = ["O'Brien %(name)s", "Ääliö \ue000 Örö", "{credential_id} $1 \\1"]
     with app.app_context(), unit_of_work() as session:
-        issued = issuing.issue_many(
+        issued = issue_many.issue_many(
             session,
-            issuing.IssuingContext.from_settings(),
+            IssuingContext.from_settings(get_settings()),
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
             [
-                issuing.Recipient(f"m{n}@example.fi", name, issuing.IssueOptions(lang=lang))
+                issue_input.Recipient(f"m{n}@example.fi", name, issue_input.IssueOptions(lang=lang))
                 for n, name in enumerate(names)
                 for lang in ("sv",)
             ],
@@ -159,12 +174,12 @@ def test_batch_mails_are_what_queue_credential_mail_writes(app: Flask, world: Wo
                     email=f"m{names.index(name)}@example.fi",
                     badge_name=stored.subject.split(": ", 1)[1],
                     institution=institution,
-                    manage_url=issuing.manage_url(
-                        issuing.IssuingContext.from_settings().base_url,
+                    manage_url=urls.manage_url(
+                        IssuingContext.from_settings(get_settings()).base_url,
                         one.credential_id,
                         one.manage_token,
                     ),
-                    base_url=issuing.IssuingContext.from_settings().base_url,
+                    base_url=IssuingContext.from_settings(get_settings()).base_url,
                 )
             finally:
                 scratch.close()
@@ -181,7 +196,7 @@ def test_single_and_batch_issuing_store_the_same_things(app: Flask, world: World
     with app.app_context(), unit_of_work() as session:
         single = issuing.issue(
             session,
-            issuing.IssuingContext.from_settings(),
+            IssuingContext.from_settings(get_settings()),
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
             "solo@example.fi",
@@ -199,7 +214,7 @@ def test_single_and_batch_issuing_store_the_same_things(app: Flask, world: World
         assert (
             first["credentialSubject"]["achievement"] == second["credentialSubject"]["achievement"]
         )
-        assert single.credential.manage_token_hash == issuing.token_hash(single.manage_token)
+        assert single.credential.manage_token_hash == learner_keys.token_hash(single.manage_token)
 
 
 def test_an_invalid_recipient_stops_the_batch_before_anything_is_written(
@@ -207,13 +222,13 @@ def test_an_invalid_recipient_stops_the_batch_before_anything_is_written(
 ) -> None:
     with app.app_context(), unit_of_work() as session:
         recipients = [
-            issuing.Recipient("ok@example.fi", "OK"),
-            issuing.Recipient("not an address", "Bad"),
+            issue_input.Recipient("ok@example.fi", "OK"),
+            issue_input.Recipient("not an address", "Bad"),
         ]
-        with pytest.raises(issuing.FieldErrors) as caught:
-            issuing.issue_many(
+        with pytest.raises(issue_input.FieldErrors) as caught:
+            issue_many.issue_many(
                 session,
-                issuing.IssuingContext.from_settings(),
+                IssuingContext.from_settings(get_settings()),
                 institutions.get_institution(session, "hamk"),
                 badge_classes.get_badge_class(session, "test-badge"),
                 recipients,

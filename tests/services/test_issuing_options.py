@@ -11,11 +11,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from issuer.config import get_settings
 from issuer.db import get_session
 from issuer.models import Credential
 from issuer.models.audit import AuditEvent
 from issuer.models.issuing import OutboxMail
-from issuer.services import issuing, verification
+from issuer.services import issue_input, issue_many, learner_keys, verification
+from issuer.services.issuing_context import IssuingContext
 from tests.learner.support import (
     BASE_URL,
     World,
@@ -28,9 +30,9 @@ from tests.learner.support import (
 
 
 def test_evidence_grade_dates_and_validity(app: Flask, world: World) -> None:
-    options = issuing.IssueOptions(
+    options = issue_input.IssueOptions(
         lang="en",
-        evidence=(issuing.Evidence(narrative="Planned and ran a workshop."),),
+        evidence=(issue_input.Evidence(narrative="Planned and ran a workshop."),),
         grade="hyvä",
         activity_start_date=date(2026, 1, 5),
         activity_end_date=date(2026, 2, 5),
@@ -57,11 +59,11 @@ def test_a_result_links_the_achievements_result_description() -> None:
             {"id": "urn:uuid:grade", "type": ["ResultDescription"], "name": "Grade"}
         ]
     }
-    assert issuing._results(achievement, "4") == [
+    assert issue_many._results(achievement, "4") == [
         {"type": ["Result"], "value": "4", "resultDescription": "urn:uuid:grade"}
     ]
-    assert issuing._results({}, "4") == [{"type": ["Result"], "value": "4"}]
-    assert issuing._results(achievement, None) is None
+    assert issue_many._results({}, "4") == [{"type": ["Result"], "value": "4"}]
+    assert issue_many._results(achievement, None) is None
 
 
 def test_the_address_is_kept_only_as_hashes_and_the_audit_names_the_issue(
@@ -73,9 +75,11 @@ def test_the_address_is_kept_only_as_hashes_and_the_audit_names_the_issue(
         stored = session.get(Credential, issued.id)
         assert stored is not None
         assert "@example.fi" not in stored.signed_json.lower()
-        secret = issuing.IssuingContext.from_settings().secret
-        assert stored.recipient_key == issuing.recipient_key(secret, "liisa.virtanen@example.fi")
-        assert stored.manage_token_hash == issuing.token_hash(issued.manage_token)
+        secret = IssuingContext.from_settings(get_settings()).secret
+        assert stored.recipient_key == learner_keys.recipient_key(
+            secret, "liisa.virtanen@example.fi"
+        )
+        assert stored.manage_token_hash == learner_keys.token_hash(issued.manage_token)
         assert not stored.hidden
         assert not stored.indexable
         [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "issue"))
@@ -91,21 +95,21 @@ def test_the_address_is_kept_only_as_hashes_and_the_audit_names_the_issue(
 @pytest.mark.parametrize(
     ("email", "name", "options", "field"),
     [
-        ("x", "Liisa", issuing.IssueOptions(), "recipient.email"),
-        ("a@b.fi", "", issuing.IssueOptions(), "recipient.name"),
-        ("a@b.fi", "A\x07B", issuing.IssueOptions(), "recipient.name"),
-        ("a@b.fi", "A", issuing.IssueOptions(lang="de"), "lang"),
-        ("a@b.fi", "A", issuing.IssueOptions(grade="x" * 300), "grade"),
+        ("x", "Liisa", issue_input.IssueOptions(), "recipient.email"),
+        ("a@b.fi", "", issue_input.IssueOptions(), "recipient.name"),
+        ("a@b.fi", "A\x07B", issue_input.IssueOptions(), "recipient.name"),
+        ("a@b.fi", "A", issue_input.IssueOptions(lang="de"), "lang"),
+        ("a@b.fi", "A", issue_input.IssueOptions(grade="x" * 300), "grade"),
         (
             "a@b.fi",
             "A",
-            issuing.IssueOptions(evidence=(issuing.Evidence(url="ftp://x.example/a"),)),
+            issue_input.IssueOptions(evidence=(issue_input.Evidence(url="ftp://x.example/a"),)),
             "evidence.0.url",
         ),
         (
             "a@b.fi",
             "A",
-            issuing.IssueOptions(valid_until=datetime(2000, 1, 1, tzinfo=UTC)),
+            issue_input.IssueOptions(valid_until=datetime(2000, 1, 1, tzinfo=UTC)),
             "valid_until",
         ),
     ],
@@ -115,10 +119,10 @@ def test_bad_input_names_the_field_and_issues_nothing(
     world: World,
     email: str,
     name: str,
-    options: issuing.IssueOptions,
+    options: issue_input.IssueOptions,
     field: str,
 ) -> None:
-    with pytest.raises(issuing.FieldErrors) as caught:
+    with pytest.raises(issue_input.FieldErrors) as caught:
         issue(app, email=email, name=name, options=options)
     assert field in caught.value.fields
     with app.app_context():
@@ -137,9 +141,9 @@ def test_the_signed_json_is_what_the_credential_holds(app: Flask, world: World) 
 
 
 def test_tabs_and_crlf_are_normalised_in_the_signed_credential(app: Flask, world: World) -> None:
-    options = issuing.IssueOptions(
+    options = issue_input.IssueOptions(
         lang="en",
-        evidence=(issuing.Evidence(narrative="Näyttö\t12.1.\r\n– arvioija\rMatti"),),
+        evidence=(issue_input.Evidence(narrative="Näyttö\t12.1.\r\n– arvioija\rMatti"),),
         grade="hyvä\t(4)",
     )
     issued = issue(app, name="Liisa\tVirtanen\r\n", options=options)
@@ -166,16 +170,18 @@ def test_tabs_and_crlf_are_normalised_in_the_signed_credential(app: Flask, world
         (
             "evidence.0.narrative",
             lambda c: {
-                "options": issuing.IssueOptions(evidence=(issuing.Evidence(narrative=f"a{c}b"),))
+                "options": issue_input.IssueOptions(
+                    evidence=(issue_input.Evidence(narrative=f"a{c}b"),)
+                )
             },
         ),
-        ("grade", lambda c: {"options": issuing.IssueOptions(grade=f"4{c}")}),
+        ("grade", lambda c: {"options": issue_input.IssueOptions(grade=f"4{c}")}),
     ],
 )
 def test_control_characters_are_refused_naming_the_field(
     app: Flask, world: World, character: str, field: str, make: Any
 ) -> None:
-    with pytest.raises(issuing.FieldErrors) as caught:
+    with pytest.raises(issue_input.FieldErrors) as caught:
         issue(app, **make(character))
     assert field in caught.value.fields[field]
     assert f"U+{ord(character):04X}" in caught.value.fields[field]

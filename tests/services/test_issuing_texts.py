@@ -1,6 +1,6 @@
 """Texts made once per batch and completed per credential must equal what the one-by-one path
 makes: the signed JSON spliced around the shared achievement and profile
-(``issuing.serialize_reusing``), and the learner's mail with marks (``mail_template``)."""
+(``credential_json.serialize_reusing``), and the learner's mail with marks (``mail_template``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuer.services import issuing
+from issuer.services import credential_json
 
 PATHS = (("issuer",), ("credentialSubject", "achievement"))
 
@@ -42,12 +42,12 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
 
 def _spliced(document: dict[str, Any]) -> str:
     texts = {
-        ("issuer",): issuing.serialize(document["issuer"]),
-        ("credentialSubject", "achievement"): issuing.serialize(
+        ("issuer",): credential_json.serialize(document["issuer"]),
+        ("credentialSubject", "achievement"): credential_json.serialize(
             document["credentialSubject"]["achievement"]
         ),
     }
-    return issuing.serialize_reusing(document, texts)
+    return credential_json.serialize_reusing(document, texts)
 
 
 def _dumps(value: Any) -> str:
@@ -58,7 +58,7 @@ def _dumps(value: Any) -> str:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_spliced_text_is_byte_for_byte_the_plain_serialization(document: dict[str, Any]) -> None:
-    assert _spliced(document) == issuing.serialize(document) == _dumps(document)
+    assert _spliced(document) == credential_json.serialize(document) == _dumps(document)
 
 
 # Anything json.dumps takes: floats (NaN, infinities), tuples, keys that are not strings.
@@ -76,7 +76,7 @@ _anything = st.recursive(
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(_texts, _anything, max_size=5))
 def test_serialize_writes_what_json_dumps_writes(document: dict[str, Any]) -> None:
-    assert issuing.serialize(document) == _dumps(document)
+    assert credential_json.serialize(document) == _dumps(document)
 
 
 def test_a_credential_with_nested_shared_parts() -> None:
@@ -93,14 +93,14 @@ def test_a_credential_with_nested_shared_parts() -> None:
         "credentialSubject": {"name": "Väinö \u2028 Öhman", "achievement": achievement},
         "proof": [{"proofValue": "z123"}],
     }
-    assert _spliced(document) == issuing.serialize(document) == _dumps(document)
+    assert _spliced(document) == credential_json.serialize(document) == _dumps(document)
     assert json.loads(_spliced(document)) == document
 
 
 def test_a_document_holding_the_mark_itself_is_serialized_plainly() -> None:
     """Whatever the document holds, the output is its serialization: a value that happens to
     hold a mark makes the splice fall back to the plain path."""
-    mark = f"{issuing._MARK}0\ue000"
+    mark = f"{credential_json._MARK}0\ue000"
     document = {
         "issuer": {"name": "A"},
         "credentialSubject": {"name": mark, "achievement": {"name": "B"}},

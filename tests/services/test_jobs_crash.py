@@ -19,11 +19,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from issuer.config import get_settings
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState, StatusAllocation
-from issuer.services import badge_classes, bulk, institutions, issuing, verification
+from issuer.services import badge_classes, bulk, institutions, learner_keys, verification
 from issuer.services.audit import SystemActor
+from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL
 from tests.learner.support import (
     World,
@@ -177,8 +179,8 @@ def _assert_exactly_the_expected_credentials(
                 select(Credential.id, Credential.recipient_key, Credential.recipient_name)
             ).all()
             assert {c.id for c in credentials} == row_credentials
-            secret = issuing.IssuingContext.from_settings().secret
-            expected_keys = {issuing.recipient_key(secret, email) for email, _ in cohort}
+            secret = IssuingContext.from_settings(get_settings()).secret
+            expected_keys = {learner_keys.recipient_key(secret, email) for email, _ in cohort}
             assert Counter(c.recipient_key for c in credentials) == Counter(expected_keys)
             assert Counter(c.recipient_name for c in credentials) == Counter(n for _, n in cohort)
 

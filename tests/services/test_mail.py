@@ -16,9 +16,11 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
 
+from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models.issuing import MailState, OutboxMail
-from issuer.services import issuing, mail
+from issuer.services import issue_input, issuing, mail
+from issuer.services.issuing_context import IssuingContext
 from tests.learner.support import (
     BASE_URL,
     World,
@@ -97,7 +99,7 @@ def test_an_issued_credential_sends_one_mail_in_the_recipients_language(
     greeting: str,
 ) -> None:
     handler, _port = inbox
-    issued = issue(app, name="Liisa Virtanen", options=issuing.IssueOptions(lang=lang))
+    issued = issue(app, name="Liisa Virtanen", options=issue_input.IssueOptions(lang=lang))
 
     assert len(handler.messages) == 1
     message = handler.messages[0]
@@ -156,7 +158,7 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(
         with unit_of_work() as session:
             issuing.issue(
                 session,
-                issuing.IssuingContext.from_settings(),
+                IssuingContext.from_settings(get_settings()),
                 institutions.get_institution(session, "hamk"),
                 badge_classes.get_badge_class(session, "test-badge"),
                 "liisa@example.fi",

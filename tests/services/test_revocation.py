@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, KeyStatus
 from issuer.models.audit import AuditEvent
@@ -20,6 +21,7 @@ from issuer.services import (
     institutions,
     issuing,
     keys,
+    learner_keys,
     own_records,
     revocation,
     status,
@@ -52,6 +54,7 @@ def _issue(session: Session, institution: Any, keystore: KeyStore, name: str = "
         "fi",
         base_url=BASE_URL,
         keystore=keystore,
+        secret=learner_keys.recipient_secret(get_settings()),
     )
 
 

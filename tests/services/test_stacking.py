@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, BadgeClassVersion, Credential
 from issuer.models.issuing import OfferState, PackageOffer
@@ -18,12 +19,14 @@ from issuer.services import (
     badge_classes,
     bulk,
     institutions,
-    issuing,
+    issue_input,
     jobs,
+    learner_keys,
     stacking,
     status,
 )
 from issuer.services.errors import ConflictError
+from issuer.services.issuing_context import IssuingContext
 from tests.learner.support import (
     World,
     issue,
@@ -45,7 +48,7 @@ def _auto(app: Flask, value: bool) -> None:
 
 def _packages(app: Flask, email: str = "liisa@example.fi") -> list[str]:
     with app.app_context():
-        key = issuing.recipient_key(issuing.IssuingContext.from_settings().secret, email)
+        key = learner_keys.recipient_key(IssuingContext.from_settings(get_settings()).secret, email)
         return list(
             get_session().scalars(
                 select(Credential.id)
@@ -62,7 +65,7 @@ def test_completing_the_last_module_issues_the_package(app: Flask, world: World)
     assert first.packages == ()
     assert _packages(app) == []
 
-    last = issue(app, badge="module-b", options=issuing.IssueOptions(lang="sv"))
+    last = issue(app, badge="module-b", options=issue_input.IssueOptions(lang="sv"))
     assert len(last.packages) == 1
     assert _packages(app) == list(last.packages)
     with app.app_context():
@@ -117,7 +120,7 @@ def test_without_auto_issue_the_package_waits_for_approval(app: Flask, world: Wo
         offer = stacking.get_offer(session, institution, offer_id)
         issued = stacking.approve(
             session,
-            issuing.IssuingContext.from_settings(),
+            IssuingContext.from_settings(get_settings()),
             institution,
             offer,
             actor=audit.SystemActor(label="staff@hamk.fi"),
@@ -133,7 +136,7 @@ def test_without_auto_issue_the_package_waits_for_approval(app: Flask, world: Wo
         with pytest.raises(ConflictError):
             stacking.approve(
                 session,
-                issuing.IssuingContext.from_settings(),
+                IssuingContext.from_settings(get_settings()),
                 institutions.get_institution(session, "hamk"),
                 offer,
                 actor=audit.SystemActor(),

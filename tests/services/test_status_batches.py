@@ -13,12 +13,14 @@ from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from issuer.config import get_settings
 from issuer.db import get_database, unit_of_work
 from issuer.models import Institution
 from issuer.models.issuing import StatusAllocation
-from issuer.services import badge_classes, institutions, issuing, status
+from issuer.services import badge_classes, institutions, issue_input, issue_many, status
 from issuer.services.audit import SystemActor
 from issuer.services.errors import InvalidInputError
+from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL
 from tests.learner.support import (
     World,
@@ -129,15 +131,15 @@ def test_without_on_conflict_positions_go_in_one_by_one(
     assert counts["status_allocation"] == 5  # one refused, two + two placed
 
 
-def _batch(app: Flask, ctx: issuing.IssuingContext, emails: list[str]) -> list[str]:
+def _batch(app: Flask, ctx: IssuingContext, emails: list[str]) -> list[str]:
     with app.app_context(), unit_of_work() as session:
         ctx.new_transaction()  # as process_batch does for every batch
-        issued = issuing.issue_many(
+        issued = issue_many.issue_many(
             session,
             ctx,
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
-            [issuing.Recipient(email, "Learner") for email in emails],
+            [issue_input.Recipient(email, "Learner") for email in emails],
             actor=SystemActor(),
         )
         return [one.credential_id for one in issued]
@@ -150,7 +152,7 @@ def test_what_a_job_learnt_is_reused_and_checked_in_its_next_transaction(
     what was added since; an index another transaction took in between that it failed to
     learn is still refused by the database and drawn again."""
     with app.app_context():
-        ctx = issuing.IssuingContext.from_settings()
+        ctx = IssuingContext.from_settings(get_settings())
     _batch(app, ctx, [f"first{n}@example.fi" for n in range(3)])
     [lists] = ctx._lists.values()
     assert len(lists["revocation"].taken) == 3

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from issuer import urls
+from issuer.config import get_settings
 from issuer.core import safe_fetch
 from issuer.core.baking import bake_png, bake_svg
 from issuer.core.credential import build_credential, issuer_profile
@@ -38,6 +40,7 @@ from issuer.services import (
     institutions,
     issuing,
     key_resolution,
+    learner_keys,
     submissions,
     verification,
 )
@@ -141,6 +144,7 @@ def _issue(session: Session, keystore: KeyStore, templates_dir: Path, slug: str 
         "fi",
         base_url=BASE_URL,
         keystore=keystore,
+        secret=learner_keys.recipient_secret(get_settings()),
     )
 
 
@@ -207,7 +211,7 @@ def test_our_id_in_someone_elses_credential_does_not_make_it_ours(
         did,
         private_key,
         did_key_verification_method(did),
-        credential_id=issuing.credential_url(BASE_URL, stored.id),
+        credential_id=urls.credential_url(BASE_URL, stored.id),
     )
     result = verification.verify(session, copy, base_url=BASE_URL)
     assert result.stored is None

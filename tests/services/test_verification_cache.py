@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from issuer.config import get_settings
 from issuer.core import lru, verifier
 from issuer.core.dataintegrity import caches
 from issuer.core.keys import KeyStore
@@ -22,6 +23,7 @@ from issuer.services import (
     issuing,
     key_resolution,
     keys,
+    learner_keys,
     revocation,
     verification,
 )
@@ -58,6 +60,7 @@ def _issue(session: Session, institution: Any, keystore: KeyStore, name: str) ->
         "fi",
         base_url=BASE_URL,
         keystore=keystore,
+        secret=learner_keys.recipient_secret(get_settings()),
     )
 
 

@@ -18,10 +18,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.db import get_session
 from issuer.models.accounts import Role
-from issuer.services import accounts, badge_class_admin, badge_classes, institutions, issuing
+from issuer.services import (
+    accounts,
+    badge_class_admin,
+    badge_classes,
+    institutions,
+    issuing,
+    learner_keys,
+)
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL
 
@@ -165,6 +173,7 @@ def _party(session: Any, keystore: KeyStore, slug: str, *, issue: bool, token_ro
             "fi",
             base_url=BASE_URL,
             keystore=keystore,
+            secret=learner_keys.recipient_secret(get_settings()),
         )
         credential_id = credential.id
     return Party(

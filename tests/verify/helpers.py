@@ -28,7 +28,15 @@ from issuer.core.baking import bake_png, bake_svg
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution
 from issuer.models.accounts import Role
-from issuer.services import accounts, badge_classes, institutions, issuing, keys, revocation
+from issuer.services import (
+    accounts,
+    badge_classes,
+    institutions,
+    issuing,
+    keys,
+    learner_keys,
+    revocation,
+)
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL, SVG, badge_template, write_template
@@ -124,6 +132,7 @@ def issue(
         lang,
         base_url=settings.base_url,
         keystore=keys.keystore_for(settings),
+        secret=learner_keys.recipient_secret(settings),
         now=now,
     )
 

@@ -17,7 +17,7 @@ from issuer import urls
 from issuer.config import get_settings
 from issuer.db import unit_of_work
 from issuer.models import Credential
-from issuer.services import issuing, revocation
+from issuer.services import revocation
 from issuer.web import ratelimit
 from issuer.web.api import bp
 from issuer.web.auth import Role, api_auth, current_actor, ensure_same_institution
@@ -30,7 +30,7 @@ def credential_state_json(credential: Credential, base_url: str) -> dict[str, An
 
     return {
         "id": credential.id,
-        "url": issuing.credential_url(base_url, credential.id),
+        "url": urls.credential_url(base_url, credential.id),
         "state": revocation.credential_state(credential),
         "revokedAt": time(credential.revoked_at),
         "revocationReason": credential.revocation_reason,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -24,12 +24,15 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from issuer import urls
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import IdempotencyRecord
-from issuer.services import badge_classes, bulk, issuing, jobs
+from issuer.services import badge_classes, bulk, issue_input, issuing, jobs
 from issuer.services.errors import InvalidInputError, NotFoundError
+from issuer.services.issue_input import Evidence, FieldError, FieldErrors, IssueInput
+from issuer.web import issuing_context
 from issuer.web.api import bp
 from issuer.web.auth import Role, api_auth, current_actor, institution_for_actor
 from issuer.web.errors import error_response
@@ -62,105 +65,90 @@ def _json_response(
     return response
 
 
-def _field_errors(fields: dict[str, str]) -> Response:
-    response = error_response(
-        422,
-        "; ".join(f"{name}: {message}" for name, message in fields.items()),
-        code="invalid_input",
-    )
+def _field_errors(error: FieldErrors) -> Response:
+    response = error_response(422, error.message, code="invalid_input")
     body = json.loads(response.get_data(as_text=True))
-    body["fields"] = fields
+    body["fields"] = error.fields
     return _json_response(body, 422)
 
 
-def _string(body: dict[str, Any], name: str, errors: dict[str, str]) -> str | None:
+def _string(body: dict[str, Any], name: str, errors: list[FieldError]) -> str | None:
     value = body.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
-        errors[name] = "must be a string"
+        errors.append(FieldError(name, "type", "must be a string"))
         return None
     return value
 
 
-def _date(body: dict[str, Any], name: str, errors: dict[str, str]) -> date | None:
-    value = _string(body, name, errors)
-    if value is None:
-        return None
-    try:
-        return issuing.parse_date(value, name)
-    except InvalidInputError as error:
-        errors[name] = error.message
-        return None
-
-
-def _parse_issue_body(body: object) -> tuple[str, str, str, issuing.IssueOptions]:
-    """(badge class reference, email, name, options) or ``FieldErrors``."""
+def _parse_issue_body(body: object) -> tuple[str, IssueInput]:
+    """(badge class reference, the issuance as sent), or ``FieldErrors`` naming what does not
+    have the API's shape (JSON types, unknown members). What the values must be is
+    ``issue_input.validate``'s to say."""
     if not isinstance(body, dict):
-        raise issuing.FieldErrors({"body": "must be a JSON object"})
-    errors: dict[str, str] = {}
+        raise FieldErrors([FieldError("body", "type", "must be a JSON object")])
+    errors: list[FieldError] = []
     for unknown in sorted(set(body) - ISSUE_FIELDS):
-        errors[unknown] = "unknown field"
+        errors.append(FieldError(unknown, "unknown_field", "unknown field"))
     badge = body.get("badge_class")
     if isinstance(badge, int) and not isinstance(badge, bool):
         badge = str(badge)
     if not isinstance(badge, str) or not badge.strip():
-        errors["badge_class"] = "required: a badge class slug or id"
+        errors.append(FieldError("badge_class", "required", "required: a badge class slug or id"))
         badge = ""
     recipient = body.get("recipient")
-    email = name = ""
+    email = name = None
     if not isinstance(recipient, dict):
-        errors["recipient"] = "required: an object with email and name"
+        errors.append(
+            FieldError("recipient", "required", "required: an object with email and name")
+        )
     else:
         for extra in sorted(set(recipient) - {"email", "name"}):
-            errors[f"recipient.{extra}"] = "unknown field"
-        raw_email, raw_name = recipient.get("email"), recipient.get("name")
-        if not isinstance(raw_email, str) or not raw_email.strip():
-            errors["recipient.email"] = "required"
-        else:
-            email = raw_email
-        if not isinstance(raw_name, str) or not raw_name.strip():
-            errors["recipient.name"] = "required"
-        else:
-            name = raw_name
+            errors.append(FieldError(f"recipient.{extra}", "unknown_field", "unknown field"))
+        email, name = recipient.get("email"), recipient.get("name")
+        for member, value in (("email", email), ("name", name)):
+            if not isinstance(value, str):
+                errors.append(FieldError(f"recipient.{member}", "required", "required"))
     lang = _string(body, "lang", errors) or "fi"
-    evidence: list[issuing.Evidence] = []
+    evidence: list[Evidence] = []
     raw_evidence = body.get("evidence")
     if raw_evidence is not None:
         if not isinstance(raw_evidence, list):
-            errors["evidence"] = "must be a list of objects with url and/or narrative"
+            errors.append(
+                FieldError(
+                    "evidence", "type", "must be a list of objects with url and/or narrative"
+                )
+            )
         else:
             for position, item in enumerate(raw_evidence):
+                where = f"evidence.{position}"
                 if not isinstance(item, dict) or set(item) - {"url", "narrative"}:
-                    errors[f"evidence.{position}"] = "must be an object with url and/or narrative"
+                    message = "must be an object with url and/or narrative"
+                    errors.append(FieldError(where, "type", message))
                     continue
                 url, narrative = item.get("url"), item.get("narrative")
                 if not isinstance(url, str | None) or not isinstance(narrative, str | None):
-                    errors[f"evidence.{position}"] = "url and narrative must be strings"
+                    errors.append(FieldError(where, "type", "url and narrative must be strings"))
                     continue
-                evidence.append(issuing.Evidence(url=url, narrative=narrative))
+                evidence.append(Evidence(url=url, narrative=narrative))
     grade = _string(body, "grade", errors)
     result = _string(body, "result", errors)
     if grade is not None and result is not None:
-        errors["result"] = "give result or grade, not both"
-    valid_until = None
-    raw_valid_until = _string(body, "valid_until", errors)
-    if raw_valid_until is not None:
-        try:
-            valid_until = issuing.parse_valid_until(raw_valid_until)
-        except InvalidInputError as error:
-            errors["valid_until"] = error.message
-    options = issuing.IssueOptions(
+        errors.append(FieldError("result", "conflict", "give result or grade, not both"))
+    raw = IssueInput(
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
         lang=lang,
         evidence=tuple(evidence),
         grade=grade if grade is not None else result,
-        activity_start_date=_date(body, "activity_start_date", errors),
-        activity_end_date=_date(body, "activity_end_date", errors),
-        valid_until=valid_until,
+        activity_start_date=_string(body, "activity_start_date", errors),
+        activity_end_date=_string(body, "activity_end_date", errors),
+        valid_until=_string(body, "valid_until", errors),
     )
     if errors:
-        raise issuing.FieldErrors(errors)
-    return badge.strip(), email, name, options
+        raise FieldErrors(errors)
+    return badge.strip(), raw
 
 
 def _badge_class(reference: str, institution: Institution) -> BadgeClass:
@@ -173,7 +161,7 @@ def _badge_class(reference: str, institution: Institution) -> BadgeClass:
     if badge_class is None or (
         badge_class.institution_id not in (None, institution.id) and not badge_class.published
     ):
-        raise issuing.FieldErrors({"badge_class": f"no badge class {reference!r}"})
+        raise FieldErrors([FieldError("badge_class", "not_found", f"no badge class {reference!r}")])
     return badge_class
 
 
@@ -238,10 +226,20 @@ def issue_credential() -> ResponseReturnValue:
     except (ValueError, RecursionError):
         return error_response(400, "the body is not JSON", code="invalid_json")
     try:
-        reference, email, name, options = _parse_issue_body(body)
+        reference, raw_input = _parse_issue_body(body)
+    except FieldErrors as error:
+        return _field_errors(error)
+    problems: list[FieldError] = []
+    try:
         badge_class = _badge_class(reference, institution)
-    except issuing.FieldErrors as error:
-        return _field_errors(error.fields)
+    except FieldErrors as error:
+        problems.extend(error.errors)
+    try:
+        recipient = issue_input.validate(raw_input, now=datetime.now(UTC))
+    except FieldErrors as error:
+        problems.extend(error.errors)
+    if problems:
+        return _field_errors(FieldErrors(problems))
     session = get_session()
     record: IdempotencyRecord | None = None
     try:
@@ -257,20 +255,19 @@ def issue_credential() -> ResponseReturnValue:
                 )
                 session.add(record)
                 session.flush()
-            ctx = issuing.IssuingContext.for_request()
             issued = issuing.issue(
                 session,
-                ctx,
+                issuing_context.for_request(),
                 institution,
                 badge_class,
-                email,
-                name,
-                options,
+                recipient.email,
+                recipient.name,
+                recipient.options,
                 actor=actor,
                 via="api",
             )
             credential = issued.credential
-            url = issuing.credential_url(get_settings().base_url, credential.id)
+            url = urls.credential_url(get_settings().base_url, credential.id)
             response_body = {
                 "id": credential.id,
                 "url": url,
@@ -287,8 +284,8 @@ def issue_credential() -> ResponseReturnValue:
         if existing is None:
             raise
         return _replay(existing, request_hash)
-    except issuing.FieldErrors as error:
-        return _field_errors(error.fields)
+    except FieldErrors as error:
+        return _field_errors(error)
     response = Response(text, status=201, mimetype="application/json")
     response.headers["Location"] = url
     return response
@@ -320,20 +317,22 @@ def issue_bulk() -> ResponseReturnValue:
     data, file_name = _csv_upload()
     reference = (request.form.get("badge_class") or request.args.get("badge_class") or "").strip()
     lang = (request.form.get("lang") or request.args.get("lang") or "fi").strip()
-    errors: dict[str, str] = {}
+    errors: list[FieldError] = []
     if not reference:
-        errors["badge_class"] = "required: a badge class slug or id"
-    if lang not in issuing.LANGUAGES:
-        errors["lang"] = "must be fi, sv or en"
+        errors.append(FieldError("badge_class", "required", "required: a badge class slug or id"))
+    if lang not in issue_input.LANGUAGES:
+        errors.append(FieldError("lang", "unknown_language", "must be fi, sv or en"))
     if errors:
-        return _field_errors(errors)
+        return _field_errors(FieldErrors(errors))
     try:
         badge_class = _badge_class(reference, institution)
-    except issuing.FieldErrors as error:
-        return _field_errors(error.fields)
+    except FieldErrors as error:
+        return _field_errors(error)
     if not badge_classes.usable_by(badge_class, institution):
-        return _field_errors({"badge_class": f"no badge class {reference!r}"})
-    languages = issuing.complete_languages(
+        return _field_errors(
+            FieldErrors([FieldError("badge_class", "not_found", f"no badge class {reference!r}")])
+        )
+    languages = issue_input.complete_languages(
         badge_classes.parsed(badge_classes.current_version(session, badge_class))
     )
     try:

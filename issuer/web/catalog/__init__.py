@@ -36,7 +36,7 @@ from issuer.core.badgeclass.model import (
 from issuer.core.contexts import OB_V3, VC_V2
 from issuer.db import get_session
 from issuer.models import BadgeClass, BadgeClassVersion, Institution
-from issuer.services import badge_class_admin, badge_classes, institutions, issuing
+from issuer.services import badge_class_admin, badge_classes, institutions
 from issuer.services.accounts import institution_description
 from issuer.services.errors import NotFoundError
 from issuer.web.catalog import search
@@ -87,7 +87,7 @@ def _public_documents(response: Response) -> Response:
 
 
 achievement_url = urls.achievement_url
-image_url = issuing.image_url
+image_url = badge_classes.image_url
 
 
 def complete_languages(bc: BadgeClassData) -> list[str]:

@@ -50,13 +50,15 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
+from issuer import urls
 from issuer.config import get_settings
 from issuer.core.qr import qr_png, qr_svg
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.services import issuing, status, status_publishing
+from issuer.services import status, status_publishing
 from issuer.services.certificate import certificate_pdf
 from issuer.services.errors import NotFoundError
+from issuer.services.learner_keys import token_hash
 from issuer.web.errors import error_response
 from issuer.web.i18n import current_language
 from issuer.web.learner import artwork, certificate
@@ -164,7 +166,7 @@ def private_answer(credential: Credential) -> Response:
         response = Response(
             render_template(
                 "learner/private.html",
-                verify_url=issuing.verify_url(get_settings().base_url, credential.id),
+                verify_url=urls.verify_url(get_settings().base_url, credential.id),
                 status=status_now,
             ),
             status=403,
@@ -175,7 +177,7 @@ def private_answer(credential: Credential) -> Response:
                 "error": "hidden",
                 "message": "the holder has made this credential private; "
                 "its status is given, its content is not",
-                "id": issuing.credential_url(get_settings().base_url, credential.id),
+                "id": urls.credential_url(get_settings().base_url, credential.id),
                 "status": status_now,
                 "hidden": True,
             }
@@ -254,8 +256,8 @@ def _no_certificate(credential: Credential, status_now: str) -> Response:
             render_template(
                 "learner/no_certificate.html",
                 status=status_now,
-                page_url=issuing.credential_url(get_settings().base_url, credential.id),
-                verify_url=issuing.verify_url(get_settings().base_url, credential.id),
+                page_url=urls.credential_url(get_settings().base_url, credential.id),
+                verify_url=urls.verify_url(get_settings().base_url, credential.id),
             ),
             status=code,
         )
@@ -306,7 +308,7 @@ def certificate_download(credential_id: str) -> Response:
 @bp.get("/credentials/<credential_id>/qr.png")
 def qr_code_png(credential_id: str) -> Response:
     credential = _credential(credential_id)
-    url = issuing.verify_url(get_settings().base_url, credential.id)
+    url = urls.verify_url(get_settings().base_url, credential.id)
     return _download(
         qr_png(url), "image/png", f"qr-{credential.id}.png", attachment=_wants_download()
     )
@@ -315,7 +317,7 @@ def qr_code_png(credential_id: str) -> Response:
 @bp.get("/credentials/<credential_id>/qr.svg")
 def qr_code_svg(credential_id: str) -> Response:
     credential = _credential(credential_id)
-    url = issuing.verify_url(get_settings().base_url, credential.id)
+    url = urls.verify_url(get_settings().base_url, credential.id)
     return _download(
         qr_svg(url), "image/svg+xml", f"qr-{credential.id}.svg", attachment=_wants_download()
     )
@@ -334,7 +336,7 @@ def _managed(credential_id: str, token: str) -> Credential:
     credential = _credential(credential_id)
     expected = credential.manage_token_hash
     # Constant-time comparison of the hashes: the token is the only secret here.
-    if expected is None or not hmac.compare_digest(expected, issuing.token_hash(token)):
+    if expected is None or not hmac.compare_digest(expected, token_hash(token)):
         abort(404)
     return credential
 
@@ -352,7 +354,7 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
         else:
             saved = False
         facts = page_facts(get_session(), credential, current_language())
-        page = issuing.credential_url(get_settings().base_url, credential.id)
+        page = urls.credential_url(get_settings().base_url, credential.id)
     if saved:
         return redirect(url_for("learner.manage", credential_id=credential_id, token=token))
     names = ["badge_png", "badge_svg", "credential_json"]

@@ -18,10 +18,11 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core import eu_vocabularies as vocab
 from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.models import Credential, Institution
-from issuer.services import badge_classes, issuing
+from issuer.services import badge_classes
 from issuer.services.certificate import CertificateContent, CertificateLabels
 from issuer.web.learner import artwork
 from issuer.web.learner.page import REVOKED, SUSPENDED, country_name, page_facts
@@ -112,8 +113,8 @@ def certificate_content(
         issuer_name=facts.issuer_name,
         issued_at=facts.issued_at,
         valid_until=facts.valid_until,
-        verify_url=issuing.verify_url(base_url, credential.id),
-        page_url=issuing.credential_url(base_url, credential.id),
+        verify_url=urls.verify_url(base_url, credential.id),
+        page_url=urls.credential_url(base_url, credential.id),
         credential_id=credential.id,
         labels=words,
         learning_outcomes=tuple(facts.learning_outcomes),

@@ -12,11 +12,12 @@ from urllib.parse import urlencode
 from babel import Locale
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core import eu_vocabularies as vocab
 from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.core.badgeclass.model import BadgeClassData
 from issuer.models import Credential
-from issuer.services import badge_classes, issuing, status
+from issuer.services import badge_classes, status
 
 LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
 
@@ -157,10 +158,10 @@ class PageLinks:
 
 
 def page_links(base_url: str, credential: Credential, facts: PageFacts) -> PageLinks:
-    page = issuing.credential_url(base_url, credential.id)
+    page = urls.credential_url(base_url, credential.id)
     return PageLinks(
         page=page,
-        verify=issuing.verify_url(base_url, credential.id),
+        verify=urls.verify_url(base_url, credential.id),
         badge_png=f"{page}/badge.png",
         badge_svg=f"{page}/badge.svg",
         credential_json=f"{page}/credential.json",

@@ -27,7 +27,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClassVersion, Credential, Institution
 from issuer.models.audit import AuditEvent
-from issuer.services import audit, badge_classes, issuing, revocation
+from issuer.services import audit, badge_classes, revocation
 from issuer.services.errors import ConflictError, InvalidInputError
 from issuer.web.auth import Role, current_actor, institution_for_actor, login_required
 from issuer.web.i18n import current_language
@@ -178,7 +178,7 @@ def credential(credential_id: str) -> ResponseReturnValue:
         badge=badge_classes.parsed(found.badge_class_version).name.get(current_language()),
         state=revocation.credential_state(found),
         state_labels=state_labels(),
-        credential_url=issuing.credential_url(base_url, found.id),
+        credential_url=urls.credential_url(base_url, found.id),
         verify_url=url_for("verify.credential", credential_id=found.id),
         events=events,
         action_labels=action_labels(),

@@ -9,7 +9,7 @@ token; there is no inline script (the job page refreshes itself with a meta refr
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, current_app, flash, redirect, request
 from flask.typing import ResponseReturnValue
@@ -19,12 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from issuer import urls
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, MailState, OutboxMail
-from issuer.services import badge_classes, bulk, issuing, jobs, mail, stacking
-from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
+from issuer.services import badge_classes, bulk, issue_input, issuing, jobs, mail, stacking
+from issuer.services.errors import ConflictError, NotFoundError
+from issuer.services.issue_input import FieldError, FieldErrors, IssueInput
+from issuer.web import issuing_context
 from issuer.web.auth import Role, current_actor, login_required
 from issuer.web.i18n import current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
@@ -83,24 +86,17 @@ _FORM_FIELDS = (
     "activity_end_date",
     "valid_until",
 )
-_FREE_TEXTS = frozenset({"name", "evidence_narrative", "grade"})
-_FIELD_NAMES = {
-    "recipient.email": "email",
-    "recipient.name": "name",
-    "evidence.0.url": "evidence_url",
-    "evidence.0.narrative": "evidence_narrative",
-    "evidence.0": "evidence_url",
-}
+#: Passed on as typed: free texts are normalised before they are trimmed (issuer.core.text),
+#: and an address is trimmed only as ``issuer.services.emails`` trims it, so that a control or
+#: invisible character at either end is refused, not lost unseen.
+_AS_TYPED = frozenset({"email", "name", "evidence_narrative", "grade"})
 
 
-def _optional_date(values: dict[str, str], name: str, errors: dict[str, str]) -> date | None:
-    if not values.get(name):
-        return None
-    try:
-        return issuing.parse_date(values[name], name)
-    except InvalidInputError:
-        errors[name] = _("Enter a date as YYYY-MM-DD.")
-        return None
+def _form_error(error: FieldError) -> str:
+    """A problem as the form shows it next to its field."""
+    if error.code == "invalid_date":
+        return str(_("Enter a date as YYYY-MM-DD."))
+    return error.message
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -111,11 +107,9 @@ def issue_one() -> ResponseReturnValue:
     if not isinstance(institution, Institution):
         return institution
     choices = _issuable(session, institution)
-    # Free texts are passed on as typed: they are normalised before they are trimmed
-    # (issuer.core.text), so a control character at either end is refused, not lost unseen.
     values = {
         name: (request.form.get(name) or "")
-        if name in _FREE_TEXTS
+        if name in _AS_TYPED
         else (request.form.get(name) or "").strip()
         for name in _FORM_FIELDS
     }
@@ -127,54 +121,46 @@ def issue_one() -> ResponseReturnValue:
         )
         if badge_class is None:
             errors["badge_class"] = _("Choose a badge class.")
-        # Checked here too, so that one answer lists every problem of the form.
-        for field, check in (("email", issuing.check_email), ("name", issuing.check_name)):
-            try:
-                check(values[field])
-            except InvalidInputError as error:
-                errors[field] = error.message
-        valid_until = None
-        if values["valid_until"]:
-            try:
-                valid_until = issuing.parse_valid_until(values["valid_until"])
-            except InvalidInputError:
-                errors["valid_until"] = _("Enter a date as YYYY-MM-DD.")
-        options = issuing.IssueOptions(
+        raw = IssueInput(
+            email=values["email"],
+            name=values["name"],
             lang=values["lang"],
-            evidence=(
-                (
-                    issuing.Evidence(
-                        url=values["evidence_url"] or None,
-                        narrative=values["evidence_narrative"] or None,
-                    ),
-                )
-                if values["evidence_url"] or values["evidence_narrative"].strip()
-                else ()
+            evidence=issue_input.flat_evidence(
+                values["evidence_url"], values["evidence_narrative"]
             ),
             grade=values["grade"] or None,
-            activity_start_date=_optional_date(values, "activity_start_date", errors),
-            activity_end_date=_optional_date(values, "activity_end_date", errors),
-            valid_until=valid_until,
+            activity_start_date=values["activity_start_date"] or None,
+            activity_end_date=values["activity_end_date"] or None,
+            valid_until=values["valid_until"] or None,
         )
-        if badge_class is not None and not errors:
+        recipient = None
+        try:
+            recipient = issue_input.validate(
+                raw, now=datetime.now(UTC), names=issue_input.FLAT_NAMES
+            )
+        except FieldErrors as error:
+            for problem in error.errors:
+                errors.setdefault(problem.field, _form_error(problem))
+        if badge_class is not None and recipient is not None and not errors:
             try:
                 with unit_of_work() as write:
                     issued = issuing.issue(
                         write,
-                        issuing.IssuingContext.for_request(),
+                        issuing_context.for_request(),
                         institution,
                         badge_class,
-                        values["email"],
-                        values["name"],
-                        options,
+                        recipient.email,
+                        recipient.name,
+                        recipient.options,
                         actor=current_actor(),
                         via="staff",
                     )
                     credential_id = issued.credential.id
                     packages = len(issued.packages)
-            except issuing.FieldErrors as error:
-                for field, message in error.fields.items():
-                    errors[_FIELD_NAMES.get(field, field)] = message
+            except FieldErrors as error:
+                for problem in error.errors:
+                    field = issue_input.FLAT_NAMES.get(problem.field, problem.field)
+                    errors.setdefault(field, _form_error(problem))
             else:
                 flash(_("The badge was issued and the recipient will get an e-mail."), "success")
                 if packages:
@@ -204,7 +190,7 @@ def issued(credential_id: str) -> ResponseReturnValue:
     credential = issuing.get_credential(session, credential_id)
     if credential.institution_id != institution.id:
         raise NotFoundError("not found")
-    page = issuing.credential_url(get_settings().base_url, credential.id)
+    page = urls.credential_url(get_settings().base_url, credential.id)
     return render(
         "staff_issuing/issued.html", institution=institution, credential=credential, page=page
     )
@@ -234,14 +220,14 @@ def bulk_upload() -> ResponseReturnValue:
         )
         if badge_class is None:
             errors["badge_class"] = _("Choose a badge class.")
-        if values["lang"] not in issuing.LANGUAGES:
+        if values["lang"] not in issue_input.LANGUAGES:
             errors["lang"] = _("Choose a language.")
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             errors["file"] = _("Choose a CSV file.")
         if badge_class is not None and upload is not None and upload.filename and not errors:
             data = upload.stream.read(bulk.MAX_CSV_BYTES + 1)
-            languages = issuing.complete_languages(
+            languages = issue_input.complete_languages(
                 badge_classes.parsed(badge_classes.current_version(session, badge_class))
             )
             try:
@@ -388,7 +374,7 @@ def decide(offer_id: int, decision: str) -> ResponseReturnValue:
             if decision == "approve":
                 stacking.approve(
                     write,
-                    issuing.IssuingContext.for_request(),
+                    issuing_context.for_request(),
                     institution,
                     offer,
                     actor=current_actor(),
@@ -397,7 +383,7 @@ def decide(offer_id: int, decision: str) -> ResponseReturnValue:
                 stacking.reject(write, offer, actor=current_actor())
     except ConflictError:
         flash(_("Someone has already decided on this package."), "error")
-    except issuing.FieldErrors as error:
+    except FieldErrors as error:
         flash(error.message, "error")
     else:
         flash(
