@@ -69,6 +69,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.manage_badge_png",
         "learner.manage_badge_svg",
         "learner.manage_credential_json",
+        "learner.certificate_download",
+        "learner.manage_certificate",
         "learner.status_list",
         "observability.metrics",
         "staff.login",
