@@ -23,17 +23,17 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, MailState, OutboxMail
-from issuer.services import badge_classes, bulk, issuing, jobs, mail, stacking
+from issuer.services import badge_classes, bulk, issuing, mail, stacking
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.web.auth import Role, current_actor, login_required
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
+from issuer.wiring import jobs
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    jobs.init_app(app)
 
 
 @bp.errorhandler(CSRFError)
