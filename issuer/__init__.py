@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from issuer import config, db, web
+    from issuer import config, db, web, wiring
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.defaults(app.instance_path))
@@ -42,4 +42,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.init_app(app)
     db.init_app(app)
     web.init_app(app)
+    wiring.init_app(app)
     return app

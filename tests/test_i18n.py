@@ -8,7 +8,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from issuer.web.i18n import TRANSLATIONS_DIR, compile_catalogs, normalize_language
+from issuer.services.translation import TRANSLATIONS_DIR, compile_catalogs
+from issuer.web.i18n import normalize_language
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,3 +38,14 @@ def test_a_service_importing_the_web_layer_breaks_the_contract(tmp_path: Path) -
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
     assert "issuer.services.texts -> issuer.web.auth" in result.stdout
+
+
+def test_a_service_importing_the_web_framework_breaks_the_contract(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "issuer", tmp_path / "issuer", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    service = tmp_path / "issuer" / "services" / "texts.py"
+    service.write_text(service.read_text("utf-8") + "\nimport flask  # noqa\n", "utf-8")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout
+    assert "issuer.services.texts -> flask" in result.stdout

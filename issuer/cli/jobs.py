@@ -9,7 +9,7 @@ on stderr, one transaction per batch. If it is interrupted, the committed batche
 same file again issues nothing new for rows already issued. The audit actor is ``cli``.
 
 ``jobs worker`` runs an RQ worker on the Redis queue (``ISSUER_REDIS_URL``;
-``issuer.services.jobs_rq``).
+``issuer.services.jobs_rq``), handing it this command's app.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from flask import current_app
 from issuer.cli.base import main, with_app
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models.issuing import BulkJob
-from issuer.services import badge_classes, bulk, institutions, issue_input, jobs, mail
+from issuer.services import badge_classes, bulk, institutions, issue_input, jobs
 from issuer.services.actors import CLI_ACTOR
+from issuer.wiring import mail as app_mail
+from issuer.wiring.jobs import job_host
 
 
 def _read(path: Path) -> bytes:
@@ -74,7 +76,7 @@ def _run_with_progress(job_id: int, total: int) -> None:
             bar.update(processed - done)
             done = processed
 
-        if not jobs.run_job(app, job_id, progress=progress):
+        if not jobs.run_job(job_host(app), job_id, progress=progress):
             raise click.ClickException(f"job {job_id} is being run by another process")
 
 
@@ -119,7 +121,7 @@ def issue_bulk(institution_slug: str, badge_reference: str, lang: str, file: Pat
 
 def _finish(job_id: int, started: float) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    mail.wait_idle(app)
+    app_mail.wait_idle(app)
     session = get_database(app).sessionmaker()
     try:
         job = session.get(BulkJob, job_id)
@@ -165,7 +167,7 @@ def jobs_run(wait: bool) -> None:
         _finish(job_id, started)
         started = time.monotonic()
 
-    if not jobs.work_off(app, wait=wait, finished=finished):
+    if not jobs.work_off(job_host(app), wait=wait, finished=finished):
         click.echo("no jobs to run", err=True)
 
 
@@ -180,15 +182,15 @@ def jobs_worker(burst: bool) -> None:
 
     from issuer.services import jobs_rq
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    url = jobs.job_settings(app).redis_url
+    host = job_host(current_app._get_current_object())  # type: ignore[attr-defined]
+    url = host.settings.redis_url
     if url is None:
         raise click.ClickException(
             "ISSUER_REDIS_URL is not set: without a queue, bulk jobs run inside the web "
             "process, and `merkki jobs run` finishes them from the command line"
         )
     try:
-        jobs_rq.run_worker(app, burst=burst)
+        jobs_rq.run_worker(host, burst=burst)
     except RedisError as error:
         raise click.ClickException(
             f"cannot reach Redis at {jobs_rq.redacted(url)}: {error}"

@@ -17,11 +17,10 @@ import functools
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from flask import has_request_context
-from flask_babel import gettext as _
 
 from issuer.core.credential import normalize_email
 from issuer.services.errors import InvalidInputError
+from issuer.services.translation import N_, for_reader
 
 #: RFC 5321 §4.5.3.1.3: a path (and so an address) is at most 256 octets with its brackets.
 MAX_LENGTH = 254
@@ -30,11 +29,6 @@ MAX_LENGTH = 254
 #: width spaces and joiners, bidi marks and overrides, the BOM), line and paragraph separators,
 #: unassigned and private-use code points, lone surrogates.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs"})
-
-
-def N_(message: str) -> str:
-    """Marks ``message`` for extraction; it is translated (``_``) where it is shown."""
-    return message
 
 
 _NOT_AN_ADDRESS = N_("%(address)s is not an e-mail address.")
@@ -55,10 +49,9 @@ class EmailError(InvalidInputError):
 
 
 def _message(message: str, **values: str) -> str:
-    """``message`` in the reader's language (English outside a request: the CLI speaks it)."""
-    if not has_request_context():
-        return message % values if values else message
-    return str(_(message, **values))
+    """``message`` in the reader's language (English outside a request: the CLI speaks it;
+    ``translation.for_reader``)."""
+    return for_reader(message, **values)
 
 
 def check_email(value: str) -> str:

@@ -3,7 +3,11 @@
 * ``Runner`` is what the web layer hands a job to (``submit``). The embedded default is
   ``ThreadRunner``: one background thread per process. ``InlineRunner`` runs the job before
   ``submit`` returns (tests, the CLI). ``RqRunner`` (``issuer.services.jobs_rq``) puts the job
-  id on a Redis queue when ``ISSUER_REDIS_URL`` is set; ``merkki jobs worker`` runs it.
+  id on a Redis queue when ``ISSUER_REDIS_URL`` is set; ``merkki jobs worker`` runs it. The app
+  wiring (``issuer.wiring.jobs``) chooses the app's runner.
+* ``JobHost`` is what running jobs needs of the app, handed in by the app wiring: the checked
+  settings, new database sessions, the app's context (issuing and the mail sender read it) and
+  the log. Nothing here knows the web framework.
 * ``run_job`` claims the job (``pending``, or ``running`` with a heartbeat older than the stale
   threshold, ``ISSUER_JOB_STALE_SECONDS``: its process died), then processes batches, each in
   its own transaction (``bulk.process_batch``). Every batch transaction starts by renewing the
@@ -13,29 +17,30 @@
   anywhere (crash, restart, SIGKILL) keeps every batch it committed; the rest is still
   ``pending`` and the next runner that claims the job continues there.
 * Jobs survive a restart: the web process resumes (thread runner) or re-enqueues (RQ runner)
-  unfinished jobs on its first request (``init_app``); ``merkki jobs run`` works them off
-  from the command line, ``merkki jobs run --wait`` also waits for jobs another process holds
-  and takes them over once their heartbeat is stale.
+  unfinished jobs on its first request (``issuer.wiring.jobs``); ``merkki jobs run`` works them
+  off from the command line, ``merkki jobs run --wait`` also waits for jobs another process
+  holds and takes them over once their heartbeat is stale.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from issuer.config import ConfigError, get_settings
+from issuer.config import ConfigError
 from issuer.db import is_transient_conflict
 from issuer.models.issuing import BulkJob, JobState
 from issuer.services import bulk
@@ -55,8 +60,6 @@ BATCH_SIZE_CONFIG = "JOB_BATCH_SIZE"
 #: of ``ISSUER_JOB_STALE_SECONDS``). It must be longer than one batch takes: the heartbeat is
 #: renewed once per batch.
 STALE_AFTER = timedelta(minutes=2)
-_EXTENSION = "issuer.jobs"
-_SETTINGS_EXTENSION = "issuer.jobs.settings"
 MAX_BATCH_SIZE = 10_000
 #: A batch aborted by a concurrent transaction is run again this many times before the job is
 #: marked failed (``_run_batch``), pausing TRANSIENT_PAUSE_S, then twice that, and so on.
@@ -113,13 +116,22 @@ def _number(value: object, name: str, kind: type[int] | type[float]) -> Any:
         raise ConfigError(f"{name} {value!r} is not {what}") from None
 
 
-def job_settings(app: Flask) -> JobSettings:
-    """The app's job settings (checked once, when the app is created: ``init_app``)."""
-    found = app.extensions.get(_SETTINGS_EXTENSION)
-    if not isinstance(found, JobSettings):
-        found = load_job_settings(app.config)
-        app.extensions[_SETTINGS_EXTENSION] = found
-    return found
+@dataclass(frozen=True, slots=True)
+class JobHost:
+    """What running an app's jobs needs of the app (module docstring); the app wiring makes it
+    (``issuer.wiring.jobs.job_host``)."""
+
+    settings: JobSettings
+    #: A new session on the app's database (the caller closes it).
+    open_session: Callable[[], Session]
+    #: The app's context, entered around each job: issuing and the mail sender read it.
+    context: Callable[[], AbstractContextManager[object]]
+    #: The issuing context (keys, base URL, recipient secret), made inside ``context``.
+    issuing_context: Callable[[], IssuingContext]
+    log: logging.Logger
+    #: Import path of the RQ job function (``issuer.wiring.worker.perform``): a path, because it
+    #: builds the app with the factory, which a service (and the CLI) must not import.
+    rq_function: str
 
 
 class Runner(Protocol):
@@ -218,7 +230,7 @@ def unfinished_jobs(session: Session) -> list[int]:
 
 
 def run_job(
-    app: Flask,
+    host: JobHost,
     job_id: int,
     *,
     worker: str | None = None,
@@ -232,14 +244,12 @@ def run_job(
     ``stop``: asked after every committed batch; when it says yes (the worker was asked to shut
     down), the job is handed back as ``pending`` so that any runner can continue it at once,
     without waiting for the stale threshold, and False is returned."""
-    from issuer.db import get_database
-
     me = worker or worker_name()
-    settings = job_settings(app)
+    settings = host.settings
     size = batch_size or settings.batch_size
-    with app.app_context():
-        ctx = IssuingContext.from_settings(get_settings(app))
-        session = get_database(app).sessionmaker()
+    with host.context():
+        ctx = host.issuing_context()
+        session = host.open_session()
         try:
             if not claim(session, job_id, me, stale_after=settings.stale_after):
                 return False
@@ -248,7 +258,7 @@ def run_job(
                     session.rollback()
                     job = session.get(BulkJob, job_id)
                     return job is not None and job.state is JobState.DONE
-                job, done = _run_batch(app, session, ctx, job_id, me, size)
+                job, done = _run_batch(host.log, session, ctx, job_id, me, size)
                 if progress is not None:
                     progress(job)
                 if done:
@@ -261,7 +271,7 @@ def run_job(
 
 
 def _run_batch(
-    app: Flask,
+    log: logging.Logger,
     session: Session,
     ctx: IssuingContext,
     job_id: int,
@@ -284,7 +294,7 @@ def _run_batch(
         except Exception as error:
             session.rollback()
             if attempt < TRANSIENT_RETRIES and is_transient_conflict(error):
-                app.logger.warning(
+                log.warning(
                     "bulk job %s: batch aborted by a concurrent transaction, running it again: %s",
                     job_id,
                     getattr(error, "orig", error),
@@ -329,7 +339,7 @@ def _fail(session: Session, job_id: int, worker: str, error: Exception) -> None:
 
 
 def work_off(
-    app: Flask,
+    host: JobHost,
     *,
     wait: bool = False,
     finished: Callable[[int], None] | None = None,
@@ -339,26 +349,24 @@ def work_off(
     it finished. With ``wait``, keep going until no job is pending or running anywhere: a job
     another process holds is waited for, and taken over once its heartbeat is stale (its
     process died)."""
-    from issuer.db import get_database
-
-    settings = job_settings(app)
+    settings = host.settings
     poll = poll_seconds or min(1.0, settings.stale_after.total_seconds() / 4)
     me = worker_name()
     done: list[int] = []
     while True:
-        session = get_database(app).sessionmaker()
+        session = host.open_session()
         try:
             job_ids = runnable_jobs(session, stale_after=settings.stale_after)
         finally:
             session.close()
         for job_id in job_ids:
-            if run_job(app, job_id, worker=me):
+            if run_job(host, job_id, worker=me):
                 done.append(job_id)
                 if finished is not None:
                     finished(job_id)
         if not wait:
             return done
-        session = get_database(app).sessionmaker()
+        session = host.open_session()
         try:
             left = unfinished_jobs(session)
         finally:
@@ -372,12 +380,12 @@ def work_off(
 class InlineRunner:
     """Runs the job to the end inside ``submit`` (tests, the CLI)."""
 
-    def __init__(self, app: Flask, progress: Progress | None = None) -> None:
-        self.app = app
+    def __init__(self, host: JobHost, progress: Progress | None = None) -> None:
+        self.host = host
         self.progress = progress
 
     def submit(self, job_id: int) -> None:
-        run_job(self.app, job_id, progress=self.progress)
+        run_job(self.host, job_id, progress=self.progress)
 
 
 class ThreadRunner:
@@ -385,8 +393,8 @@ class ThreadRunner:
     (it is started again by the next submission). A daemon thread: a server that stops
     interrupts the job, which resumes on the next start."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(self, host: JobHost) -> None:
+        self.host = host
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._again = False
@@ -401,21 +409,19 @@ class ThreadRunner:
             self._thread.start()
 
     def _loop(self) -> None:
-        from issuer.db import get_database
-
-        stale_after = job_settings(self.app).stale_after
+        stale_after = self.host.settings.stale_after
         while True:
-            with self.app.app_context():
-                session = get_database(self.app).sessionmaker()
+            with self.host.context():
+                session = self.host.open_session()
                 try:
                     job_ids = runnable_jobs(session, stale_after=stale_after)
                 finally:
                     session.close()
             for job_id in job_ids:
                 try:
-                    run_job(self.app, job_id, worker=self.worker)
+                    run_job(self.host, job_id, worker=self.worker)
                 except Exception:
-                    self.app.logger.exception("bulk job %s failed", job_id)
+                    self.host.log.exception("bulk job %s failed", job_id)
             with self._lock:
                 if not self._again:
                     self._thread = None
@@ -426,52 +432,3 @@ class ThreadRunner:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-
-
-def runner(app: Flask) -> Runner:
-    """The app's runner (``ISSUER_JOB_RUNNER``: ``thread``, ``inline`` or ``rq``)."""
-    found: Runner | None = app.extensions.get(_EXTENSION)
-    if found is None:
-        settings = job_settings(app)
-        if settings.runner == "inline":
-            found = InlineRunner(app)
-        elif settings.runner == "rq":
-            from issuer.services.jobs_rq import RqRunner
-
-            assert settings.redis_url is not None  # load_job_settings refuses rq without it
-            found = RqRunner(app, settings.redis_url)
-        else:
-            found = ThreadRunner(app)
-        app.extensions[_EXTENSION] = found
-    return found
-
-
-def init_app(app: Flask) -> None:
-    """Check the job settings now (a bad value stops start-up with a clear message), and
-    resume or re-enqueue unfinished jobs when the process serves its first request."""
-    settings = job_settings(app)
-    state = {"checked": False}
-
-    @app.before_request
-    def _resume_jobs() -> None:
-        if state["checked"]:
-            return
-        state["checked"] = True
-        if settings.runner == "inline":
-            return
-        if settings.runner == "rq":
-            from issuer.services import jobs_rq
-
-            jobs_rq.sweep_quietly(app)
-            return
-        from issuer.db import get_database
-
-        session = get_database(app).sessionmaker()
-        try:
-            pending = runnable_jobs(session, stale_after=settings.stale_after)
-        except SQLAlchemyError:  # not migrated yet
-            pending = []
-        finally:
-            session.close()
-        if pending:
-            runner(app).submit(pending[0])

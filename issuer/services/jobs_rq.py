@@ -6,9 +6,12 @@ nothing is lost when Redis or a worker is lost.
 * ``RqRunner.submit`` (the web process) puts the job id on the queue ``merkki-jobs``. If Redis
   is unreachable the request still succeeds: the job is stored, ``pending``, and a warning is
   logged; a worker's sweep enqueues it once Redis answers again.
-* ``perform`` is the RQ job function: it creates the app from the ``ISSUER_*`` environment
-  (once per worker process) and calls ``jobs.run_job``, which claims the job in the database,
-  so a job enqueued twice is still run once.
+* The RQ job function is the app wiring's (``JobHost.rq_function``:
+  ``issuer.wiring.worker.perform``), named by its import path: it holds the app factory, which
+  no service imports. It calls ``perform`` here with that factory, which creates the app from
+  the ``ISSUER_*`` environment (once per worker process; ``merkki jobs worker`` hands in its own
+  app instead), and ``jobs.run_job`` claims the job in the database, so a job enqueued twice is
+  still run once.
 * ``run_worker`` (``merkki jobs worker``) runs an RQ worker on the queue plus a sweeper
   thread: every few seconds it enqueues the jobs the database says are runnable (pending, or
   running with a stale heartbeat: their worker died) and that are not on the queue. A worker
@@ -26,10 +29,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
@@ -49,8 +52,9 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 #: Longest pause between two sweeps (shorter when the stale threshold is short).
 MAX_SWEEP_SECONDS = 30.0
 
-_app: Flask | None = None
-_app_lock = threading.Lock()
+#: The app jobs run in, in this worker process (``worker_host``).
+_host: jobs.JobHost | None = None
+_host_lock = threading.Lock()
 #: Set when ``merkki jobs worker`` is asked to stop (SIGTERM, SIGINT): the running job is handed
 #: back after its current batch instead of being worked to its end.
 _stopping = threading.Event()
@@ -81,10 +85,11 @@ def queue(connection: Redis) -> Queue:
     return Queue(QUEUE_NAME, connection=connection)
 
 
-def enqueue(connection: Redis, job_id: int) -> str:
-    """Put bulk job ``job_id`` on the queue; returns the RQ job id. Raises ``RedisError``."""
+def enqueue(connection: Redis, job_id: int, function: str) -> str:
+    """Put bulk job ``job_id`` on the queue for the RQ job function at import path ``function``
+    (``JobHost.rq_function``); returns the RQ job id. Raises ``RedisError``."""
     rq_job = queue(connection).enqueue_call(
-        perform,
+        function,
         args=(job_id,),
         timeout=NO_TIMEOUT,
         result_ttl=RESULT_TTL,
@@ -106,15 +111,12 @@ def queued_jobs(connection: Redis) -> set[int]:
     return found
 
 
-def sweep(app: Flask, connection: Redis) -> list[int]:
+def sweep(host: jobs.JobHost, connection: Redis) -> list[int]:
     """Enqueue every runnable job (pending, or abandoned by a dead worker) not already waiting
     on the queue; returns the ids enqueued. Raises ``RedisError`` or ``SQLAlchemyError``."""
-    from issuer.db import get_database
-
-    settings = jobs.job_settings(app)
-    session = get_database(app).sessionmaker()
+    session = host.open_session()
     try:
-        runnable = jobs.runnable_jobs(session, stale_after=settings.stale_after)
+        runnable = jobs.runnable_jobs(session, stale_after=host.settings.stale_after)
     finally:
         session.close()
     if not runnable:
@@ -122,37 +124,37 @@ def sweep(app: Flask, connection: Redis) -> list[int]:
     waiting = queued_jobs(connection)
     enqueued = [job_id for job_id in runnable if job_id not in waiting]
     for job_id in enqueued:
-        enqueue(connection, job_id)
+        enqueue(connection, job_id, host.rq_function)
     return enqueued
 
 
-def sweep_quietly(app: Flask, connection: Redis | None = None) -> list[int]:
+def sweep_quietly(host: jobs.JobHost, connection: Redis | None = None) -> list[int]:
     """``sweep``, logging instead of raising when Redis or the database is not there (yet)."""
-    url = jobs.job_settings(app).redis_url
+    url = host.settings.redis_url
     if url is None:
         return []
     try:
-        enqueued = sweep(app, connection or connect(url))
+        enqueued = sweep(host, connection or connect(url))
     except RedisError as error:
-        app.logger.warning(
+        host.log.warning(
             "bulk jobs: Redis at %s is unreachable (%s); unfinished jobs are enqueued later",
             redacted(url),
             error,
         )
         return []
     except SQLAlchemyError as error:  # not migrated yet, or the database is away for a moment
-        app.logger.warning("bulk jobs: cannot list unfinished jobs: %s", error)
+        host.log.warning("bulk jobs: cannot list unfinished jobs: %s", error)
         return []
     if enqueued:
-        app.logger.info("bulk jobs: enqueued unfinished job(s) %s", enqueued)
+        host.log.info("bulk jobs: enqueued unfinished job(s) %s", enqueued)
     return enqueued
 
 
 class RqRunner:
     """Hands jobs to RQ workers (``merkki jobs worker``) through Redis."""
 
-    def __init__(self, app: Flask, url: str) -> None:
-        self.app = app
+    def __init__(self, host: jobs.JobHost, url: str) -> None:
+        self.host = host
         self.url = url
         self._connection: Redis | None = None
 
@@ -165,9 +167,9 @@ class RqRunner:
         """Enqueue the job. Never raises for an unreachable Redis: the job is stored in the
         database as pending and a worker's sweep enqueues it later (module docstring)."""
         try:
-            enqueue(self.connection(), job_id)
+            enqueue(self.connection(), job_id, self.host.rq_function)
         except RedisError as error:
-            self.app.logger.warning(
+            self.host.log.warning(
                 "bulk job %s stays pending: Redis at %s is unreachable (%s); a job worker "
                 "enqueues it when Redis answers again",
                 job_id,
@@ -179,27 +181,25 @@ class RqRunner:
 # --- the worker side -------------------------------------------------------------------------
 
 
-def worker_app() -> Flask:
-    """The app jobs run in: the one ``run_worker`` was given, else one created from the
-    ``ISSUER_*`` environment (a plain ``rq worker``), once per process."""
-    global _app
-    with _app_lock:
-        if _app is None:
-            from issuer import create_app
-
-            _app = create_app()
-        return _app
+def worker_host(factory: Callable[[], jobs.JobHost]) -> jobs.JobHost:
+    """The app jobs run in: the one ``run_worker`` was given, else the one ``factory`` makes
+    from the ``ISSUER_*`` environment (a plain ``rq worker``), once per process."""
+    global _host
+    with _host_lock:
+        if _host is None:
+            _host = factory()
+        return _host
 
 
-def perform(job_id: int) -> bool:
-    """The RQ job function: work bulk job ``job_id`` off (``jobs.run_job``). Returns whether
-    this call finished it (False: another runner holds it, it was done already, or this worker
-    is stopping and handed it back, in which case it is put on the queue again for the next
-    worker)."""
-    app = worker_app()
-    done = jobs.run_job(app, job_id, stop=_stopping.is_set)
+def perform(job_id: int, factory: Callable[[], jobs.JobHost]) -> bool:
+    """Work bulk job ``job_id`` off (``jobs.run_job``) for the RQ job function, which hands in
+    the app ``factory`` (module docstring). Returns whether this call finished it (False:
+    another runner holds it, it was done already, or this worker is stopping and handed it
+    back, in which case it is put on the queue again for the next worker)."""
+    host = worker_host(factory)
+    done = jobs.run_job(host, job_id, stop=_stopping.is_set)
     if not done and _stopping.is_set():
-        sweep_quietly(app)
+        sweep_quietly(host)
     return done
 
 
@@ -216,8 +216,8 @@ class MerkkiWorker(SimpleWorker):
 class Sweeper:
     """A thread that calls ``sweep`` every ``interval`` seconds until stopped."""
 
-    def __init__(self, app: Flask, connection: Redis, interval: float) -> None:
-        self.app = app
+    def __init__(self, host: jobs.JobHost, connection: Redis, interval: float) -> None:
+        self.host = host
         self.connection = connection
         self.interval = interval
         self._stop = threading.Event()
@@ -233,35 +233,35 @@ class Sweeper:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                sweep_quietly(self.app, self.connection)
+                sweep_quietly(self.host, self.connection)
             except Exception:  # the sweeper must outlive any surprise; the worker goes on
-                self.app.logger.exception("bulk jobs: sweep failed")
+                self.host.log.exception("bulk jobs: sweep failed")
 
 
-def sweep_interval(app: Flask) -> float:
+def sweep_interval(host: jobs.JobHost) -> float:
     """Half the stale threshold, between 0.5 and ``MAX_SWEEP_SECONDS`` seconds."""
-    stale = jobs.job_settings(app).stale_after.total_seconds()
+    stale = host.settings.stale_after.total_seconds()
     return max(0.5, min(MAX_SWEEP_SECONDS, stale / 2))
 
 
-def run_worker(app: Flask, *, burst: bool = False, **worker_options: Any) -> bool:
+def run_worker(host: jobs.JobHost, *, burst: bool = False, **worker_options: Any) -> bool:
     """Run an RQ worker on the queue in this process until it is stopped (SIGTERM/SIGINT: the
     running job is handed back after its current batch, ``MerkkiWorker``), or, with ``burst``,
     until the queue is empty.
     Sweeps once before starting and then every ``sweep_interval`` seconds. Raises
     ``RedisError`` when Redis cannot be reached at start."""
-    global _app
-    url = jobs.job_settings(app).redis_url
+    global _host
+    url = host.settings.redis_url
     if url is None:
         raise ValueError("ISSUER_REDIS_URL is not set")
     connection = connect(url, for_worker=True)
     connection.ping()  # fail now, with the caller's clear message, if Redis is not there
-    with _app_lock:
-        _app = app
-    sweep_quietly(app, connection)
+    with _host_lock:
+        _host = host
+    sweep_quietly(host, connection)
     _stopping.clear()
     worker = MerkkiWorker([queue(connection)], connection=connection, **worker_options)
-    sweeper = Sweeper(app, connection, sweep_interval(app))
+    sweeper = Sweeper(host, connection, sweep_interval(host))
     if not burst:
         sweeper.start()
     try:

@@ -4,9 +4,11 @@
   ``OutboxMail`` row to the issuing transaction. Nothing is sent inside a transaction: a mail
   cannot be rolled back, so a credential whose transaction fails must not have been announced.
 * After a commit that queued mail, a sender delivers pending mails (``deliver_pending``), each
-  claimed first (``pending -> sending``) so that two processes never send the same mail. In the
-  service that happens on a background thread; ``MAIL_DELIVERY = "sync"`` (a Flask config key,
-  for tests) sends before ``commit()`` returns, ``"off"`` leaves everything to ``merkki``/staff.
+  claimed first (``pending -> sending``) so that two processes never send the same mail. The
+  commit calls the notifier the app wiring installed (``set_notifier``; ``issuer.wiring.mail``
+  knows the app, its settings and its ``MAIL_DELIVERY`` mode): in the service the mail is sent
+  on a background thread; ``MAIL_DELIVERY = "sync"`` (a Flask config key, for tests) sends
+  before ``commit()`` returns, ``"off"`` leaves everything to ``merkki``/staff.
 * Without ``ISSUER_SMTP_URL`` (the embedded default) nothing is sent: mails stay in the outbox,
   where staff see them (``/staff/issue/outbox``). Failed sends keep their error; staff can send
   them again (``resend``).
@@ -23,15 +25,12 @@ import contextlib
 import hashlib
 import smtplib
 import ssl
-import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, has_app_context
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -39,9 +38,8 @@ from issuer import config, urls
 from issuer.models import Credential, Institution
 from issuer.models.issuing import MailState, OutboxMail
 from issuer.services import emails
+from issuer.services.translation import translator
 
-#: Flask config key: "thread" (default), "sync" or "off" (see the module docstring).
-DELIVERY_CONFIG = "MAIL_DELIVERY"
 SMTP_TIMEOUT_SECONDS = 30
 _SESSION_FLAG = "merkki_mail_queued"
 
@@ -64,10 +62,18 @@ def _sender(settings: SmtpSettings, base_url: str) -> str:
 
 
 def credential_mail_body(
-    *, name: str, badge: str, institution: str, page_url: str, manage_url: str, verify_url: str
+    *,
+    lang: str,
+    name: str,
+    badge: str,
+    institution: str,
+    page_url: str,
+    manage_url: str,
+    verify_url: str,
 ) -> str:
-    """The plain-text body in the current locale (built here rather than in a template: it is
-    plain text, where HTML escaping would garble names such as O'Brien)."""
+    """The plain-text body in ``lang`` (built here rather than in a template: it is plain text,
+    where HTML escaping would garble names such as O'Brien)."""
+    _ = translator(lang)
     paragraphs = [
         _("Hello %(name)s,", name=name),
         _(
@@ -107,17 +113,17 @@ def queue_credential_mail(
     """Add the "you received a badge" mail for ``credential`` to the outbox, in the
     credential's language. Sent after the transaction commits."""
     lang = credential.lang
-    page_url = urls.credential_url(base_url, credential.id)
-    with force_locale(lang):
-        subject = _("Your badge: %(badge)s", badge=badge_name)
-        body = credential_mail_body(
-            name=credential.recipient_name,
-            badge=badge_name,
-            institution=institution.name(lang),
-            page_url=page_url,
-            manage_url=manage_url,
-            verify_url=urls.verify_url(base_url, credential.id),
-        )
+    _ = translator(lang)
+    subject = _("Your badge: %(badge)s", badge=badge_name)
+    body = credential_mail_body(
+        lang=lang,
+        name=credential.recipient_name,
+        badge=badge_name,
+        institution=institution.name(lang),
+        page_url=urls.credential_url(base_url, credential.id),
+        manage_url=manage_url,
+        verify_url=urls.verify_url(base_url, credential.id),
+    )
     mail = OutboxMail(
         institution_id=institution.id,
         credential_id=credential.id,
@@ -274,72 +280,22 @@ def address_digest(address: str) -> str:
 
 # --- after commit ----------------------------------------------------------------------------
 
-_sender_lock = threading.Lock()
-_sender_threads: dict[int, threading.Thread] = {}
-_rerun: dict[int, bool] = {}
+#: Called after a commit that queued mail; installed by the app wiring (``issuer.wiring.mail``),
+#: which knows whose mail it is and how it goes out. None: nobody delivers (mails wait in the
+#: outbox for ``merkki`` or staff).
+_notifier: Callable[[], None] | None = None
 
 
-def _deliver_with_app(app: Flask) -> int:
-    from issuer.config import get_settings
-    from issuer.db import get_database
-
-    settings = get_settings(app)
-    with app.app_context():
-        session = get_database(app).sessionmaker()
-        try:
-            return deliver_pending(session, settings.smtp_url, settings.base_url)
-        finally:
-            session.close()
-
-
-def _sender_loop(app: Flask) -> None:
-    key = id(app)
-    while True:
-        try:
-            _deliver_with_app(app)
-        except Exception:  # a sender must not die silently; the mails stay pending/failed
-            app.logger.exception("mail delivery failed")
-        with _sender_lock:
-            if not _rerun.pop(key, False):
-                _sender_threads.pop(key, None)
-                return
-
-
-def notify(app: Flask) -> None:
-    """Mail was queued and committed: deliver it as ``MAIL_DELIVERY`` says."""
-    from issuer.config import get_settings
-
-    if not get_settings(app).smtp_url:
-        return
-    mode = app.config.get(DELIVERY_CONFIG, "thread")
-    if mode == "off":
-        return
-    if mode == "sync":
-        _deliver_with_app(app)
-        return
-    key = id(app)
-    with _sender_lock:
-        if key in _sender_threads:
-            _rerun[key] = True
-            return
-        # Not a daemon: a `merkki` command waits for its mails before the process exits.
-        thread = threading.Thread(target=_sender_loop, args=(app,), name="merkki-mail")
-        _sender_threads[key] = thread
-        thread.start()
-
-
-def wait_idle(app: Flask, timeout: float = 30.0) -> None:
-    """Wait for this app's sender thread (tests, shutdown)."""
-    with _sender_lock:
-        thread = _sender_threads.get(id(app))
-    if thread is not None:
-        thread.join(timeout)
+def set_notifier(notifier: Callable[[], None] | None) -> None:
+    """Install what runs after a commit that queued mail (module docstring)."""
+    global _notifier
+    _notifier = notifier
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     # A rollback leaves the flag set; the next commit then triggers a delivery pass, which
     # finds nothing new or sends what is pending anyway: harmless.
-    if not session.info.pop(_SESSION_FLAG, False) or not has_app_context():
+    if not session.info.pop(_SESSION_FLAG, False) or _notifier is None:
         return
-    notify(current_app._get_current_object())  # type: ignore[attr-defined]
+    _notifier()

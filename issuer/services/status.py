@@ -317,18 +317,12 @@ class Allocator:
 
 
 def allocate(
-    session: Session, institution: Institution, credential_id: str, *, base_url: str | None = None
+    session: Session, institution: Institution, credential_id: str, *, base_url: str
 ) -> dict[str, str]:
     """Allocate ``credential_id`` a random position on the institution's revocation and
     suspension lists (in the caller's transaction) and return the revocation
     ``BitstringStatusListEntry`` for its ``credentialStatus``."""
-    return Allocator(session, institution, base_url or _base_url()).allocate(credential_id)
-
-
-def _base_url() -> str:
-    from issuer.config import get_settings
-
-    return get_settings().base_url
+    return Allocator(session, institution, base_url).allocate(credential_id)
 
 
 def _allocation(session: Session, credential_id: str, purpose: str) -> StatusAllocation:

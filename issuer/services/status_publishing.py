@@ -152,11 +152,9 @@ def _sign_rows(
     if not rows:
         return 0
     if base_url is None or (keystore is None and signer is None):
-        from issuer.config import get_settings
-
-        settings = get_settings()
-        base_url = base_url or settings.base_url
-        keystore = keystore or keys.keystore_for(settings)
+        publisher = _publisher(session)
+        base_url = base_url or publisher[0]
+        keystore = keystore or publisher[1]
     loaded: dict[int, tuple[str, Ed25519PrivateKey]] = {}
 
     def key_of(institution: Institution) -> tuple[str, Ed25519PrivateKey]:
@@ -193,6 +191,24 @@ def _sign(
     row.signed_json = json.dumps(signed, ensure_ascii=False, indent=2)
     row.signed_version = row.version
     row.signed_at = moment
+
+
+#: ``Session.info`` key of where the session's status lists are published: a function giving
+#: (base URL, key store), put into every session of an app by ``issuer.wiring.publishing``. The
+#: before-commit hook signs with it, so that no service reaches for the app's settings.
+PUBLISHER = "merkki.status_publisher"
+
+Publisher = Callable[[], tuple[str, KeyStore]]
+
+
+def _publisher(session: Session) -> tuple[str, KeyStore]:
+    found = session.info.get(PUBLISHER)
+    if found is None:
+        raise RuntimeError(
+            "status lists changed in a session that does not know where they are published: "
+            "pass base_url and keystore, or make the session with the app's sessionmaker"
+        )
+    return found()  # type: ignore[no-any-return]
 
 
 @event.listens_for(Session, "before_commit")

@@ -3,11 +3,9 @@ the refusal in the reader's language."""
 
 from __future__ import annotations
 
-from flask import has_request_context
-from flask_babel import gettext as _
-
 from issuer.core.text import TextError, normalize_text
 from issuer.services.errors import InvalidInputError
+from issuer.services.translation import N_, for_reader
 
 
 class ControlCharacterError(InvalidInputError):
@@ -22,16 +20,8 @@ class ControlCharacterError(InvalidInputError):
 
 def control_message(error: TextError) -> str:
     """The refusal of ``error``, naming its field, in the reader's language (English outside
-    a request: the CLI and background jobs speak English)."""
-    values = {"field": error.field, "code": f"{ord(error.character):04X}"}
-    if not has_request_context():
-        return _CONTROL_MESSAGE % values
-    return str(_(_CONTROL_MESSAGE, **values))
-
-
-def N_(message: str) -> str:
-    """Marks ``message`` for extraction; it is translated (``_``) where it is shown."""
-    return message
+    a request: the CLI and background jobs speak English; ``translation.for_reader``)."""
+    return for_reader(_CONTROL_MESSAGE, field=error.field, code=f"{ord(error.character):04X}")
 
 
 _CONTROL_MESSAGE = N_(

@@ -37,7 +37,7 @@ from issuer.services.errors import (
     SigningUnavailableError,
     TemplateError,
 )
-from issuer.services.texts import N_
+from issuer.services.translation import N_
 from issuer.web.health import forget_key_check, note_storage_problem
 from issuer.web.observability import loggable_path
 

@@ -8,24 +8,25 @@ when missing or older than the ``.po`` (so a fresh checkout works without a buil
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from flask import Flask, Response, g, request
-from flask_babel import Babel, get_translations
+from flask import Flask, Response, g, has_request_context, request
+from flask_babel import Babel, get_translations, gettext
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from issuer.paths import PACKAGE_DIR
+from issuer.services.translation import (
+    TRANSLATIONS_DIR,
+    compile_catalogs,
+    english,
+    use_reader_translator,
+)
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"
 LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
 COOKIE = "merkki_lang"
-TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
 
 babel = Babel()
 
@@ -57,23 +58,6 @@ def select_locale() -> str:
 def current_language() -> str:
     lang = getattr(g, "lang", None)
     return lang if isinstance(lang, str) else select_locale()
-
-
-def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
-    """Compile every ``messages.po`` whose ``.mo`` is missing or stale; return what was written."""
-    written = []
-    for po_path in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file)
-        tmp = mo_path.with_suffix(".mo.tmp")
-        with tmp.open("wb") as mo_file:
-            write_mo(mo_file, catalog, use_fuzzy=False)
-        tmp.replace(mo_path)
-        written.append(mo_path)
-    return written
 
 
 def _remember_language(response: Response) -> Response:
@@ -115,8 +99,17 @@ def _template_gettext(context: Context, string: str, **variables: Any) -> str:
     return text % variables
 
 
+def reader_translation(message: str, /, **values: object) -> str:
+    """A service's refusal in the reader's language (``issuer.services.translation``): the
+    request's, English outside a request (the CLI and background jobs speak English)."""
+    if not has_request_context():
+        return english(message, **values)
+    return str(gettext(message, **values))
+
+
 def init_app(app: Flask) -> None:
     compile_catalogs()
+    use_reader_translator(reader_translation)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     babel.init_app(app, locale_selector=select_locale)

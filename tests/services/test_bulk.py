@@ -17,6 +17,7 @@ from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState, Statu
 from issuer.services import badge_classes, bulk, institutions, jobs
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
+from issuer.wiring.jobs import job_host
 from tests.learner.support import (
     World,
     issuing_app_config,  # noqa: F401 - fixture
@@ -121,11 +122,11 @@ def test_a_job_issues_in_batches_and_the_same_file_again_issues_nothing(
     app: Flask, world: World
 ) -> None:
     first = _job(app, _cohort(7))
-    assert jobs.run_job(app, first, batch_size=3)
+    assert jobs.run_job(job_host(app), first, batch_size=3)
     assert _state(app, first) == ("done", 7, 0, 0)
 
     again = _job(app, _cohort(9))  # the same seven learners and two new ones
-    assert jobs.run_job(app, again, batch_size=3)
+    assert jobs.run_job(job_host(app), again, batch_size=3)
     assert _state(app, again) == ("done", 2, 7, 0)
     with app.app_context():
         session = get_session()
@@ -150,7 +151,7 @@ def test_an_interrupted_job_resumes_after_its_last_batch(app: Flask, world: Worl
     assert _state(app, job_id) == ("running", 2, 0, 0)
 
     # A live runner does not take a job whose heartbeat is fresh ...
-    assert not jobs.run_job(app, job_id, worker="other")
+    assert not jobs.run_job(job_host(app), job_id, worker="other")
     # ... but takes it over once the heartbeat is stale.
     with app.app_context(), unit_of_work() as session:
         stale = session.get(BulkJob, job_id)
@@ -158,7 +159,7 @@ def test_an_interrupted_job_resumes_after_its_last_batch(app: Flask, world: Worl
         stale.heartbeat_at = datetime.now(UTC) - jobs.STALE_AFTER - timedelta(seconds=1)
     with app.app_context():
         assert jobs.runnable_jobs(get_session()) == [job_id]
-    assert jobs.run_job(app, job_id, worker="other")
+    assert jobs.run_job(job_host(app), job_id, worker="other")
     assert _state(app, job_id) == ("done", 5, 0, 0)
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(Credential)) == 5
@@ -181,7 +182,7 @@ def test_a_row_that_fails_while_issuing_is_recorded_and_the_rest_go_on(
 
     monkeypatch.setattr(issue_many, "issue_many", flaky)
     job_id = _job(app, _cohort(3))
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     assert _state(app, job_id) == ("done", 2, 0, 1)
     with app.app_context():
         # The failed row's (and the failed batch's) positions were rolled back with it.
@@ -202,7 +203,7 @@ def test_a_row_that_fails_while_issuing_is_recorded_and_the_rest_go_on(
 
 def test_the_thread_runner_works_jobs_off_in_the_background(app: Flask, world: World) -> None:
     job_id = _job(app, _cohort(3))
-    runner = jobs.ThreadRunner(app)
+    runner = jobs.ThreadRunner(job_host(app))
     runner.submit(job_id)
     runner.wait(60)
     assert _state(app, job_id) == ("done", 3, 0, 0)
@@ -217,7 +218,7 @@ def test_ten_thousand_rows_issue_ten_thousand_distinct_credentials(
     text = _cohort(10_000)
     started = time.monotonic()
     job_id = _job(app, text)
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     seconds = time.monotonic() - started
     assert _state(app, job_id) == ("done", 10_000, 0, 0)
     with app.app_context():
@@ -251,7 +252,7 @@ def test_csv_rows_normalise_tabs_and_crlf_in_the_signed_credential(
         "hyvä 4",
     )
     job_id = _job(app, text)
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     assert _state(app, job_id) == ("done", 1, 0, 0)
     with app.app_context():
         [stored] = get_session().scalars(select(Credential))

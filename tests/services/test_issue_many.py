@@ -38,6 +38,7 @@ from issuer.services import (
 )
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
+from issuer.wiring.jobs import job_host
 from tests.learner.support import (
     World,
     issuing_app_config,  # noqa: F401 - fixture
@@ -283,7 +284,7 @@ def test_a_batch_that_cannot_issue_at_all_marks_every_row_failed(app: Flask, wor
     with app.app_context(), unit_of_work() as session:
         for key in session.scalars(select(SigningKey)):
             session.delete(key)
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     rows = _rows(app, job_id)
     assert [(state, credential_id) for _line, state, credential_id, _e in rows] == [
         (RowState.FAILED, None)
@@ -300,7 +301,7 @@ def test_the_same_learner_twice_in_one_batch_is_issued_once(app: Flask, world: W
         app,
         [("twice@example.fi", "Twice"), ("other@example.fi", "Other"), ("TWICE@example.fi", "T")],
     )
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     rows = _rows(app, job_id)
     assert [state for _line, state, _c, _e in rows] == [
         RowState.ISSUED,

@@ -21,6 +21,7 @@ from issuer.models import Credential
 from issuer.models.issuing import BulkJob, JobState
 from issuer.services import badge_classes, bulk, institutions, jobs
 from issuer.services.audit import SystemActor
+from issuer.wiring.jobs import job_host
 from tests.db_errors import lost_race
 from tests.learner.support import (
     issuing_templates_dir,  # noqa: F401 - fixture
@@ -156,7 +157,7 @@ def quick_app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 def test_the_configured_batch_size_is_one_transaction_each(app: Flask) -> None:
     job_id = _job(app, 5)
     seen: list[int] = []
-    assert jobs.run_job(app, job_id, progress=lambda job: seen.append(job.issued))
+    assert jobs.run_job(job_host(app), job_id, progress=lambda job: seen.append(job.issued))
     assert seen[:3] == [2, 4, 5]
     assert job_state(app, job_id).state is JobState.DONE
 
@@ -176,12 +177,12 @@ def test_a_runner_that_lost_its_job_stops_before_its_next_batch(app: Flask) -> N
                 other.worker = "usurper"
                 other.heartbeat_at = datetime.now(UTC)
 
-    assert not jobs.run_job(app, job_id, worker="slow", progress=taken_over)
+    assert not jobs.run_job(job_host(app), job_id, worker="slow", progress=taken_over)
     job = job_state(app, job_id)
     assert (job.state, job.worker, job.issued) == (JobState.RUNNING, "usurper", 2)
     assert _credentials(app) == 2
     # The new runner finishes it: no duplicate, none missing.
-    assert jobs.run_job(app, job_id, worker="usurper")
+    assert jobs.run_job(job_host(app), job_id, worker="usurper")
     job = job_state(app, job_id)
     assert (job.state, job.issued, job.skipped) == (JobState.DONE, 6, 0)
     assert _credentials(app) == 6
@@ -196,16 +197,16 @@ def test_jobs_run_wait_takes_over_a_job_once_its_heartbeat_is_stale(app: Flask) 
     finally:
         session.close()
     # Without --wait nothing is runnable yet: the heartbeat is fresh.
-    assert jobs.work_off(app) == []
+    assert jobs.work_off(job_host(app)) == []
     started = time.monotonic()
     finished: list[int] = []
-    assert jobs.work_off(app, wait=True, finished=finished.append) == [job_id] == finished
+    assert jobs.work_off(job_host(app), wait=True, finished=finished.append) == [job_id] == finished
     # It waited for the stale threshold (0.5 s since the claim), not a moment less.
     assert time.monotonic() - started >= 0.3
     job = job_state(app, job_id)
     assert (job.state, job.issued) == (JobState.DONE, 3)
     assert job.worker != "worker-that-died"
-    assert jobs.work_off(app, wait=True) == []  # nothing left: returns at once
+    assert jobs.work_off(job_host(app), wait=True) == []  # nothing left: returns at once
 
 
 @pytest.mark.usefixtures("world")
@@ -215,13 +216,13 @@ def test_the_thread_runner_uses_the_configured_stale_threshold(app: Flask) -> No
     try:
         assert jobs.claim(session, job_id, "worker-that-died")
         stale = datetime.now(UTC) + timedelta(seconds=0.6)
-        assert jobs.runnable_jobs(session, stale_after=jobs.job_settings(app).stale_after) == []
+        assert jobs.runnable_jobs(session, stale_after=job_host(app).settings.stale_after) == []
         assert jobs.runnable_jobs(
-            session, stale, stale_after=jobs.job_settings(app).stale_after
+            session, stale, stale_after=job_host(app).settings.stale_after
         ) == [job_id]
     finally:
         session.close()
-    runner = jobs.ThreadRunner(app)
+    runner = jobs.ThreadRunner(job_host(app))
     deadline = time.monotonic() + 30
     while job_state(app, job_id).state is not JobState.DONE:
         assert time.monotonic() < deadline, "the thread runner did not take the job over"
@@ -234,7 +235,7 @@ def test_the_thread_runner_uses_the_configured_stale_threshold(app: Flask) -> No
 @pytest.mark.usefixtures("world")
 def test_a_runner_asked_to_stop_hands_the_job_back_after_its_batch(app: Flask) -> None:
     job_id = _job(app, 5)
-    assert not jobs.run_job(app, job_id, worker="leaving", stop=lambda: True)
+    assert not jobs.run_job(job_host(app), job_id, worker="leaving", stop=lambda: True)
     job = job_state(app, job_id)
     # One batch committed; the job is pending again, free for any runner at once.
     assert (job.state, job.worker, job.heartbeat_at, job.issued) == (
@@ -243,7 +244,7 @@ def test_a_runner_asked_to_stop_hands_the_job_back_after_its_batch(app: Flask) -
         None,
         2,
     )
-    assert jobs.work_off(app) == [job_id]
+    assert jobs.work_off(job_host(app)) == [job_id]
     job = job_state(app, job_id)
     assert (job.state, job.issued) == (JobState.DONE, 5)
     assert _credentials(app) == 5
@@ -267,7 +268,7 @@ def test_a_batch_aborted_by_a_concurrent_transaction_runs_again(
 
     monkeypatch.setattr(bulk, "process_batch", losing_once)
     monkeypatch.setattr(jobs, "TRANSIENT_PAUSE_S", 0.0)
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     # Rows 1-2, 3-4 (lost, run again), 5, then the call that finds no pending row left.
     assert calls == 5
     state = job_state(app, job_id)
@@ -291,7 +292,7 @@ def test_a_batch_that_keeps_losing_or_breaks_fails_the_job(
     monkeypatch.setattr(jobs, "TRANSIENT_PAUSE_S", 0.0)
     job_id = _job(app, 3)
     with pytest.raises(OperationalError):
-        jobs.run_job(app, job_id)
+        jobs.run_job(job_host(app), job_id)
     assert calls == jobs.TRANSIENT_RETRIES + 1
     assert job_state(app, job_id).state is JobState.FAILED
 
@@ -304,7 +305,7 @@ def test_a_batch_that_keeps_losing_or_breaks_fails_the_job(
     calls = 0
     other = _job(app, 3)
     with pytest.raises(OperationalError):
-        jobs.run_job(app, other)
+        jobs.run_job(job_host(app), other)
     assert calls == 1  # not a lost race: no second attempt
     assert job_state(app, other).state is JobState.FAILED
     assert _credentials(app) == 0

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from redis import Redis
+from rq.utils import import_attribute
 from sqlalchemy import func, select
 
 from issuer.db import get_database, unit_of_work
@@ -19,6 +20,8 @@ from issuer.models import Credential
 from issuer.models.issuing import BulkJob, JobState
 from issuer.services import badge_classes, bulk, institutions, jobs, jobs_rq
 from issuer.services.audit import SystemActor
+from issuer.wiring import jobs as app_jobs
+from issuer.wiring import worker
 from tests.learner.support import (
     World,
     auth,
@@ -86,7 +89,7 @@ def _done(app: Flask, job_id: int) -> BulkJob | None:
 def test_the_api_enqueues_and_a_worker_process_issues_the_job(
     app: Flask, world: World, app_config: dict[str, Any], redis_url: str, tmp_path: Path
 ) -> None:
-    assert isinstance(jobs.runner(app), jobs_rq.RqRunner)
+    assert isinstance(app_jobs.runner(app), jobs_rq.RqRunner)
     job_id = _post_cohort(app, world, 12)
     connection = Redis.from_url(redis_url)
     assert jobs_rq.queued_jobs(connection) == {job_id}
@@ -154,9 +157,10 @@ def test_sweep_enqueues_pending_and_abandoned_jobs_once(
     app: Flask, world: World, redis_url: str
 ) -> None:
     connection = Redis.from_url(redis_url)
+    host = app_jobs.job_host(app)
     job_id = _stored_job(app, 2)
-    assert jobs_rq.sweep(app, connection) == [job_id]
-    assert jobs_rq.sweep(app, connection) == []  # already waiting on the queue
+    assert jobs_rq.sweep(host, connection) == [job_id]
+    assert jobs_rq.sweep(host, connection) == []  # already waiting on the queue
     assert jobs_rq.queued_jobs(connection) == {job_id}
 
     # A worker takes it from the queue and claims it ... then dies (its heartbeat stays).
@@ -166,15 +170,15 @@ def test_sweep_enqueues_pending_and_abandoned_jobs_once(
         assert jobs.claim(session, job_id, "worker-that-dies")
     finally:
         session.close()
-    assert jobs_rq.sweep(app, connection) == []  # its heartbeat is fresh: maybe alive
+    assert jobs_rq.sweep(host, connection) == []  # its heartbeat is fresh: maybe alive
 
     # Once the heartbeat is older than the stale threshold, the job is enqueued again.
     with app.app_context(), unit_of_work() as write:
         job = write.get(BulkJob, job_id)
         assert job is not None
         assert job.heartbeat_at is not None
-        job.heartbeat_at = job.heartbeat_at - jobs.job_settings(app).stale_after * 2
-    assert jobs_rq.sweep(app, connection) == [job_id]
+        job.heartbeat_at = job.heartbeat_at - host.settings.stale_after * 2
+    assert jobs_rq.sweep(host, connection) == [job_id]
     assert jobs_rq.queued_jobs(connection) == {job_id}
 
 
@@ -240,3 +244,9 @@ def test_sigterm_hands_the_job_back_after_a_batch_and_the_next_worker_finishes_i
         assert session.scalar(select(func.count()).select_from(Credential)) == size
     finally:
         session.close()
+
+
+def test_the_queue_names_the_wirings_job_function_which_holds_the_app_factory() -> None:
+    """Jobs are enqueued by import path (no service imports the app factory); the path must be
+    the function a plain ``rq worker`` can import and run."""
+    assert import_attribute(app_jobs.RQ_FUNCTION) is worker.perform

@@ -274,3 +274,29 @@ def test_a_queued_row_with_several_addresses_is_never_sent(
         assert failed.state is MailState.FAILED
         assert failed.last_error is not None
         assert "one e-mail address only" in failed.last_error
+
+
+@pytest.mark.parametrize(
+    ("lang", "greeting", "signature"),
+    [
+        ("fi", "Hei Liisa,", "Merkki lähetti tämän viestin automaattisesti."),
+        ("sv", "Hej Liisa,", "Detta meddelande skickades automatiskt av Merkki."),
+        ("en", "Hello Liisa,", "This message was sent automatically by Merkki."),
+    ],
+)
+def test_the_mail_is_written_in_its_language_without_any_app(
+    lang: str, greeting: str, signature: str
+) -> None:
+    """The service reads the message catalogues itself: a job or a command writes the learner's
+    mail in the learner's language with no web request (and here, no app) around it."""
+    body = mail.credential_mail_body(
+        lang=lang,
+        name="Liisa",
+        badge="Merkki",
+        institution="HAMK",
+        page_url=f"{BASE_URL}/credentials/x",
+        manage_url=f"{BASE_URL}/credentials/x/manage/y",
+        verify_url=f"{BASE_URL}/verify/x",
+    )
+    assert body.startswith(greeting + "\n\n")
+    assert signature in body

@@ -27,6 +27,7 @@ from issuer.services import (
 )
 from issuer.services.errors import ConflictError
 from issuer.services.issuing_context import IssuingContext
+from issuer.wiring.jobs import job_host
 from tests.learner.support import (
     World,
     issue,
@@ -173,7 +174,7 @@ def test_a_bulk_job_completes_packages_too(app: Flask, world: World) -> None:
             actor=audit.SystemActor(),
         )
         job_id = job.id
-    assert jobs.run_job(app, job_id)
+    assert jobs.run_job(job_host(app), job_id)
     assert len(_packages(app, "a@example.fi")) == 1
     assert _packages(app, "b@example.fi") == []
 

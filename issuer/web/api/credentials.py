@@ -29,7 +29,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import IdempotencyRecord
-from issuer.services import badge_classes, bulk, issue_input, issuing, jobs
+from issuer.services import badge_classes, bulk, issue_input, issuing
 from issuer.services.errors import InvalidInputError, NotFoundError
 from issuer.services.issue_input import Evidence, FieldError, FieldErrors, IssueInput
 from issuer.web import issuing_context
@@ -37,6 +37,7 @@ from issuer.web.api import bp
 from issuer.web.auth import Role, api_auth, current_actor, institution_for_actor
 from issuer.web.errors import error_response
 from issuer.web.ratelimit import limit_api
+from issuer.wiring import jobs
 
 MAX_IDEMPOTENCY_KEY = 255
 ISSUE_FIELDS = frozenset(

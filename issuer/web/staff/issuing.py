@@ -24,20 +24,20 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, MailState, OutboxMail
-from issuer.services import badge_classes, bulk, issue_input, issuing, jobs, mail, stacking
+from issuer.services import badge_classes, bulk, issue_input, issuing, mail, stacking
 from issuer.services.errors import ConflictError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors, IssueInput
 from issuer.web import issuing_context
 from issuer.web.auth import Role, current_actor, login_required
 from issuer.web.i18n import current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
+from issuer.wiring import jobs
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    jobs.init_app(app)
 
 
 @bp.errorhandler(CSRFError)
