@@ -11,9 +11,7 @@ import json
 from typing import Any
 
 from issuer.core import lru
-from issuer.core.canonical import find_undefined_terms
-from issuer.core.contexts import DocumentLoader
-from issuer.core.dataintegrity.cryptosuite import JsonObject, check_proof_value
+from issuer.core.dataintegrity.cryptosuite import check_proof_value
 from issuer.core.lru import BoundedCache
 from issuer.core.proof_options import ProofOptionsView
 
@@ -80,32 +78,6 @@ class SourceKey:
 
 #: ``SourceKey.derive`` label of the document without its proofs (its terms).
 UNSECURED = "unsecured"
-
-
-def undefined_terms(
-    document: JsonObject,
-    loader: DocumentLoader | None = None,
-    *,
-    source: SourceKey | None = None,
-) -> list[str]:
-    """``find_undefined_terms``, remembered for the default loader (see ``DOCUMENT_TERMS``).
-    ``source``: the key of the JSON text of the document ``document`` is the unsecured form of
-    (``document`` is that document without its ``proof``). Raises what
-    ``find_undefined_terms`` raises."""
-    if loader is not None:
-        return find_undefined_terms(document, loader)
-    if source is not None:
-        key = source.derive(UNSECURED)
-    else:
-        text = json_text_or_none(document)
-        if text is None:
-            return find_undefined_terms(document, loader)
-        key = digest(text)
-    known = DOCUMENT_TERMS.get(key)
-    if known is None:
-        known = tuple(find_undefined_terms(document, loader))
-        DOCUMENT_TERMS.put(key, known)
-    return list(known)
 
 
 def digest(*texts: str) -> bytes:
