@@ -29,7 +29,7 @@ from issuer.core.keys import KeyStore
 from issuer.db import dispose
 from issuer.services import migrate
 from issuer.web import ratelimit
-from tests.staff.support import PASSWORD, World, bearer, fast_password_hashing, make_world
+from tests.web.staff.support import PASSWORD, World, bearer, fast_password_hashing, make_world
 
 #: Integers the database cannot hold: beyond PostgreSQL's INTEGER, beyond 64 bits (SQLite,
 #: BIGINT), and far beyond.

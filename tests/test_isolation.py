@@ -29,7 +29,7 @@ from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
 from issuer.services import badge_classes
-from tests.staff.support import (
+from tests.web.staff.support import (
     World,
     bearer,
     csrf_token,
@@ -462,7 +462,7 @@ SLUG_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
 def b_draft(app: Flask, world: World) -> int:
     """Institution B's unpublished badge class ``b-draft`` (its id)."""
     from issuer.services import badge_class_admin
-    from tests.staff.support import complete_micro_credential
+    from tests.web.staff.support import complete_micro_credential
 
     with app.app_context():
         session = get_session()

@@ -24,7 +24,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
 from issuer.services import accounts, badge_classes, institutions
-from tests.learner.support import (
+from tests.web.learner.support import (
     CSRF,
     World,
     auth,

@@ -52,7 +52,7 @@ from issuer.services.institutions import InstitutionDetails
 from issuer.services.issuing_context import IssuingContext
 from tests.browser.site import Site, build_site
 from tests.conftest import PASSPHRASE
-from tests.staff.support import complete_micro_credential
+from tests.web.staff.support import complete_micro_credential
 
 LANGUAGES = ("fi", "sv", "en")
 STAFF_PASSWORD = "a long enough browser test password"

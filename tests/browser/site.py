@@ -30,7 +30,7 @@ from issuer.models.accounts import Role
 from issuer.services import accounts, badge_class_admin, institutions, revocation
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
-from tests.staff.support import complete_micro_credential
+from tests.web.staff.support import complete_micro_credential
 
 if TYPE_CHECKING:
     # Only for the annotation: the conftest imports this module for its fixture.

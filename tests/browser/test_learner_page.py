@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import INSTITUTION, Browse, LiveServer
-from tests.staff.support import complete_micro_credential
+from tests.web.staff.support import complete_micro_credential
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from issuer.db import get_session
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, JobState
 from issuer.services.audit import SystemActor
-from tests.learner.support import (
+from tests.web.learner.support import (
     World,
     issuing_app_config,  # noqa: F401 - fixture
     issuing_templates_dir,  # noqa: F401 - fixture

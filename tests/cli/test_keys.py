@@ -18,7 +18,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.models.audit import AuditEvent
 from issuer.models.issuing import StatusList
 from issuer.services import institutions, status_publishing
-from tests.verify.helpers import MICRO, Scenario, issue, scenario, served_status, templates_dir
+from tests.web.verify.helpers import MICRO, Scenario, issue, scenario, served_status, templates_dir
 
 __all__ = ["scenario", "templates_dir"]  # fixtures used below
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from issuer.cli import main
 from issuer.db import get_session
 from issuer.models.audit import AuditEvent
-from tests.verify.helpers import Scenario, scenario, served_status, templates_dir
+from tests.web.verify.helpers import Scenario, scenario, served_status, templates_dir
 
 __all__ = ["scenario", "templates_dir"]  # fixtures used below
 

@@ -21,7 +21,7 @@ from issuer.services.images import check_image
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL
 from tests.spec_files import load_json
-from tests.staff.support import complete_micro_credential, simple_badge
+from tests.web.staff.support import complete_micro_credential, simple_badge
 
 EU_BADGE_CLASS_FIELDS = [
     f for e in MANDATORY_EU_FIELDS if e.source == "badge_class" for f in e.fields

@@ -39,7 +39,7 @@ from issuer.services import (
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from issuer.wiring.jobs import job_host
-from tests.learner.support import (
+from tests.web.learner.support import (
     World,
     issuing_app_config,  # noqa: F401 - fixture
     issuing_templates_dir,  # noqa: F401 - fixture

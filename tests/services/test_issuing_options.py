@@ -18,7 +18,7 @@ from issuer.models.audit import AuditEvent
 from issuer.models.issuing import OutboxMail
 from issuer.services import issue_input, issue_many, learner_keys, verification
 from issuer.services.issuing_context import IssuingContext
-from tests.learner.support import (
+from tests.web.learner.support import (
     BASE_URL,
     World,
     credential_json,

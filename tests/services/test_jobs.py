@@ -23,12 +23,12 @@ from issuer.services import badge_classes, bulk, institutions, jobs
 from issuer.services.audit import SystemActor
 from issuer.wiring.jobs import job_host
 from tests.db_errors import lost_race
-from tests.learner.support import (
+from tests.redis_server import closed_port_url
+from tests.services.job_workers import job_state
+from tests.web.learner.support import (
     issuing_templates_dir,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
 )
-from tests.redis_server import closed_port_url
-from tests.services.job_workers import job_state
 
 # --- settings (no database) -------------------------------------------------------------------
 

@@ -27,12 +27,6 @@ from issuer.services import badge_classes, bulk, institutions, learner_keys, ver
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL
-from tests.learner.support import (
-    World,
-    auth,
-    issuing_templates_dir,  # noqa: F401 - fixture
-    world_fixture,  # noqa: F401 - fixture
-)
 from tests.redis_server import (
     redis_server_fixture,  # noqa: F401 - fixture
     redis_url_fixture,  # noqa: F401 - fixture
@@ -43,6 +37,12 @@ from tests.services.job_workers import (
     processed_rows,
     wait_for,
     worker_environment,
+)
+from tests.web.learner.support import (
+    World,
+    auth,
+    issuing_templates_dir,  # noqa: F401 - fixture
+    world_fixture,  # noqa: F401 - fixture
 )
 
 ROWS = 300

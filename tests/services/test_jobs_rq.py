@@ -22,12 +22,6 @@ from issuer.services import badge_classes, bulk, institutions, jobs, jobs_rq
 from issuer.services.audit import SystemActor
 from issuer.wiring import jobs as app_jobs
 from issuer.wiring import worker
-from tests.learner.support import (
-    World,
-    auth,
-    issuing_templates_dir,  # noqa: F401 - fixture
-    world_fixture,  # noqa: F401 - fixture
-)
 from tests.redis_server import (
     closed_port_url,
     redis_server_fixture,  # noqa: F401 - fixture
@@ -40,6 +34,12 @@ from tests.services.job_workers import (
     processed_rows,
     wait_for,
     worker_environment,
+)
+from tests.web.learner.support import (
+    World,
+    auth,
+    issuing_templates_dir,  # noqa: F401 - fixture
+    world_fixture,  # noqa: F401 - fixture
 )
 
 

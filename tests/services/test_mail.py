@@ -21,7 +21,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.models.issuing import MailState, OutboxMail
 from issuer.services import issue_input, issuing, mail
 from issuer.services.issuing_context import IssuingContext
-from tests.learner.support import (
+from tests.web.learner.support import (
     BASE_URL,
     World,
     issue,

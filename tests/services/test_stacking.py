@@ -28,7 +28,7 @@ from issuer.services import (
 from issuer.services.errors import ConflictError
 from issuer.services.issuing_context import IssuingContext
 from issuer.wiring.jobs import job_host
-from tests.learner.support import (
+from tests.web.learner.support import (
     World,
     issue,
     issuing_app_config,  # noqa: F401 - fixture

@@ -24,7 +24,7 @@ from issuer.db import get_database, get_session, unit_of_work
 from issuer.models.issuing import StatusAllocation, StatusList
 from issuer.services import institutions, key_resolution, status
 from tests.conftest import BASE_URL
-from tests.learner.support import (
+from tests.web.learner.support import (
     World,
     credential_json,
     issue,

@@ -22,14 +22,14 @@ from issuer.services.audit import SystemActor
 from issuer.services.errors import InvalidInputError
 from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL
-from tests.learner.support import (
+from tests.services.test_issue_many import _issue_many, inserts
+from tests.web.learner.support import (
     World,
     issue,
     issuing_app_config,  # noqa: F401 - fixture
     issuing_templates_dir,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
 )
-from tests.services.test_issue_many import _issue_many, inserts
 
 
 @pytest.fixture

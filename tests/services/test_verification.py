@@ -48,7 +48,7 @@ from issuer.services.errors import NotFoundError
 from issuer.services.institutions import InstitutionDetails
 from issuer.web import verifying
 from tests.conftest import BASE_URL, SVG
-from tests.verify.helpers import png_image
+from tests.web.verify.helpers import png_image
 
 ACHIEVEMENT = {
     "id": "https://example.fi/achievements/1",

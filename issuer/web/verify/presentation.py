@@ -26,7 +26,7 @@ def verdict_texts() -> dict[str, tuple[str, str]]:
     """verdict -> (headline, explanation), in the current language.
 
     Plain ``gettext`` inside a function rather than module-level ``lazy_gettext``: the
-    message extraction (``make translations``, tests/test_i18n.py) knows ``gettext`` and ``_``.
+    message extraction (``make translations``, tests/web/test_i18n.py) knows ``gettext`` and ``_``.
     """
     return {
         "valid": (
