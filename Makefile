@@ -21,11 +21,13 @@ run: install
 	$(BIN)/merkki institution ensure-demo
 	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
+# pytest runs one worker process per core (pytest-xdist; PYTEST_XDIST_AUTO_NUM_WORKERS=N sets
+# another number); tests that share a set-up run together in groups (tests/conftest.py).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: install
 	$(BIN)/ruff check .

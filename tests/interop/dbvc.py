@@ -11,6 +11,7 @@ byte-identical context documents and the JavaScript side never needs the network
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +31,9 @@ SCRIPT = JS_DIR / "dbvc.mjs"
 NODE_MODULES = JS_DIR / "node_modules"
 # Written after a successful install: the hash of the package files it was installed from.
 STAMP = NODE_MODULES / ".merkki-installed-from"
+# Held while checking and installing: the test processes of a parallel run (pytest-xdist) each
+# ask for the packages, and only one of them may run `npm ci` in the folder at a time.
+INSTALL_LOCK = JS_DIR / ".install.lock"
 CONTEXTS_DIR = Path(issuer.core.__file__).resolve().parent / "contexts"
 
 NPM_TIMEOUT_S = 300
@@ -85,6 +89,14 @@ def ensure_node_modules() -> None:
     """Install the pinned packages unless ``node_modules`` already matches the lock file."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         _unavailable("node and npm are needed for the Digital Bazaar interop tests")
+    # Released when the file is closed. The file stays (git-ignored): removing it would let a
+    # process holding the old one and a process opening a new one both go ahead.
+    with INSTALL_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install_node_modules()
+
+
+def _install_node_modules() -> None:
     expected = _package_hash()
     if STAMP.exists() and STAMP.read_text("utf-8") == expected:
         return
