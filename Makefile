@@ -35,11 +35,13 @@ run: install
 	  printf '\n%s\n\n' "$$summary" >&2 ) & \
 	exec $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
+# pytest runs one worker process per core (pytest-xdist; PYTEST_XDIST_AUTO_NUM_WORKERS=N sets
+# another number); tests that share a set-up run together in groups (tests/conftest.py).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: install
 	$(BIN)/ruff check .

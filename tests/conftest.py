@@ -17,6 +17,7 @@ from issuer import create_app
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session
 from issuer.services import migrate
+from issuer.web.i18n import compile_catalogs
 from tests.db_servers import (
     PostgresServer,
     PostgresUnavailable,
@@ -72,6 +73,75 @@ def _memoize_url_builders() -> None:
 
 
 _memoize_url_builders()
+
+
+# --- parallel runs (pytest-xdist) --------------------------------------------------------------
+# `make test` runs the tests in one process per core (`pytest -n auto`). Each worker process has
+# its own temporary folders and its own session fixtures: PostgreSQL server and template
+# database, SQLite template, Redis server, each in a fresh folder on a free port. The tests that
+# share something more are kept together in a group, which one worker runs one test after
+# another; the largest groups are handed out first, then the other tests one by one.
+
+#: Test modules (under tests/) whose tests share one expensive set-up of the module or package,
+#: or that start many processes each and time them.
+_GROUPED_MODULES = {
+    # One live server and one Chromium for the package; the modules' fixtures issue
+    # credentials on that server for their tests.
+    "browser/": "browser",
+    # gunicorn deployments, job workers and the HTTP benchmark run one at a time: they time
+    # workers, kill them and load the server with many clients; two of them at once on two
+    # cores would eat into each other's bounds (and make the figures they print meaningless).
+    # test_worker_balancing.py's tests also share one deployment (a module fixture).
+    "benchmarks/test_http.py": "processes",
+    "deployment/test_concurrent_issuance.py": "processes",
+    "deployment/test_crash_safety.py": "processes",
+    "deployment/test_server.py": "processes",
+    "deployment/test_worker_balancing.py": "processes",
+    "services/test_jobs_crash.py": "processes",
+}
+#: One gunicorn deployment per backend for the module (its module-scoped `target` fixture): the
+#: SQLite half and the PostgreSQL half are a group each.
+_HOSTILE = "deployment/test_hostile_requests.py"
+
+
+def _group_of(nodeid: str) -> str | None:
+    """The group of the test ``nodeid`` (``tests/...py::name[params]``), or None."""
+    path, _, name = nodeid.partition("::")
+    relative = path.removeprefix("tests/")
+    if relative == _HOSTILE:
+        params = name.partition("[")[2].rstrip("]").split("-")
+        backends = [param for param in params if param in ("sqlite", "postgresql")]
+        return f"hostile-{backends[0]}" if backends else "hostile"
+    for prefix, group in _GROUPED_MODULES.items():
+        if relative.startswith(prefix):
+            return group
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the suite also runs without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``-n N``'s default distribution (``load``), with the groups above kept together.
+
+    pytest-xdist's own ``--dist loadgroup`` (``xdist_group`` marks) renames test ids in a way
+    pytest 9.2 ignores, so its groups get split; grouping by id here needs no renaming.
+    """
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = _group_of(nodeid)
+            return f"group:{group}" if group else nodeid
+
+    return GroupScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the main process, before any worker starts
+        # Every app compiles the translation catalogs when they are missing or stale, as on a
+        # fresh clone; two worker processes doing it at once would race on the same files.
+        compile_catalogs()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVER_URL_ENV = "MERKKI_TEST_POSTGRES_URL"
+#: Tries to start the server, each on a new free port.
+START_ATTEMPTS = 3
 
 
 class PostgresUnavailable(RuntimeError):
@@ -195,7 +197,6 @@ def start_postgres() -> PostgresServer:
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, user="postgres")
     data_dir = root / "data"
-    port = _free_port()
     _run(
         [
             *as_user,
@@ -211,26 +212,39 @@ def start_postgres() -> PostgresServer:
             "--no-instructions",
         ]
     )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    _run(
-        [
-            *as_user,
-            pg_ctl,
-            "-D",
-            str(data_dir),
-            "-o",
-            options,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ]
-    )
+    # A free port is free only until someone binds it: another test process of a parallel run
+    # (pytest-xdist) may pick the same one for its own server at the same moment. The server
+    # that loses says so in its log, and tries again on another port.
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = _free_port()
+        options = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        log = root / "log"
+        try:
+            _run(
+                [
+                    *as_user,
+                    pg_ctl,
+                    "-D",
+                    str(data_dir),
+                    "-o",
+                    options,
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            )
+            break
+        except PostgresUnavailable:
+            text = log.read_text("utf-8", "replace") if log.exists() else ""
+            if attempt == START_ATTEMPTS or "Address already in use" not in text:
+                raise
+            log.unlink()
     return PostgresServer("127.0.0.1", port, "merkki", data_dir, as_user, pg_ctl)
 
 

@@ -10,6 +10,7 @@ except in CI (``CI`` set), where they fail: there they are acceptance criteria.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -43,10 +44,20 @@ def unavailable(reason: str) -> NoReturn:
 def ensure_node_modules(js_dir: Path, purpose: str) -> Path:
     """Install the pinned packages of ``js_dir`` unless its ``node_modules`` already matches the
     lock file; the ``node_modules`` folder. ``purpose`` names the tests in skip messages."""
-    node_modules = js_dir / "node_modules"
-    stamp = node_modules / STAMP_NAME
     if shutil.which("node") is None or shutil.which("npm") is None:
         unavailable(f"node and npm are needed for {purpose}")
+    # Held while checking and installing: the test processes of a parallel run (pytest-xdist)
+    # each ask for the packages, and only one of them may run `npm ci` in the folder at a time.
+    # The lock file stays (git-ignored): removing it would let a process holding the old one and
+    # a process opening a new one both go ahead. Released when the file is closed.
+    with (js_dir / ".install.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(js_dir, purpose)
+
+
+def _install(js_dir: Path, purpose: str) -> Path:
+    node_modules = js_dir / "node_modules"
+    stamp = node_modules / STAMP_NAME
     expected = _package_hash(js_dir)
     if stamp.exists() and stamp.read_text("utf-8") == expected:
         return node_modules

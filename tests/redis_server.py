@@ -25,6 +25,8 @@ import pytest
 
 #: Longest wait for the server to answer after start.
 START_SECONDS = 20.0
+#: Tries to start the server, each on a new free port.
+START_ATTEMPTS = 3
 
 
 class RedisUnavailable(RuntimeError):
@@ -65,6 +67,19 @@ def start_redis() -> RedisServer:
         raise RedisUnavailable(
             "redis-server not found; install the Debian package redis-server (.ci/run does)"
         )
+    # A free port is free only until someone binds it: another test process of a parallel run
+    # (pytest-xdist) may pick the same one at the same moment. The server that loses says so
+    # and exits; it is tried again on another port.
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_redis(binary)
+        except RedisUnavailable as error:
+            if attempt == START_ATTEMPTS or "Address already in use" not in str(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_redis(binary: str) -> RedisServer:
     folder = Path(tempfile.mkdtemp(prefix="merkki-redis-"))
     port = _free_port()
     log = folder / "redis.log"

@@ -4,6 +4,7 @@ databases are empty, and the memoized URL builders are the ones werkzeug compile
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +82,21 @@ def test_memoized_url_builders_are_the_ones_werkzeug_compiles(
     finally:
         dispose(memoized)
         dispose(compiled)
+
+
+def test_parallel_groups_keep_shared_set_ups_together(request: pytest.FixtureRequest) -> None:
+    # `pytest -n` hands each group to one worker (tests/conftest.py): the hostile-request tests
+    # by the backend of their module-scoped deployment, the browser tests with their one live
+    # server, whatever part of the suite was collected.
+    from tests.conftest import _group_of
+
+    for item in request.session.items:
+        group = _group_of(item.nodeid)
+        path = item.path.relative_to(Path(__file__).parent).as_posix()
+        if path == "deployment/test_hostile_requests.py":
+            assert group == f"hostile-{item.callspec.params['target']}", item.nodeid  # type: ignore[attr-defined]
+        elif path.startswith("browser/"):
+            assert group == "browser", item.nodeid
+        elif path == "deployment/test_worker_balancing.py":
+            assert group == "processes", item.nodeid
+    assert _group_of("tests/test_urls.py::test_x[sqlite]") is None
