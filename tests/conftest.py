@@ -17,7 +17,7 @@ from issuer import create_app
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session
 from issuer.services import migrate
-from issuer.web.i18n import compile_catalogs
+from issuer.services.translation import compile_catalogs
 from tests.db_servers import (
     PostgresServer,
     PostgresUnavailable,
