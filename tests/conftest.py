@@ -98,6 +98,8 @@ _GROUPED_MODULES = {
     "deployment/test_server.py": "processes",
     "deployment/test_worker_balancing.py": "processes",
     "services/test_jobs_crash.py": "processes",
+    # RQ workers in subprocesses, stopped with signals and timed.
+    "services/test_jobs_rq.py": "processes",
 }
 #: One gunicorn deployment per backend for the module (its module-scoped `target` fixture): the
 #: SQLite half and the PostgreSQL half are a group each.
