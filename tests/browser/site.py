@@ -120,6 +120,9 @@ class Site:
         ids = self.credentials
         slug = self.badge_slug
         visits = [
+            get("start page", "/"),
+            get("accessibility statement", "/accessibility"),
+            get("unknown address", "/no/such/page"),
             get("catalogue", "/catalog"),
             get("catalogue search", "/catalog?q=ty%C3%B6turvallisuus&eqf=4"),
             get("badge page", f"/badges/{slug}"),
@@ -130,6 +133,7 @@ class Site:
             visits.append(get(f"learner page {state}", f"/credentials/{ids[state]}"))
         visits += [
             get("learner page unknown credential", "/credentials/" + "0" * 32),
+            get("certificate of a revoked badge", f"/credentials/{ids['revoked']}/certificate.pdf"),
             get("learner manage page", self.manage_path),
         ]
         for state in ("valid", "revoked", "suspended", "expired", "not_yet_valid", "hidden"):
@@ -182,6 +186,7 @@ class Site:
             get("credential", f"/staff/credentials/{ids['valid']}"),
             get("credential revoked", f"/staff/credentials/{ids['revoked']}"),
             get("credential unknown", "/staff/credentials/" + "f" * 32),
+            get("staff unknown address", "/staff/no/such/page"),
             get("audit log", "/staff/audit"),
             get("institution profile", "/staff/institution"),
             get("staff accounts", "/staff/users"),

@@ -77,9 +77,10 @@ def sweep(
 ) -> Iterator[Findings]:
     findings = Findings()
     watch = Browse(browser, live_server.url)
-    # The error answers the sweep asks for on purpose (a refused sign-in, forms with errors, an
-    # unknown credential): Chromium logs their status as console errors.
-    watch.allow(r"status of (400|401|404|422)")
+    # The error answers the sweep asks for on purpose (a refused sign-in, forms with errors,
+    # unknown addresses and credentials, a revoked badge's certificate): Chromium logs their
+    # status as console errors.
+    watch.allow(r"status of (400|401|404|409|410|422)")
     pages: dict[str, Page] = {}
     for lang in LANGUAGES:
         # A context per language: each keeps its own language cookie, which the answers to
