@@ -56,10 +56,16 @@ BAD_CSV = "email;name\nnot an address;\n"
 
 @dataclass(frozen=True)
 class Visit:
-    """One page in one state; ``open(page, lang)`` brings ``page`` there."""
+    """One page in one state. ``start(page, lang)`` sets off the navigation that brings ``page``
+    there and returns as soon as the new document is committed, so that several pages can load
+    at once; ``open`` also waits for it to load."""
 
     name: str
-    open: Callable[[Page, str], None]
+    start: Callable[[Page, str], None]
+
+    def open(self, page: Page, lang: str) -> None:
+        self.start(page, lang)
+        page.wait_for_load_state()
 
 
 def with_lang(path: str, lang: str) -> str:
@@ -67,11 +73,11 @@ def with_lang(path: str, lang: str) -> str:
 
 
 def get(name: str, path: str) -> Visit:
-    def open_page(page: Page, lang: str) -> None:
-        response = page.goto(with_lang(path, lang))
+    def start(page: Page, lang: str) -> None:
+        response = page.goto(with_lang(path, lang), wait_until="commit")
         assert response is not None, path
 
-    return Visit(name, open_page)
+    return Visit(name, start)
 
 
 def submit(name: str, path: str, fill: Callable[[Page], None]) -> Visit:
@@ -82,16 +88,21 @@ def submit(name: str, path: str, fill: Callable[[Page], None]) -> Visit:
     another answer of it), the form is filled in where it is: the language is the one the
     cookie keeps."""
 
-    def open_page(page: Page, lang: str) -> None:
+    def start(page: Page, lang: str) -> None:
         here = urlsplit(page.url).path == urlsplit(path).path
         if not (here and page.locator("main form").count()):
             page.goto(with_lang(path, lang))
         fill(page)
         page.evaluate("() => document.querySelectorAll('form').forEach((f) => f.noValidate = true)")
-        with page.expect_navigation():
-            page.locator("main form button[type=submit]").last.click()
+        _send(page, "main form button[type=submit] >> nth=-1")
 
-    return Visit(name, open_page)
+    return Visit(name, start)
+
+
+def _send(page: Page, button: str) -> None:
+    """Click ``button`` and wait for the navigation it starts to commit."""
+    with page.expect_navigation(wait_until="commit"):
+        page.locator(button).click(no_wait_after=True)
 
 
 def _no_fill(page: Page) -> None:
@@ -109,6 +120,9 @@ class Site:
         ids = self.credentials
         slug = self.badge_slug
         visits = [
+            get("start page", "/"),
+            get("accessibility statement", "/accessibility"),
+            get("unknown address", "/no/such/page"),
             get("catalogue", "/catalog"),
             get("catalogue search", "/catalog?q=ty%C3%B6turvallisuus&eqf=4"),
             get("badge page", f"/badges/{slug}"),
@@ -119,6 +133,7 @@ class Site:
             visits.append(get(f"learner page {state}", f"/credentials/{ids[state]}"))
         visits += [
             get("learner page unknown credential", "/credentials/" + "0" * 32),
+            get("certificate of a revoked badge", f"/credentials/{ids['revoked']}/certificate.pdf"),
             get("learner manage page", self.manage_path),
         ]
         for state in ("valid", "revoked", "suspended", "expired", "not_yet_valid", "hidden"):
@@ -171,6 +186,7 @@ class Site:
             get("credential", f"/staff/credentials/{ids['valid']}"),
             get("credential revoked", f"/staff/credentials/{ids['revoked']}"),
             get("credential unknown", "/staff/credentials/" + "f" * 32),
+            get("staff unknown address", "/staff/no/such/page"),
             get("audit log", "/staff/audit"),
             get("institution profile", "/staff/institution"),
             get("staff accounts", "/staff/users"),
@@ -196,8 +212,7 @@ def _stale_form(page: Page) -> None:
 
 def _new_one_time_password(page: Page, lang: str) -> None:
     page.goto(with_lang("/staff/users", lang))
-    with page.expect_navigation():
-        page.locator("form[action*='reset-password'] button").first.click()
+    _send(page, "form[action*='reset-password'] button >> nth=0")
 
 
 def _bad_recipient(page: Page) -> None:

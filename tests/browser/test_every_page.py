@@ -15,8 +15,9 @@ check catches it.
 Each page is loaded once per language, at desktop width, and then narrowed in place: a
 viewport change lays the same document out again with the phone width's media queries, as a
 fresh load at that width would (no script on these pages depends on the width), at a fraction of
-the cost of loading every page four times. The pass runs once for the module (``sweep``); each
-test reports its own findings, page by page.
+the cost of loading every page four times. The three languages' pages load and run axe side by
+side, one browser context each: their renderer processes use both cores while the app answers.
+The pass runs once for the module (``sweep``); each test reports its own findings, page by page.
 """
 
 from __future__ import annotations
@@ -75,58 +76,82 @@ def sweep(
     browser: Browser, live_server: LiveServer, site: Site, axe_source: str
 ) -> Iterator[Findings]:
     findings = Findings()
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport=DESKTOP,
-        locale="fi",
-        extra_http_headers={"Accept-Language": "fi"},
-    )
-    watch = Browse(browser, live_server.url, contexts=[context])
-    # The error answers the sweep asks for on purpose (a refused sign-in, forms with errors, an
-    # unknown credential): Chromium logs their status as console errors.
-    watch.allow(r"status of (400|401|404|422)")
-    context.add_init_script(CSP_REPORTER)
-    context.add_init_script(axe_source)
-    page = context.new_page()
-    watch.watch(page)
+    watch = Browse(browser, live_server.url)
+    # The error answers the sweep asks for on purpose (a refused sign-in, forms with errors,
+    # unknown addresses and credentials, a revoked badge's certificate): Chromium logs their
+    # status as console errors.
+    watch.allow(r"status of (400|401|404|409|410|422)")
+    pages: dict[str, Page] = {}
+    for lang in LANGUAGES:
+        # A context per language: each keeps its own language cookie, which the answers to
+        # form submissions are in.
+        context = browser.new_context(
+            base_url=live_server.url,
+            viewport=DESKTOP,
+            locale=lang,
+            extra_http_headers={"Accept-Language": lang},
+        )
+        watch.contexts.append(context)
+        context.add_init_script(CSP_REPORTER)
+        context.add_init_script(axe_source)
+        pages[lang] = context.new_page()
+        watch.watch(pages[lang])
     try:
         for signed_in, visits in ((False, site.public()), (True, site.staff())):
             if signed_in:
-                sign_in_as_admin(page, live_server)
-            for lang in LANGUAGES:
-                for visit in visits:
+                for page in pages.values():
+                    sign_in_as_admin(page, live_server)
+            for visit in visits:
+                for lang, page in pages.items():
                     page.set_viewport_size(DESKTOP)
-                    visit.open(page, lang)
-                    _check(page, f"{visit.name} [{lang}]", findings, colours=lang == LANGUAGES[0])
+                    visit.start(page, lang)
+                for page in pages.values():
+                    page.wait_for_load_state()
+                _check(pages, visit.name, findings)
         findings.console = list(watch.problems)
         yield findings
     finally:
         watch.close()
 
 
-def _check(page: Page, where: str, findings: Findings, *, colours: bool) -> None:
-    """Every check on the page as it was just opened (at desktop width), then narrowed to each
-    phone width in turn; ``colours``: measure the contrasts too."""
-    findings.pages += 1
-    findings.violations[DESKTOP["width"]] += axe.violations(page, f"{where} {DESKTOP['width']} px")
-    if colours:
-        focus = measure.focus_contrast(page)
-        findings.focus_measured += len(focus)
-        findings.focus += [f"{where}: {item}" for item in focus if item.failing]
-        borders = measure.border_contrast(page)
-        findings.borders_measured += len(borders)
-        findings.borders += [f"{where}: {item}" for item in borders if item.failing]
+def _axe(pages: dict[str, Page], name: str, width: int) -> list[axe.Violation]:
+    """axe on every page at once (each page has a renderer process of its own)."""
+    for page in pages.values():
+        axe.start(page)
+    return [
+        found
+        for lang, page in pages.items()
+        for found in axe.collect(page, f"{name} [{lang}] {width} px")
+    ]
+
+
+def _check(pages: dict[str, Page], name: str, findings: Findings) -> None:
+    """Every check on the same page in each language, as just opened at desktop width and then
+    narrowed to each phone width in turn. The contrasts are measured on the first language's
+    page only: no colour depends on the language."""
+    findings.pages += len(pages)
+    findings.violations[DESKTOP["width"]] += _axe(pages, name, DESKTOP["width"])
+    lang, page = next(iter(pages.items()))
+    where = f"{name} [{lang}]"
+    focus = measure.focus_contrast(page)
+    findings.focus_measured += len(focus)
+    findings.focus += [f"{where}: {item}" for item in focus if item.failing]
+    borders = measure.border_contrast(page)
+    findings.borders_measured += len(borders)
+    findings.borders += [f"{where}: {item}" for item in borders if item.failing]
     for viewport in PHONES:
-        page.set_viewport_size(viewport)
         width = viewport["width"]
+        for page in pages.values():
+            page.set_viewport_size(viewport)
         if width in AXE_WIDTHS:
-            findings.violations[width] += axe.violations(page, f"{where} {width} px")
-        found = measure.overflow(page)
-        if found.scrolls_sideways:
-            sticking = "".join(f"\n    {item}" for item in found.sticking)
-            findings.overflowing.append(
-                f"{where} at {width} px: {found.scroll_width} px wide{sticking}"
-            )
+            findings.violations[width] += _axe(pages, name, width)
+        for lang, page in pages.items():
+            found = measure.overflow(page)
+            if found.scrolls_sideways:
+                sticking = "".join(f"\n    {item}" for item in found.sticking)
+                findings.overflowing.append(
+                    f"{name} [{lang}] at {width} px: {found.scroll_width} px wide{sticking}"
+                )
 
 
 def _report(found: list[str] | list[axe.Violation]) -> str:
