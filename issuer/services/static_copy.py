@@ -6,10 +6,12 @@ servers are down.
 Why: a verifier or wallet that checks one of our credentials (Learner Credential Wallet, DCC
 VerifierPlus, anyone's Digital Bazaar stack) resolves the issuer's ``did:web`` over HTTPS
 (did:web §"Read (Resolve)": ``/issuers/<slug>/did.json``) and fetches the credential's status
-list ([BSL] §"Bitstring Status List Credential"). Both are public, both change only when a key
-changes (rotation, withdrawal) or a status bit changes, and both are signed or self-certifying,
-so any server may hand them out. Without them every credential shows as "not verified" during
-an outage.
+list ([BSL] §"Bitstring Status List Credential"). Both are public and change only when a key
+changes (rotation, withdrawal) or a status bit changes. Without them every credential shows as
+"not verified" during an outage. A status list is signed, but a did:web DID document is trusted
+for where it is served (the host's TLS certificate, did:web §"Security Considerations"): the
+copy must be served under the service's own host name over HTTPS, from a folder only the
+publisher can write (docs/operations.md "Publishing for outages").
 
 * The files are byte for byte what the app answers (``issuer.web.public`` serves the DID
   document with ``did_document_text``; ``issuer.web.learner`` the stored signed list text).

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import Result
@@ -14,10 +16,11 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
+from issuer import paths, urls
 from issuer.cli import main
 from issuer.db import unit_of_work
 from issuer.models.issuing import StatusList
-from issuer.services import static_copy
+from issuer.services import static_copy, status_publishing
 from tests.web.verify.helpers import Scenario, scenario, templates_dir
 
 __all__ = ["scenario", "templates_dir"]  # fixtures used below
@@ -200,3 +203,26 @@ def test_files_follow_the_path_of_the_base_url(tmp_path: Path) -> None:
         static_copy.write_files(tmp_path, [static_copy.StaticFile("/../x", b"", "x")])
     assert not (tmp_path.parent / "x").exists()
     assert os.listdir(tmp_path) == ["merkki"]
+
+
+def test_the_documented_schedule_and_fallback_match_the_service() -> None:
+    """docs/operations.md: the timer runs this command, and the nginx fallback's location
+    matches exactly the published URL paths, with the media type and ttl the app sends."""
+    guide = (paths.REPOSITORY_ROOT / "docs" / "operations.md").read_text("utf-8")
+    assert "ExecStart=/srv/merkki/.venv/bin/merkki publish --to /srv/merkki-published" in guide
+    assert "publish" in main.commands
+    assert [p.name for p in main.commands["publish"].params] == ["directory"]
+    match = re.search(r"location ~ (\^/\S+\$) \{", guide)
+    assert match is not None
+    location = re.compile(match.group(1))
+    base = "https://merkki.example.fi"
+    for url in (
+        urls.did_document_url(base, "omnia"),
+        urls.status_list_url(base, "omnia", "revocation", 1),
+        urls.status_list_url(base, "omnia", "suspension", 12),
+    ):
+        assert location.fullmatch(urlsplit(url).path), url
+    for other in (urls.profile_url(base, "omnia"), urls.credential_url(base, "0" * 32)):
+        assert not location.fullmatch(urlsplit(other).path), other
+    assert f"default_type {static_copy.STATUS_LIST_MEDIA_TYPE};" in guide
+    assert f'"public, max-age={status_publishing.TTL_MS // 1000}"' in guide
