@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from issuer import urls
 from issuer.models import Institution
@@ -104,7 +104,8 @@ def static_files(session: Session, base_url: str) -> tuple[list[StaticFile], lis
         files.append(StaticFile(_url_path(url), text.encode("utf-8"), DID_DOCUMENT_MEDIA_TYPE))
     lists = session.scalars(
         select(StatusList)
-        .options(selectinload(StatusList.institution))
+        # The stored signed text is what is published; the raw bits (16 KiB a list) are not read.
+        .options(defer(StatusList.bits), selectinload(StatusList.institution))
         .order_by(StatusList.institution_id, StatusList.purpose, StatusList.number)
     )
     for row in lists:
