@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload
@@ -50,7 +50,7 @@ from issuer.services import institutions, status_publishing
 #: resolvers), and what a static server serves ``.json`` files as.
 DID_DOCUMENT_MEDIA_TYPE = "application/json"
 #: What the app serves a status list credential as: a static server must be told (the file
-#: has no extension; see docs/operations.md "Publishing").
+#: has no extension; see docs/operations.md "Publishing for outages").
 STATUS_LIST_MEDIA_TYPE = "application/vc+ld+json"
 #: Permissions of a published file: the web server, running as another user, reads it.
 FILE_MODE = 0o644
@@ -160,8 +160,12 @@ def _target(root: Path, url_path: str) -> Path:
     """The file for ``url_path`` under ``root``. Every segment comes from our URL scheme
     (slugs, purposes and numbers are validated when stored); refused anyway if one could leave
     the folder."""
-    segments = [segment for segment in url_path.split("/") if segment]
-    if not segments or any(segment in (".", "..") or "\\" in segment for segment in segments):
+    # A web server looks up the percent-decoded path (a base URL's path may be encoded).
+    segments = [unquote(segment) for segment in url_path.split("/") if segment]
+    if not segments or any(
+        segment in (".", "..") or "/" in segment or "\\" in segment or "\x00" in segment
+        for segment in segments
+    ):
         raise PublishError(f"refusing to write {url_path!r}")
     return root.joinpath(*segments)
 

@@ -199,10 +199,15 @@ def test_files_follow_the_path_of_the_base_url(tmp_path: Path) -> None:
     report = static_copy.write_files(tmp_path, files)
     assert report.written == [f.path for f in files]
     assert (tmp_path / "merkki/issuers/a/did.json").read_bytes() == b"{}"
-    with pytest.raises(static_copy.PublishError):
-        static_copy.write_files(tmp_path, [static_copy.StaticFile("/../x", b"", "x")])
+    # A web server decodes the path: a percent-encoded base path is stored decoded.
+    encoded = static_copy.StaticFile("/merkki%20v2/issuers/a/did.json", b"{}", "application/json")
+    static_copy.write_files(tmp_path, [encoded])
+    assert (tmp_path / "merkki v2/issuers/a/did.json").read_bytes() == b"{}"
+    for hostile in ("/../x", "/merkki/%2E%2E/%2E%2E/x", "/a%2F..%2F..%2Fx", "/"):
+        with pytest.raises(static_copy.PublishError):
+            static_copy.write_files(tmp_path, [static_copy.StaticFile(hostile, b"", "x")])
     assert not (tmp_path.parent / "x").exists()
-    assert os.listdir(tmp_path) == ["merkki"]
+    assert sorted(os.listdir(tmp_path)) == ["merkki", "merkki v2"]
 
 
 def test_the_documented_schedule_and_fallback_match_the_service() -> None:
