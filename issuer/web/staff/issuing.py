@@ -29,7 +29,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,35 +122,26 @@ def _issued_notice(state: MailState | None) -> tuple[str, str]:
 
 
 def _mail_notices(states: dict[MailState, int]) -> list[str]:
-    """What a cohort's job page says about its learners' mails, one sentence per state."""
+    """What a cohort's job page says about its learners' mails, one line per state (counts as
+    "label: number", which reads right for one mail and for many in every language)."""
     notices = []
     sent = states.get(MailState.SENT, 0)
     waiting = states.get(MailState.PENDING, 0) + states.get(MailState.SENDING, 0)
     failed = states.get(MailState.FAILED, 0)
     if sent:
-        notices.append(ngettext("%(num)d e-mail was sent.", "%(num)d e-mails were sent.", sent))
+        notices.append(_("E-mails sent to the learners: %(num)d", num=sent))
     if waiting and not _smtp_configured():
         notices.append(
-            ngettext(
-                "%(num)d e-mail was not sent because no mail server is configured "
-                "(ISSUER_SMTP_URL): it waits in the outbox.",
-                "%(num)d e-mails were not sent because no mail server is configured "
-                "(ISSUER_SMTP_URL): they wait in the outbox.",
-                waiting,
+            _(
+                "E-mails not sent because no mail server is configured (ISSUER_SMTP_URL); "
+                "they wait in the outbox: %(num)d",
+                num=waiting,
             )
         )
     elif waiting:
-        notices.append(
-            ngettext("%(num)d e-mail is being sent.", "%(num)d e-mails are being sent.", waiting)
-        )
+        notices.append(_("E-mails being sent: %(num)d", num=waiting))
     if failed:
-        notices.append(
-            ngettext(
-                "%(num)d e-mail could not be sent: see the outbox.",
-                "%(num)d e-mails could not be sent: see the outbox.",
-                failed,
-            )
-        )
+        notices.append(_("E-mails that could not be sent (see the outbox): %(num)d", num=failed))
     return notices
 
 
