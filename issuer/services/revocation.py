@@ -4,6 +4,10 @@ Each action changes the database row, the status list bit that verifiers read (t
 ``issuer.services.status``) and writes its audit event, all in the caller's one transaction:
 the caller commits once, or nothing happened (services never commit).
 
+The learner is told by mail (``issuer.services.mail.queue_status_mail``, in the same
+transaction, sent after it commits), in the credential's language and with the reason when one
+was given.
+
 Rules (issue 5): revocation is permanent and needs a reason, which the verification page shows;
 a revoked credential cannot be suspended or unsuspended; suspension can be lifted. Keys: a
 rotation retires the active key (it stays in the DID document, so what it signed keeps
@@ -26,7 +30,7 @@ from issuer import urls
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
 from issuer.models.issuing import StatusList
-from issuer.services import audit, keys, status, status_publishing
+from issuer.services import audit, keys, mail, status, status_publishing
 from issuer.services.audit import AuditActor
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -98,6 +102,16 @@ def _target(credential: Credential) -> str:
     return credential.id
 
 
+def _base_url(session: Session, credential: Credential) -> str:
+    """The service's base URL: the session's publisher knows it; a session made without one
+    reads it off the credential's own id (``<base>/credentials/<id>``, signed when issued)."""
+    found = status_publishing.published_base_url(session)
+    if found is not None:
+        return found
+    signed_id = str(json.loads(credential.signed_json).get("id", ""))
+    return signed_id.removesuffix(f"{urls.CREDENTIALS}{credential.id}")
+
+
 def _record_status_change(
     session: Session,
     credential: Credential,
@@ -120,6 +134,9 @@ def _record_status_change(
         reason=reason,
         details={"recipient": credential.recipient_name},
         now=moment,
+    )
+    mail.queue_status_mail(
+        session, credential, action, base_url=_base_url(session, credential), reason=reason
     )
     session.flush()
     return credential
