@@ -17,7 +17,7 @@ from issuer.core import eu_vocabularies as vocab
 from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.core.badgeclass.model import BadgeClassData
 from issuer.models import Credential
-from issuer.services import badge_classes, status
+from issuer.services import badge_classes, dates, status
 
 LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
 
@@ -116,7 +116,7 @@ def page_facts(session: Session, credential: Credential, lang: str) -> PageFacts
             vocab.label("issuer_country", lang),
             country_name(institution.address_country_code or "FI", lang),
         ),
-        (vocab.label("date_of_issue", lang), credential.issued_at.date().isoformat()),
+        (vocab.label("date_of_issue", lang), dates.format_date(credential.issued_at, lang)),
     ]
     rows.extend(eu_facts(bc, lang))
     subject = document.get("credentialSubject")

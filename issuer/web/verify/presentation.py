@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask_babel import format_date, get_locale, gettext
+from flask_babel import get_locale, gettext
 
 from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.core.verifier import Check, parse_datetime
 from issuer.services.verification import VerificationResult
-from issuer.web.i18n import SUPPORTED_LANGUAGES
+from issuer.web.i18n import SUPPORTED_LANGUAGES, format_when
 
 
 def verdict_texts() -> dict[str, tuple[str, str]]:
@@ -207,12 +207,14 @@ def _text(value: Any) -> str | None:
 
 
 def _date(value: Any) -> str | None:
+    """A date of the credential or its status, as a date in Helsinki in the reader's format
+    (``issuer.web.i18n.format_when``); a signed date that does not parse is shown as written."""
     if isinstance(value, datetime):
-        return str(format_date(value, format="long"))
+        return format_when(value, "date")
     if not isinstance(value, str):
         return None
     try:
-        return str(format_date(parse_datetime(value), format="long"))
+        return format_when(parse_datetime(value), "date")
     except ValueError:
         return value
 
