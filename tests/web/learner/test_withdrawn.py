@@ -101,6 +101,10 @@ def test_a_withdrawn_badge_shows_why_and_offers_nothing_to_share(
     # No validity dates: neither "valid until" nor the badge class's validity period.
     assert format_date(valid_until, lang) not in page
     assert vocab.label("validity", lang) not in page
+    # A link preview says so too, not that the badge was awarded.
+    headline = escape(_translate(app, lang, HEADLINES[action]))
+    assert f'<meta property="og:description" content="{headline}">' in page
+    assert f'<meta name="twitter:description" content="{headline}">' in page
     # The employer's way to check it stays, and what the badge was stays readable.
     assert f"/verify/{issued.id}" in page
     assert "Liisa Virtanen" in page
