@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from issuer import urls
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
+from issuer.models.audit import AuditEvent
 from issuer.models.issuing import StatusList
 from issuer.services import audit, keys, mail, status, status_publishing
 from issuer.services.audit import AuditActor
@@ -223,6 +224,21 @@ def unsuspend(
         reason=cleaned,
         moment=moment,
     )
+
+
+def suspension_reason(session: Session, credential: Credential) -> str | None:
+    """Why ``credential`` is suspended, as staff wrote it (None when not suspended or no reason
+    was given). The row keeps only when (suspension can be lifted and given again); the
+    reason is in the audit event of the suspension in force, the latest one."""
+    if credential.suspended_at is None or credential.revoked_at is not None:
+        return None
+    reason: str | None = session.scalar(
+        select(AuditEvent.reason)
+        .where(AuditEvent.action == "suspend", AuditEvent.target == _target(credential))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    return reason
 
 
 #: The status changes staff, the API and the CLI can ask for, by name.
