@@ -22,6 +22,7 @@ from issuer.services.translation import (
     english,
     use_reader_translator,
 )
+from issuer.web import vocabulary
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"
@@ -116,6 +117,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_remember_language)
     app.jinja_env.globals["_"] = _template_gettext
     app.jinja_env.globals["gettext"] = _template_gettext
+    vocabulary.init_app(app)
 
     @app.context_processor
     def language_context() -> dict[str, object]:

@@ -26,7 +26,7 @@ from issuer.services.errors import InvalidInputError
 from issuer.web.auth import actor_may_act_for, current_actor, login_required
 from issuer.web.i18n import current_language
 from issuer.web.staff import bp
-from issuer.web.staff.badge_form import data_to_form, errors_by_field, form_to_data
+from issuer.web.staff.badge_form import data_to_form, error_labels, errors_by_field, form_to_data
 from issuer.web.staff.common import acting_institution, render
 from issuer.web.staff.forms import ActionForm, AutoIssueForm, CopyForm
 
@@ -128,6 +128,7 @@ def _render_form(
     status: int = 200,
 ) -> ResponseReturnValue:
     by_field = errors_by_field(errors)
+    labels = error_labels(by_field)
     # The image's own errors are already translated (raised here, not by the engine).
     by_field.update({e.field: e.message for e in errors if e.field == "image"})
     return render(
@@ -135,6 +136,7 @@ def _render_form(
         status,
         values=values,
         errors=by_field,
+        error_labels=labels,
         badge_class=badge_class,
         institution=institution,
         published=published,
@@ -378,8 +380,13 @@ def badge_class_publish(slug: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     published = request.form.get("published") == "1"
-    with unit_of_work() as write:
-        badge_class_admin.set_published(write, badge_class, published)
+    try:
+        with unit_of_work() as write:
+            badge_class_admin.set_published(write, badge_class, published)
+    except badge_class_admin.NotTranslatedError as error:
+        # Named field by field and language by language, in the reader's language.
+        flash(error.refusal, "error")
+        return redirect(_url("staff.badge_class_view", slug=slug))
     flash(
         _("The badge class is now public in the catalogue.")
         if published
