@@ -308,7 +308,7 @@ def set_published(session: Session, badge_class: BadgeClass, published: bool) ->
 
 # --- translation ------------------------------------------------------------------------------
 
-_MISSING_IN = N_("Missing in %(languages)s: the badge class has its other texts in it.")
+_MISSING_IN = N_("Missing in %(languages)s: the badge class's name is given in it.")
 _CANNOT_PUBLISH = N_(
     "The badge class cannot be published before it is fully translated. Missing: %(fields)s"
 )
@@ -346,7 +346,7 @@ class NotTranslatedError(BadgeClassInvalidError):
 
 def check_translated(bc: BadgeClassData) -> None:
     """``NotTranslatedError`` unless every text of ``bc`` exists in each language it claims
-    (has any text in: ``claimed_languages``).
+    (its name is given in: ``claimed_languages``).
 
     Why publishing needs it (issue 15): a credential is issued in one language (DESIGN.md
     "Languages"), and only in a language its badge class is complete in; a badge class

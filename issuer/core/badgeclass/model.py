@@ -6,7 +6,7 @@
 * the enumerations a badge class draws on: ``ACHIEVEMENT_TYPES`` (OB 3.0), ``COMPETENCE_AREAS``
   (the POKOT core competence areas);
 * ``missing_translations(bc)``, the texts of a badge class that lack a language, and
-  ``claimed_languages(bc)``, the languages it has any text in;
+  ``claimed_languages(bc)``, the languages its name is given in;
 * the small checks shared by the modules that read and render badge classes
   (``require_language``, ``ABSOLUTE_IRI``, ``json_number``).
 """
@@ -274,8 +274,9 @@ def missing_translations(
 
 
 def claimed_languages(bc: BadgeClassData) -> list[str]:
-    """The languages any text of ``bc`` is written in: those it claims to be available in."""
-    return [lang for lang in LANGUAGES if any(lang in text for _field, text in _texts(bc))]
+    """The languages ``bc`` claims to be available in: those its name is given in (a name in
+    Swedish announces a Swedish version; a stray text in another language does not)."""
+    return [lang for lang in LANGUAGES if lang in bc.name]
 
 
 def require_language(lang: str, what: str = "lang") -> None:
