@@ -531,3 +531,143 @@ def test_the_english_pages_would_fail(app: Flask, site: Site, world: World, lang
         "How this was checked",
     ):
         assert msgid in found
+
+
+# --- publishing and issuing check translation --------------------------------------------------
+
+
+def test_publishing_names_the_missing_fields_in_the_readers_language(
+    app: Flask, site: Site, world: World
+) -> None:
+    client = _signed_in(app, "fi")
+    view = f"/staff/badge-classes/{HALF_SWEDISH}"
+    answer = client.post(
+        f"{view}/publish",
+        data={"csrf_token": _csrf(client, view), "published": "1"},
+        follow_redirects=True,
+    )
+    text = _squash(" ".join(_read(answer, "fi").chunks))
+    assert (
+        "Merkkiluokkaa ei voi julkaista ennen kuin se on käännetty kokonaan. "
+        "Puuttuu: Kuvaus (ruotsi), Kriteerit (ruotsi)"
+    ) in text
+    with app.app_context():
+        assert not badge_classes.get_badge_class(get_session(), HALF_SWEDISH).published
+
+
+def test_the_badge_form_summary_names_fields_by_their_labels(
+    app: Flask, site: Site, world: World
+) -> None:
+    client = _signed_in(app, "sv")
+    answer = client.post(
+        "/staff/badge-classes/new",
+        data={"csrf_token": _csrf(client, "/staff/badge-classes/new"), "eqf_level": "12"},
+    )
+    assert answer.status_code == 422
+    summary = answer.text.split('id="form-errors"', 1)[1].split("</div>", 1)[0]
+    links = re.findall(r'<a href="#field-[^"]*">([^<]*)</a>', summary)
+    assert "Adressnamn" in links, links
+    assert "EQF-nivå" in links, links
+    for key in ("slug", "criteria_narrative", "eqf_level", "achievement_type"):
+        assert key not in links
+
+
+def test_the_issue_form_offers_only_complete_languages(
+    app: Flask, site: Site, world: World
+) -> None:
+    client = _signed_in(app, "fi")
+    page = client.get(f"/staff/issue/?badge_class={_badge_id(app, 'finnish-only')}").text
+    languages = page.split('id="lang"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\w+)"', languages) == ["fi"]
+    assert "(vain kielellä: suomi)" in page
+    everything = client.get(f"/staff/issue/?badge_class={_badge_id(app, 'test-badge')}").text
+    languages = everything.split('id="lang"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\w+)"', languages) == ["fi", "sv", "en"]
+
+
+def test_the_api_refuses_to_publish_or_issue_an_untranslated_language(
+    app: Flask, site: Site, world: World
+) -> None:
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {world.hamk_token}", "Accept-Language": "en"}
+    created = client.post(
+        "/api/v1/badge-classes",
+        json={
+            "slug": "half-api",
+            "version": "1.0",
+            "achievement_type": "Badge",
+            "name": {"fi": "Puoliksi", "en": "Half"},
+            "description": {"fi": "Kuvaus."},
+            "criteria_narrative": {"fi": "Kriteerit.", "en": "Criteria."},
+            "published": True,
+        },
+        headers=headers,
+    )
+    assert created.status_code == 422
+    body = created.get_json()
+    assert body["error"] == "validation_failed"
+    assert body["errors"] == [
+        {
+            "field": "description",
+            "code": "not_translated",
+            "message": "Missing in English: the badge class's name is given in it.",
+        }
+    ]
+    issued = client.post(
+        "/api/v1/credentials",
+        json={
+            "badge_class": "finnish-only",
+            "recipient": {"email": "a@example.fi", "name": "A"},
+            "lang": "sv",
+        },
+        headers=headers,
+    )
+    assert issued.status_code == 422
+    assert issued.get_json()["fields"]["lang"] == (
+        "badge class 'finnish-only' is not fully translated into Swedish; "
+        "missing: Name, Description, Criteria"
+    )
+
+
+# --- vocabulary and verification --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "label", "level"),
+    [("fi", "Merkki", "EQF-taso 4"), ("sv", "Märke", "EQF-nivå 4"), ("en", "Badge", "EQF level 4")],
+)
+def test_catalogue_cards_name_the_type_and_level_in_the_readers_language(
+    app: Flask, site: Site, world: World, lang: str, label: str, level: str
+) -> None:
+    client = _signed_in(app, lang)
+    with app.app_context(), unit_of_work() as session:
+        badge_class_admin.create_badge_class(
+            session,
+            institutions.get_institution(session, "hamk"),
+            {
+                "slug": "eqf-four",
+                "version": "1.0",
+                "achievement_type": "Badge",
+                "name": {"fi": "Neljäs", "sv": "Fjärde", "en": "Fourth"},
+                "description": {"fi": "K.", "sv": "B.", "en": "D."},
+                "criteria_narrative": {"fi": "K.", "sv": "K.", "en": "C."},
+                "eqf_level": 4,
+            },
+            published=True,
+        )
+    page = client.get(f"/catalog?lang={lang}").text
+    card = page.split('data-slug="eqf-four"', 1)[1].split("</article>", 1)[0]
+    assert f"{label}\n" in card or f"{label} " in card, card
+    assert level in card
+
+
+def test_verification_checks_are_explained_in_the_readers_language(
+    app: Flask, site: Site, world: World
+) -> None:
+    client = app.test_client()
+    page = client.get(f"/verify/{site.revoked}?lang=sv")
+    text = _squash(" ".join(_read(page, "sv").chunks))
+    assert "Den digitala signaturen stämmer med innehållet." in text
+    assert "Utfärdaren har återkallat det." in text
+    # The engine's own words stay for whoever repeats the check, marked as English.
+    assert re.search(r'<span class="muted" lang="en">\(revoked by the issuer on ', page.text)

@@ -423,7 +423,8 @@ def decide(offer_id: int, decision: str) -> ResponseReturnValue:
     except ConflictError:
         flash(_("Someone has already decided on this package."), "error")
     except FieldErrors as error:
-        flash(error.message, "error")
+        # The problems alone, each in the reader's language (without the API's field keys).
+        flash("; ".join(problem.message for problem in error.errors), "error")
     else:
         flash(
             _("The package was issued.") if decision == "approve" else _("The offer was rejected."),
