@@ -580,6 +580,9 @@ def test_the_issue_form_offers_only_complete_languages(
     languages = page.split('id="lang"', 1)[1].split("</select>", 1)[0]
     assert re.findall(r'<option value="(\w+)"', languages) == ["fi"]
     assert "(vain kielellä: suomi)" in page
+    cohort = client.get(f"/staff/issue/bulk?badge_class={_badge_id(app, 'finnish-only')}").text
+    languages = cohort.split('id="lang"', 1)[1].split("</select>", 1)[0]
+    assert re.findall(r'<option value="(\w+)"', languages) == ["fi"]
     everything = client.get(f"/staff/issue/?badge_class={_badge_id(app, 'test-badge')}").text
     languages = everything.split('id="lang"', 1)[1].split("</select>", 1)[0]
     assert re.findall(r'<option value="(\w+)"', languages) == ["fi", "sv", "en"]

@@ -243,9 +243,14 @@ def bulk_upload() -> ResponseReturnValue:
         return institution
     choices = _issuable(session, institution)
     values = {
-        "badge_class": (request.form.get("badge_class") or "").strip(),
+        "badge_class": (
+            request.form.get("badge_class") or request.args.get("badge_class") or ""
+        ).strip(),
         "lang": (request.form.get("lang") or "fi").strip(),
     }
+    chosen = next(
+        (found for found, _name in choices if str(found.id) == values["badge_class"]), None
+    )
     errors: dict[str, str] = {}
     row_errors: list[bulk.RowError] = []
     total_errors = 0
@@ -297,6 +302,7 @@ def bulk_upload() -> ResponseReturnValue:
         row_errors=row_errors,
         total_errors=total_errors,
         columns=bulk.COLUMNS,
+        offered_languages=_offered_languages(session, chosen),
     )
 
 
