@@ -7,6 +7,8 @@ listing every problem as a ``FieldError`` (field, machine-readable code, message
 end renders those in its own way: the API as its ``"fields"`` object, the form next to its
 fields, the CSV check as the row's reason, the CLI as its one error line. The issuing service
 applies the same rules again (``check``) to what it is given, so that no caller can skip them.
+Every message is in the reader's language (``translation.for_reader``; issue 15), and a language
+the badge class is not complete in is refused naming the fields that lack it.
 
 The rules:
 

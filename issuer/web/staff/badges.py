@@ -360,9 +360,11 @@ def badge_class_copy(slug: str) -> ResponseReturnValue:
                 )
                 new_slug = saved.badge_class.slug
         except BadgeClassInvalidError as error:
+            by_field = errors_by_field(error.errors)
+            labels = error_labels(by_field)
+            reason = "; ".join(f"{labels[path]}: {text}" for path, text in by_field.items())
             form.slug.errors = [
-                errors_by_field(error.errors).get("slug")
-                or _("The copy could not be made: %(reason)s", reason=error.message)
+                by_field.get("slug") or _("The copy could not be made: %(reason)s", reason=reason)
             ]
             status = 422
         else:
