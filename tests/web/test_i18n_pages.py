@@ -12,6 +12,7 @@ check's technical detail from the verification engine) are English on purpose an
 from __future__ import annotations
 
 import codecs
+import html
 import io
 import re
 from collections.abc import Iterator
@@ -24,12 +25,21 @@ import pytest
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
-from issuer.services import accounts, badge_class_admin, badge_classes, institutions, revocation
+from issuer.models.issuing import OutboxMail
+from issuer.services import (
+    accounts,
+    badge_class_admin,
+    badge_classes,
+    institutions,
+    issue_input,
+    revocation,
+)
 from issuer.services.audit import SystemActor
 from issuer.services.translation import TRANSLATIONS_DIR
 from tests.test_issue_input_front_ends import OPTION_CASES, RECIPIENT_CASES
@@ -213,6 +223,12 @@ class Site:
 def site(app: Flask, world: World) -> Site:
     valid = issue(app, name="Aino Virtanen", email="aino@example.fi")
     revoked = issue(app, name="Bertil Holm", email="bertil@example.fi")
+    issue(
+        app,
+        name="Sixten Svensk",
+        email="sixten@example.fi",
+        options=issue_input.IssueOptions(lang="sv"),
+    )
     with app.app_context(), unit_of_work() as session:
         hamk = institutions.get_institution(session, "hamk")
         accounts.create_user(
@@ -674,3 +690,16 @@ def test_verification_checks_are_explained_in_the_readers_language(
     assert "Utfärdaren har återkallat det." in text
     # The engine's own words stay for whoever repeats the check, marked as English.
     assert re.search(r'<span class="muted" lang="en">\(revoked by the issuer on ', page.text)
+
+
+def test_the_learners_mails_are_in_their_language(app: Flask, site: Site, world: World) -> None:
+    """Every mail in the outbox (issued in Finnish and in Swedish, revoked) speaks the
+    credential's language: no source string and no English words in its subject or body."""
+    with app.app_context():
+        mails = list(get_session().scalars(select(OutboxMail)))
+    assert {mail.lang for mail in mails} >= {"fi", "sv"}
+    for mail in mails:
+        if mail.lang in LANGS:
+            text = html.escape(f"{mail.subject}\n{mail.body}")
+            assert english_in(text, mail.lang) == [], mail.body
+            assert english_words_in(text, mail.lang) == [], mail.body
