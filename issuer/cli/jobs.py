@@ -101,11 +101,14 @@ def issue_bulk(institution_slug: str, badge_reference: str, lang: str, file: Pat
         raise click.ClickException(
             f"institution {institution.slug!r} cannot issue badge class {badge_class.slug!r}"
         )
-    languages = issue_input.complete_languages(
-        badge_classes.parsed(badge_classes.current_version(session, badge_class))
-    )
+    parsed_class = badge_classes.parsed(badge_classes.current_version(session, badge_class))
     try:
-        parsed = bulk.parse_csv(_read(file), default_lang=lang, languages=languages)
+        parsed = bulk.parse_csv(
+            _read(file),
+            default_lang=lang,
+            languages=issue_input.complete_languages(parsed_class),
+            missing=issue_input.missing_fields(parsed_class),
+        )
     except bulk.CsvError as error:
         _report_csv_errors(file, error)
         click.get_current_context().exit(1)

@@ -29,12 +29,14 @@ from issuer.core.badgeclass.fileformat import (
     parse_badge_class,
     validate_badge_class,
 )
-from issuer.core.badgeclass.model import BadgeClassData
+from issuer.core.badgeclass.model import BadgeClassData, claimed_languages, missing_translations
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
 from issuer.models.accounts import BadgeClassAdoption, PackageSetting
 from issuer.services import badge_classes
 from issuer.services.errors import InvalidInputError, NotFoundError
+from issuer.services.field_labels import labels, language
 from issuer.services.images import CleanImage, default_artwork
+from issuer.services.translation import N_, for_reader
 
 MAX_SLUG = 100
 
@@ -201,6 +203,8 @@ def create_badge_class(
         listed = areas if isinstance(areas, list) else []
         image = default_artwork(tuple(a for a in listed if isinstance(a, str)))
     stored, parsed = _checked(session, data, institution, image)
+    if published:
+        check_translated(parsed)
     badge_class = BadgeClass(
         slug=parsed.slug,
         institution_id=institution.id if institution is not None else None,
@@ -245,7 +249,10 @@ def update_badge_class(
     current = badge_classes.current_version(session, badge_class)
     if image is None:
         image = CleanImage(current.image, current.image_media_type)
-    stored, _ = _checked(session, data, badge_class.institution, image, existing=badge_class)
+    stored, parsed = _checked(session, data, badge_class.institution, image, existing=badge_class)
+    if badge_class.published:
+        # What is public stays complete in each language it claims (``check_translated``).
+        check_translated(parsed)
     image_changed = (image.data, image.media_type) != (current.image, current.image_media_type)
     if stored == current.data and not image_changed:
         return Saved(badge_class, current, new_version=False, changed=False)
@@ -291,8 +298,64 @@ def copy_badge_class(
 
 
 def set_published(session: Session, badge_class: BadgeClass, published: bool) -> None:
+    """Publish ``badge_class`` (or withdraw it); ``NotTranslatedError`` naming every
+    untranslated text when it is not complete in a language it claims."""
+    if published:
+        check_translated(badge_classes.parsed(badge_classes.current_version(session, badge_class)))
     badge_class.published = published
     session.flush()
+
+
+# --- translation ------------------------------------------------------------------------------
+
+_MISSING_IN = N_("Missing in %(languages)s: the badge class's name is given in it.")
+_CANNOT_PUBLISH = N_(
+    "The badge class cannot be published before it is fully translated. Missing: %(fields)s"
+)
+
+
+class NotTranslatedError(BadgeClassInvalidError):
+    """The badge class cannot be published: ``missing`` lists (field, language) for every
+    text that lacks a language the badge class claims; ``errors`` has one ``not_translated``
+    ``FieldError`` per such field, in the reader's language."""
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        self.missing = missing
+        by_field: dict[str, list[str]] = {}
+        for field, lang in missing:
+            by_field.setdefault(field, []).append(lang)
+        super().__init__(
+            [
+                FieldError(
+                    field,
+                    "not_translated",
+                    for_reader(_MISSING_IN, languages=", ".join(language(lang) for lang in langs)),
+                )
+                for field, langs in by_field.items()
+            ]
+        )
+
+    @property
+    def refusal(self) -> str:
+        """The refusal on one line, naming each field with its language ("Description
+        (Swedish), Learning outcome 2 (English)")."""
+        return for_reader(
+            _CANNOT_PUBLISH, fields=labels([f"{field}.{lang}" for field, lang in self.missing])
+        )
+
+
+def check_translated(bc: BadgeClassData) -> None:
+    """``NotTranslatedError`` unless every text of ``bc`` exists in each language it claims
+    (its name is given in: ``claimed_languages``).
+
+    Why publishing needs it (issue 15): a credential is issued in one language (DESIGN.md
+    "Languages"), and only in a language its badge class is complete in; a badge class
+    offered in Swedish whose learning outcomes are only in Finnish could not be issued to a
+    Swedish cohort at all, so it is published only when it is complete in every language it
+    is written in."""
+    missing = missing_translations(bc, claimed_languages(bc))
+    if missing:
+        raise NotTranslatedError(missing)
 
 
 # --- adoption of national badge classes -------------------------------------------------------

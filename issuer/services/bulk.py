@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from issuer.services.errors import InvalidInputError, NotFoundError, ServiceErro
 from issuer.services.issuing import find_credentials
 from issuer.services.issuing_context import IssuingContext
 from issuer.services.learner_keys import recipient_key
+from issuer.services.translation import N_, for_reader
 
 #: Largest file accepted (10,000 rows take well under 2 MB).
 MAX_CSV_BYTES = 10 * 1024 * 1024
@@ -50,6 +52,33 @@ REQUIRED_COLUMNS = ("email", "name")
 OPTIONAL_COLUMNS = ("lang", "evidence_url", "evidence_narrative", "grade", "valid_until")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 DELIMITERS = (",", ";")
+
+# The file's problems, in the language of whoever reads them (``translation.for_reader``: the
+# staff member's or API client's, English for the CLI).
+_PROBLEMS = N_("the CSV file has %(count)s problem(s): %(first)s%(more)s")
+_ON_LINE = N_("line %(line)s: %(message)s")
+_AND_MORE = N_(" (and %(count)s more)")
+_TOO_LARGE = N_("the file is larger than %(size)s MB")
+_UTF16 = N_("the file is UTF-16 text; save it as CSV UTF-8 (in Excel: 'CSV UTF-8')")
+_NOT_UTF8 = N_(
+    "is not UTF-8 text (the file looks like Windows-1252/Latin-1); save the file as CSV UTF-8 "
+    "(in Excel: 'CSV UTF-8 (comma delimited)')"
+)
+_NO_HEADER = N_(
+    "the first line must be a header naming the columns, separated by ',' or ';': at least "
+    "%(columns)s"
+)
+_NAMELESS_COLUMN = N_("column %(number)s has no name")
+_UNKNOWN_COLUMN = N_("unknown column %(name)s (known: %(known)s)")
+_TWICE = N_("column %(name)s appears twice")
+_MISSING_COLUMNS = N_("missing column(s) %(columns)s")
+_MORE_IN_HEADER = N_("and %(count)s more problem(s) in the header")
+_EMPTY = N_("the file is empty")
+_TOO_MANY_ROWS = N_("the file has more than %(count)s rows")
+_FIELD_COUNT = N_("has %(count)s fields, the header has %(header)s")
+_SAME_ADDRESS = N_("the same e-mail address as line %(line)s")
+_NOT_CSV = N_("is not valid CSV: %(error)s")
+_NO_ROWS = N_("the file has a header but no rows")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +110,13 @@ class CsvError(InvalidInputError):
     def __init__(self, errors: list[RowError], total_errors: int | None = None) -> None:
         count = total_errors if total_errors is not None else len(errors)
         first = "; ".join(
-            f"line {error.line}: {error.message}" if error.line else error.message
+            for_reader(_ON_LINE, line=error.line, message=error.message)
+            if error.line
+            else error.message
             for error in errors[:3]
         )
-        more = f" (and {count - 3} more)" if count > 3 else ""
-        super().__init__(f"the CSV file has {count} problem(s): {first}{more}")
+        more = for_reader(_AND_MORE, count=count - 3) if count > 3 else ""
+        super().__init__(for_reader(_PROBLEMS, count=count, first=first, more=more))
         self.errors = errors
         self.total_errors = count
 
@@ -99,42 +130,22 @@ class ParsedCsv:
 
 def _decode(data: bytes) -> str:
     if len(data) > MAX_CSV_BYTES:
-        raise CsvError(
-            [RowError(0, f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")]
-        )
+        raise CsvError([RowError(0, for_reader(_TOO_LARGE, size=MAX_CSV_BYTES // (1024 * 1024)))])
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise CsvError(
-            [RowError(0, "the file is UTF-16 text; save it as CSV UTF-8 (in Excel: 'CSV UTF-8')")]
-        )
+        raise CsvError([RowError(0, for_reader(_UTF16))])
     try:
         # utf-8-sig drops the byte order mark Excel writes at the start of "CSV UTF-8" files.
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise CsvError(
-            [
-                RowError(
-                    line,
-                    "is not UTF-8 text (the file looks like Windows-1252/Latin-1); save the "
-                    "file as CSV UTF-8 (in Excel: 'CSV UTF-8 (comma delimited)')",
-                )
-            ]
-        ) from None
+        raise CsvError([RowError(line, for_reader(_NOT_UTF8))]) from None
 
 
 def _delimiter(header_line: str) -> str:
     counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
     best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
     if counts[best] == 0:
-        raise CsvError(
-            [
-                RowError(
-                    1,
-                    "the first line must be a header naming the columns, separated by ',' or "
-                    f"';': at least {', '.join(REQUIRED_COLUMNS)}",
-                )
-            ]
-        )
+        raise CsvError([RowError(1, for_reader(_NO_HEADER, columns=", ".join(REQUIRED_COLUMNS)))])
     return best
 
 
@@ -146,20 +157,22 @@ def _header(names: list[str]) -> dict[str, int]:
         if name == "e_mail":
             name = "email"
         if not name:
-            errors.append(f"column {position + 1} has no name")
+            errors.append(for_reader(_NAMELESS_COLUMN, number=position + 1))
         elif name not in COLUMNS:
-            errors.append(f"unknown column {raw.strip()!r} (known: {', '.join(COLUMNS)})")
+            errors.append(
+                for_reader(_UNKNOWN_COLUMN, name=repr(raw.strip()), known=", ".join(COLUMNS))
+            )
         elif name in columns:
-            errors.append(f"column {name!r} appears twice")
+            errors.append(for_reader(_TWICE, name=repr(name)))
         else:
             columns[name] = position
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
-        errors.append(f"missing column(s) {', '.join(missing)}")
+        errors.append(for_reader(_MISSING_COLUMNS, columns=", ".join(missing)))
     if len(errors) > MAX_HEADER_PROBLEMS:
         # A header of 60,000 made-up names must not become a 10 MB error message.
         more = len(errors) - MAX_HEADER_PROBLEMS
-        errors = [*errors[:MAX_HEADER_PROBLEMS], f"and {more} more problem(s) in the header"]
+        errors = [*errors[:MAX_HEADER_PROBLEMS], for_reader(_MORE_IN_HEADER, count=more)]
     if errors:
         raise CsvError([RowError(1, "; ".join(errors))])
     return columns
@@ -189,6 +202,7 @@ def _row(
     default_lang: str,
     languages: list[str],
     now: datetime,
+    missing: Mapping[str, Sequence[str]],
 ) -> tuple[CsvRow | None, list[str]]:
     """The row checked by the rules every front end shares (``issue_input``), or its problems."""
     raw = issue_input.IssueInput(
@@ -204,7 +218,7 @@ def _row(
     )
     try:
         checked = issue_input.validate(
-            raw, now=now, languages=languages, names=issue_input.FLAT_NAMES
+            raw, now=now, languages=languages, names=issue_input.FLAT_NAMES, missing=missing
         )
     except issue_input.FieldErrors as error:
         return None, [problem.text for problem in error.errors]
@@ -231,10 +245,13 @@ def parse_csv(
     default_lang: str = "fi",
     languages: list[str] | None = None,
     now: datetime | None = None,
+    missing: Mapping[str, Sequence[str]] | None = None,
 ) -> ParsedCsv:
     """Read and check the whole file; ``CsvError`` lists every bad line (see the module doc).
 
-    ``languages``: the languages the badge class is fully translated into (default: all).
+    ``languages``: the languages the badge class is fully translated into (default: all);
+    ``missing``: language -> the fields that lack it (``issue_input.missing_fields``), named
+    when a row asks for such a language.
     """
     moment = now or datetime.now(UTC)
     allowed = list(languages) if languages is not None else list(issue_input.LANGUAGES)
@@ -256,7 +273,7 @@ def parse_csv(
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
-        raise CsvError([RowError(0, "the file is empty")]) from None
+        raise CsvError([RowError(0, for_reader(_EMPTY))]) from None
     columns = _header(header)
     line = reader.line_num + 1
     try:
@@ -265,26 +282,28 @@ def parse_csv(
             if not any(value.strip() for value in values):
                 continue
             if len(rows) + total_errors >= MAX_ROWS:
-                raise CsvError([RowError(start, f"the file has more than {MAX_ROWS} rows")])
+                raise CsvError([RowError(start, for_reader(_TOO_MANY_ROWS, count=MAX_ROWS))])
             if len(values) != len(header):
-                report(start, f"has {len(values)} fields, the header has {len(header)}")
+                report(start, for_reader(_FIELD_COUNT, count=len(values), header=len(header)))
                 continue
-            row, problems = _row(values, columns, start, default_lang, allowed, moment)
+            row, problems = _row(
+                values, columns, start, default_lang, allowed, moment, missing or {}
+            )
             if row is None:
                 report(start, "; ".join(problems))
                 continue
             earlier = seen.get(row.email)
             if earlier is not None:
-                report(start, f"the same e-mail address as line {earlier}")
+                report(start, for_reader(_SAME_ADDRESS, line=earlier))
                 continue
             seen[row.email] = start
             rows.append(row)
     except csv.Error as error:
-        report(reader.line_num, f"is not valid CSV: {error}")
+        report(reader.line_num, for_reader(_NOT_CSV, error=str(error)))
     if total_errors:
         raise CsvError(errors, total_errors)
     if not rows:
-        raise CsvError([RowError(0, "the file has a header but no rows")])
+        raise CsvError([RowError(0, for_reader(_NO_ROWS))])
     return ParsedCsv(rows=rows, delimiter=delimiter, sha256=hashlib.sha256(data).hexdigest())
 
 

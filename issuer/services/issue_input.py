@@ -7,6 +7,8 @@ listing every problem as a ``FieldError`` (field, machine-readable code, message
 end renders those in its own way: the API as its ``"fields"`` object, the form next to its
 fields, the CSV check as the row's reason, the CLI as its one error line. The issuing service
 applies the same rules again (``check``) to what it is given, so that no caller can skip them.
+Every message is in the reader's language (``translation.for_reader``; issue 15), and a language
+the badge class is not complete in is refused naming the fields that lack it.
 
 The rules:
 
@@ -37,6 +39,8 @@ from datetime import UTC, date, datetime, time
 from issuer.core.badgeclass.model import BadgeClassData, missing_translations
 from issuer.services import emails, institutions, texts
 from issuer.services.errors import InvalidInputError
+from issuer.services.field_labels import labels, language
+from issuer.services.translation import N_, for_reader
 
 LANGUAGES = institutions.LANGUAGES
 MAX_NAME_LENGTH = 255
@@ -44,8 +48,28 @@ MAX_URL_LENGTH = 2048
 MAX_NARRATIVE_LENGTH = 10_000
 MAX_GRADE_LENGTH = 255
 MAX_EVIDENCE = 20
-_LANGUAGE_NAMES = {"fi": "Finnish", "sv": "Swedish", "en": "English"}
 _HTTP_URL = re.compile(r"https?://[^\s/?#<>\"]+[^\s<>\"]*", re.IGNORECASE)
+
+# The messages, in the reader's language where they are shown (``translation.for_reader``:
+# the request's language on a page and in the API, English for the CLI and background jobs).
+_AT_MOST_CHARACTERS = N_("at most %(count)s characters")
+_LONGER_THAN = N_("longer than %(count)s characters")
+_BEFORE = N_("is before %(field)s")
+_NOT_IN_FUTURE = N_("must be in the future")
+_NAME_REQUIRED = N_("the recipient's name is required")
+_NAME_TOO_LONG = N_("the recipient's name is longer than %(count)s characters")
+_UNKNOWN_LANGUAGE = N_("language must be one of %(languages)s, not %(value)s")
+_TOO_MANY_EVIDENCE = N_("at most %(count)s evidence items")
+_NOT_HTTP_URL = N_("%(value)s is not an http(s) URL")
+_EMPTY_EVIDENCE = N_("an evidence item needs a url or a narrative")
+_NOT_A_DATE = N_("%(field)s must be a date YYYY-MM-DD, not %(value)s")
+_NOT_A_MOMENT = N_(
+    "%(field)s must be a date YYYY-MM-DD or a date-time with a time zone, not %(value)s"
+)
+_NO_TIME_ZONE = N_("%(field)s needs a time zone (e.g. 2027-06-30T23:59:59Z)")
+_UNTRANSLATED = N_("the badge class is not fully translated into %(language)s")
+_UNTRANSLATED_NAMED = N_("badge class %(badge)s is not fully translated into %(language)s")
+_MISSING = N_("%(refusal)s; missing: %(fields)s")
 
 #: How the staff form names its fields and a cohort CSV its columns (the same words: one
 #: evidence item, flat): the key ``validate`` uses -> the front end's name.
@@ -222,31 +246,38 @@ def validate(
     languages: Sequence[str] | None = None,
     badge_class: str | None = None,
     names: Mapping[str, str] | None = None,
+    missing: Mapping[str, Sequence[str]] | None = None,
 ) -> Recipient:
     """``raw`` checked and normalised (module docstring), or ``FieldErrors`` naming every bad
     field as ``names`` says (default: the API's names). ``languages``: those the badge class
     (slug ``badge_class``) is fully translated into, when the caller knows them already; the
-    issuing service checks them in any case."""
+    issuing service checks them in any case. ``missing``: language -> the fields that lack it
+    (``missing_fields``), so that a refusal names them."""
     found = _Found(names or {})
     email = _email(raw.email, found)
     name = _name(raw.name, found)
-    _language(raw.lang, found, languages, badge_class)
+    _language(raw.lang, found, languages, badge_class, missing or {})
     evidence = _evidence(raw.evidence, found)
     grade = found.text(raw.grade, "grade", multiline=False)
     if grade is not None and len(grade) > MAX_GRADE_LENGTH:
-        found.add("grade", "too_long", f"at most {MAX_GRADE_LENGTH} characters", names_field=False)
+        found.add(
+            "grade",
+            "too_long",
+            for_reader(_AT_MOST_CHARACTERS, count=MAX_GRADE_LENGTH),
+            names_field=False,
+        )
     start = _date(raw.activity_start_date, "activity_start_date", found)
     end = _date(raw.activity_end_date, "activity_end_date", found)
     if start is not None and end is not None and end < start:
         found.add(
             "activity_end_date",
             "end_before_start",
-            f"is before {found.name('activity_start_date')}",
+            for_reader(_BEFORE, field=found.name("activity_start_date")),
             names_field=False,
         )
     valid_until = _valid_until(raw.valid_until, found)
     if valid_until is not None and valid_until <= now:
-        found.add("valid_until", "not_in_future", "must be in the future", names_field=False)
+        found.add("valid_until", "not_in_future", for_reader(_NOT_IN_FUTURE), names_field=False)
     if found.errors:
         raise FieldErrors(found.errors)
     options = IssueOptions(
@@ -271,12 +302,29 @@ def complete_languages(bc: BadgeClassData) -> list[str]:
     return [lang for lang in LANGUAGES if not missing_translations(bc, [lang])]
 
 
-def untranslated(lang: str, badge_class: str | None = None) -> FieldError:
-    """The refusal of ``lang`` for a badge class not fully translated into it."""
-    which = f"badge class {badge_class!r}" if badge_class else "the badge class"
-    return FieldError(
-        "lang", "not_translated", f"{which} is not fully translated into {_LANGUAGE_NAMES[lang]}"
+def missing_fields(bc: BadgeClassData) -> dict[str, list[str]]:
+    """language -> the fields (format paths) of ``bc`` without a text in it, for every
+    language the badge class is not complete in."""
+    missing: dict[str, list[str]] = {}
+    for field, lang in missing_translations(bc):
+        missing.setdefault(lang, []).append(field)
+    return missing
+
+
+def untranslated(
+    lang: str, badge_class: str | None = None, fields: Sequence[str] = ()
+) -> FieldError:
+    """The refusal of ``lang`` for a badge class not fully translated into it, naming the
+    ``fields`` that lack it when they are known (issue 15: "which field?")."""
+    name = language(lang)
+    refusal = (
+        for_reader(_UNTRANSLATED_NAMED, badge=repr(badge_class), language=name)
+        if badge_class
+        else for_reader(_UNTRANSLATED, language=name)
     )
+    if fields:
+        refusal = for_reader(_MISSING, refusal=refusal, fields=labels(fields))
+    return FieldError("lang", "not_translated", refusal)
 
 
 def _email(value: str | None, found: _Found) -> str:
@@ -291,38 +339,40 @@ def _email(value: str | None, found: _Found) -> str:
 def _name(value: str | None, found: _Found) -> str:
     key = "recipient.name"
     if value is None:
-        found.add(key, "required", "the recipient's name is required")
+        found.add(key, "required", for_reader(_NAME_REQUIRED))
         return ""
     cleaned = found.text(value, key, multiline=False)
     if key in found.keys:
         return ""
     name = " ".join((cleaned or "").split())
     if not name:
-        found.add(key, "required", "the recipient's name is required")
+        found.add(key, "required", for_reader(_NAME_REQUIRED))
     elif len(name) > MAX_NAME_LENGTH:
-        found.add(
-            key, "too_long", f"the recipient's name is longer than {MAX_NAME_LENGTH} characters"
-        )
+        found.add(key, "too_long", for_reader(_NAME_TOO_LONG, count=MAX_NAME_LENGTH))
     return name
 
 
 def _language(
-    lang: str, found: _Found, languages: Sequence[str] | None, badge_class: str | None
+    lang: str,
+    found: _Found,
+    languages: Sequence[str] | None,
+    badge_class: str | None,
+    missing: Mapping[str, Sequence[str]],
 ) -> None:
     if lang not in LANGUAGES:
         found.add(
             "lang",
             "unknown_language",
-            f"language must be one of {', '.join(LANGUAGES)}, not {lang!r}",
+            for_reader(_UNKNOWN_LANGUAGE, languages=", ".join(LANGUAGES), value=repr(lang)),
         )
     elif languages is not None and lang not in languages:
-        refusal = untranslated(lang, badge_class)
+        refusal = untranslated(lang, badge_class, missing.get(lang, ()))
         found.add("lang", refusal.code, refusal.message)
 
 
 def _evidence(items: Sequence[Evidence], found: _Found) -> tuple[Evidence, ...]:
     if len(items) > MAX_EVIDENCE:
-        found.add("evidence", "too_many", f"at most {MAX_EVIDENCE} evidence items")
+        found.add("evidence", "too_many", for_reader(_TOO_MANY_EVIDENCE, count=MAX_EVIDENCE))
     evidence = []
     for position, item in enumerate(items[:MAX_EVIDENCE]):
         url_key, narrative_key = f"evidence.{position}.url", f"evidence.{position}.narrative"
@@ -330,20 +380,23 @@ def _evidence(items: Sequence[Evidence], found: _Found) -> tuple[Evidence, ...]:
         narrative = found.text(item.narrative, narrative_key, multiline=True)
         if url is not None and (len(url) > MAX_URL_LENGTH or not _HTTP_URL.fullmatch(url)):
             found.add(
-                url_key, "not_http_url", f"{url[:80]!r} is not an http(s) URL", names_field=False
+                url_key,
+                "not_http_url",
+                for_reader(_NOT_HTTP_URL, value=repr(url[:80])),
+                names_field=False,
             )
         if narrative is not None and len(narrative) > MAX_NARRATIVE_LENGTH:
             found.add(
                 narrative_key,
                 "too_long",
-                f"longer than {MAX_NARRATIVE_LENGTH} characters",
+                for_reader(_LONGER_THAN, count=MAX_NARRATIVE_LENGTH),
                 names_field=False,
             )
         if url is None and narrative is None and narrative_key not in found.keys:
             found.add(
                 f"evidence.{position}",
                 "empty_evidence",
-                "an evidence item needs a url or a narrative",
+                for_reader(_EMPTY_EVIDENCE),
             )
         evidence.append(Evidence(url=url, narrative=narrative))
     return tuple(evidence)
@@ -355,7 +408,7 @@ def _date(value: str | date | None, key: str, found: _Found) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        message = f"{found.name(key)} must be a date YYYY-MM-DD, not {value!r}"
+        message = for_reader(_NOT_A_DATE, field=found.name(key), value=repr(value))
         found.add(key, "invalid_date", message)
         return None
 
@@ -374,15 +427,14 @@ def _valid_until(value: str | datetime | None, found: _Found) -> datetime | None
         found.add(
             key,
             "invalid_date",
-            f"{found.name(key)} must be a date YYYY-MM-DD or a date-time with a time zone, "
-            f"not {value!r}",
+            for_reader(_NOT_A_MOMENT, field=found.name(key), value=repr(value)),
         )
         return None
     if moment.tzinfo is None:
         found.add(
             key,
             "invalid_date",
-            f"{found.name(key)} needs a time zone (e.g. 2027-06-30T23:59:59Z)",
+            for_reader(_NO_TIME_ZONE, field=found.name(key)),
         )
         return None
     return moment.astimezone(UTC)

@@ -147,7 +147,9 @@ def issue_many(
     version, bc, languages = ctx.badge_class_version(session, badge_class)
     for one in checked:
         if one.options.lang not in languages:
-            raise FieldErrors([issue_input.untranslated(one.options.lang, bc.slug)])
+            lang = one.options.lang
+            fields = issue_input.missing_fields(bc).get(lang, ())
+            raise FieldErrors([issue_input.untranslated(lang, bc.slug, fields)])
     method, private_key = ctx.signing_key(session, institution)
     created = xsd_datetime(valid_from)
     # Who acts is the caller's to say (the web layer passes the signed-in staff member or the

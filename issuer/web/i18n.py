@@ -24,6 +24,7 @@ from issuer.services.translation import (
     english,
     use_reader_translator,
 )
+from issuer.web import vocabulary
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("fi", "sv", "en")
 DEFAULT_LANGUAGE = "fi"
@@ -132,6 +133,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["_"] = _template_gettext
     app.jinja_env.globals["gettext"] = _template_gettext
     app.jinja_env.filters["when"] = format_when
+    vocabulary.init_app(app)
 
     @app.context_processor
     def language_context() -> dict[str, object]:

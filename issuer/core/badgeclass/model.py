@@ -5,7 +5,8 @@
   ``fileformat.parse_badge_class`` builds;
 * the enumerations a badge class draws on: ``ACHIEVEMENT_TYPES`` (OB 3.0), ``COMPETENCE_AREAS``
   (the POKOT core competence areas);
-* ``missing_translations(bc)``, the texts of a badge class that lack a language;
+* ``missing_translations(bc)``, the texts of a badge class that lack a language, and
+  ``claimed_languages(bc)``, the languages its name is given in;
 * the small checks shared by the modules that read and render badge classes
   (``require_language``, ``ABSOLUTE_IRI``, ``json_number``).
 """
@@ -270,6 +271,12 @@ def missing_translations(
 ) -> list[tuple[str, str]]:
     """(field, language) for every text of ``bc`` that lacks one of ``languages``."""
     return [(field, lang) for field, text in _texts(bc) for lang in languages if lang not in text]
+
+
+def claimed_languages(bc: BadgeClassData) -> list[str]:
+    """The languages ``bc`` claims to be available in: those its name is given in (a name in
+    Swedish announces a Swedish version; a stray text in another language does not)."""
+    return [lang for lang in LANGUAGES if lang in bc.name]
 
 
 def require_language(lang: str, what: str = "lang") -> None:

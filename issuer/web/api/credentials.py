@@ -333,11 +333,14 @@ def issue_bulk() -> ResponseReturnValue:
         return _field_errors(
             FieldErrors([FieldError("badge_class", "not_found", f"no badge class {reference!r}")])
         )
-    languages = issue_input.complete_languages(
-        badge_classes.parsed(badge_classes.current_version(session, badge_class))
-    )
+    parsed_class = badge_classes.parsed(badge_classes.current_version(session, badge_class))
     try:
-        parsed = bulk.parse_csv(data, default_lang=lang, languages=languages)
+        parsed = bulk.parse_csv(
+            data,
+            default_lang=lang,
+            languages=issue_input.complete_languages(parsed_class),
+            missing=issue_input.missing_fields(parsed_class),
+        )
     except bulk.CsvError as error:
         return _json_response(
             {

@@ -19,6 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from issuer.core.badgeclass.fields import FieldError
 from issuer.core.badgeclass.model import LANGUAGES
+from issuer.services import field_labels
 
 #: Fields holding one text per language.
 TEXT_FIELDS = (
@@ -339,3 +340,14 @@ def errors_by_field(errors: list[FieldError]) -> dict[str, str]:
     """Field path -> translated message. A path the form has no input for (``""``, an
     unknown field) is kept too; the form lists every error at its top."""
     return {error.field: error_message(error) for error in errors}
+
+
+def _translate(message: str, /, **values: object) -> str:
+    return str(_(message, **values))
+
+
+def error_labels(errors: Mapping[str, str]) -> dict[str, str]:
+    """Field path -> the label the error summary names it by, in the reader's language
+    (``issuer.services.field_labels``: "Criteria", "Learning outcome 3", never
+    ``criteria_narrative`` or ``learning_outcomes.2``)."""
+    return {path: field_labels.label(path, _translate) for path in errors}

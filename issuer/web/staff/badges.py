@@ -26,7 +26,7 @@ from issuer.services.errors import InvalidInputError
 from issuer.web.auth import actor_may_act_for, current_actor, login_required
 from issuer.web.i18n import current_language
 from issuer.web.staff import badge_form, badge_preview, bp
-from issuer.web.staff.badge_form import data_to_form, errors_by_field, form_to_data
+from issuer.web.staff.badge_form import data_to_form, error_labels, errors_by_field, form_to_data
 from issuer.web.staff.common import acting_institution, render
 from issuer.web.staff.forms import ActionForm, AutoIssueForm, CopyForm
 
@@ -163,6 +163,7 @@ def _render_form(
     by_field = errors_by_field(errors)
     # The image's own errors are already translated (raised here, not by the engine).
     by_field.update({e.field: e.message for e in errors if e.field == "image"})
+    labels = error_labels(by_field)
     return render(
         "staff/badge_class_form.html",
         status,
@@ -170,6 +171,7 @@ def _render_form(
         errors=by_field,
         error_targets=badge_form.error_targets(by_field),
         focus=focus,
+        error_labels=labels,
         badge_class=badge_class,
         institution=institution,
         published=published,
@@ -436,9 +438,11 @@ def badge_class_copy(slug: str) -> ResponseReturnValue:
                 )
                 new_slug = saved.badge_class.slug
         except BadgeClassInvalidError as error:
+            by_field = errors_by_field(error.errors)
+            labels = error_labels(by_field)
+            reason = "; ".join(f"{labels[path]}: {text}" for path, text in by_field.items())
             form.slug.errors = [
-                errors_by_field(error.errors).get("slug")
-                or _("The copy could not be made: %(reason)s", reason=error.message)
+                by_field.get("slug") or _("The copy could not be made: %(reason)s", reason=reason)
             ]
             status = 422
         else:
@@ -456,8 +460,13 @@ def badge_class_publish(slug: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     published = request.form.get("published") == "1"
-    with unit_of_work() as write:
-        badge_class_admin.set_published(write, badge_class, published)
+    try:
+        with unit_of_work() as write:
+            badge_class_admin.set_published(write, badge_class, published)
+    except badge_class_admin.NotTranslatedError as error:
+        # Named field by field and language by language, in the reader's language.
+        flash(error.refusal, "error")
+        return redirect(_url("staff.badge_class_view", slug=slug))
     flash(
         _("The badge class is now public in the catalogue.")
         if published

@@ -44,7 +44,7 @@ from issuer.services.errors import ConflictError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors, IssueInput
 from issuer.web import issuing_context
 from issuer.web.auth import Role, current_actor, login_required
-from issuer.web.i18n import current_language
+from issuer.web.i18n import LANGUAGE_NAMES, current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
 from issuer.web.staff.dates import typed_date
 from issuer.wiring import jobs
@@ -75,13 +75,38 @@ def _not_found(error: NotFoundError) -> ResponseReturnValue:
 
 
 def _issuable(session: Session, institution: Institution) -> list[tuple[BadgeClass, str]]:
+    """(badge class, its name as the choice shows it): a badge class not fully translated
+    into every language says which ones it can be issued in (issue 15)."""
     lang = _lang()
     found = []
     for badge_class in badge_classes.list_badge_classes(session):
         if badge_classes.usable_by(badge_class, institution):
             version = badge_classes.current_version(session, badge_class)
-            found.append((badge_class, badge_classes.parsed(version).name.get(lang)))
+            parsed = badge_classes.parsed(version)
+            name = parsed.name.get(lang)
+            complete = issue_input.complete_languages(parsed)
+            if len(complete) < len(issue_input.LANGUAGES):
+                name = _(
+                    "%(name)s (only in %(languages)s)",
+                    name=name,
+                    languages=", ".join(LANGUAGE_NAMES[code] for code in complete) or "—",
+                )
+            found.append((badge_class, name))
     return sorted(found, key=lambda item: item[1].lower())
+
+
+def _offered_languages(session: Session, badge_class: BadgeClass | None) -> list[str]:
+    """The languages the form offers: those ``badge_class`` is fully translated into (all
+    of them until one is chosen)."""
+    if badge_class is None:
+        return list(issue_input.LANGUAGES)
+    parsed = badge_classes.parsed(badge_classes.current_version(session, badge_class))
+    return issue_input.complete_languages(parsed)
+
+
+def _missing(session: Session, badge_class: BadgeClass) -> dict[str, list[str]]:
+    parsed = badge_classes.parsed(badge_classes.current_version(session, badge_class))
+    return issue_input.missing_fields(parsed)
 
 
 def _lang() -> str:
@@ -195,11 +220,15 @@ def issue_one() -> ResponseReturnValue:
         for name in _FORM_FIELDS
     }
     values["lang"] = values["lang"] or "fi"
+    # A badge class chosen already (``?badge_class=`` or the form sent back) narrows the
+    # languages offered to those it is complete in.
+    values["badge_class"] = values["badge_class"] or (request.args.get("badge_class") or "")
+    chosen = next(
+        (found for found, _name in choices if str(found.id) == values["badge_class"]), None
+    )
     errors: dict[str, str] = {}
     if request.method == "POST":
-        badge_class = next(
-            (found for found, _name in choices if str(found.id) == values["badge_class"]), None
-        )
+        badge_class = chosen
         if badge_class is None:
             errors["badge_class"] = _("Choose a badge class.")
         raw = IssueInput(
@@ -217,7 +246,12 @@ def issue_one() -> ResponseReturnValue:
         recipient = None
         try:
             recipient = issue_input.validate(
-                raw, now=datetime.now(UTC), names=issue_input.FLAT_NAMES
+                raw,
+                now=datetime.now(UTC),
+                names=issue_input.FLAT_NAMES,
+                languages=None if badge_class is None else _offered_languages(session, badge_class),
+                badge_class=None if badge_class is None else badge_class.slug,
+                missing=None if badge_class is None else _missing(session, badge_class),
             )
         except FieldErrors as error:
             for problem in error.errors:
@@ -258,6 +292,7 @@ def issue_one() -> ResponseReturnValue:
         choices=choices,
         values=values,
         errors=errors,
+        offered_languages=_offered_languages(session, chosen),
     )
 
 
@@ -293,9 +328,14 @@ def bulk_upload() -> ResponseReturnValue:
         return institution
     choices = _issuable(session, institution)
     values = {
-        "badge_class": (request.form.get("badge_class") or "").strip(),
+        "badge_class": (
+            request.form.get("badge_class") or request.args.get("badge_class") or ""
+        ).strip(),
         "lang": (request.form.get("lang") or "fi").strip(),
     }
+    chosen = next(
+        (found for found, _name in choices if str(found.id) == values["badge_class"]), None
+    )
     errors: dict[str, str] = {}
     row_errors: list[bulk.RowError] = []
     total_errors = 0
@@ -312,11 +352,15 @@ def bulk_upload() -> ResponseReturnValue:
             errors["file"] = _("Choose a CSV file.")
         if badge_class is not None and upload is not None and upload.filename and not errors:
             data = upload.stream.read(bulk.MAX_CSV_BYTES + 1)
-            languages = issue_input.complete_languages(
-                badge_classes.parsed(badge_classes.current_version(session, badge_class))
-            )
+            parsed_class = badge_classes.parsed(badge_classes.current_version(session, badge_class))
+            languages = issue_input.complete_languages(parsed_class)
             try:
-                parsed = bulk.parse_csv(data, default_lang=values["lang"], languages=languages)
+                parsed = bulk.parse_csv(
+                    data,
+                    default_lang=values["lang"],
+                    languages=languages,
+                    missing=issue_input.missing_fields(parsed_class),
+                )
             except bulk.CsvError as error:
                 row_errors = error.errors
                 total_errors = error.total_errors
@@ -343,6 +387,7 @@ def bulk_upload() -> ResponseReturnValue:
         row_errors=row_errors,
         total_errors=total_errors,
         columns=bulk.COLUMNS,
+        offered_languages=_offered_languages(session, chosen),
     )
 
 
@@ -543,7 +588,8 @@ def decide(offer_id: int, decision: str) -> ResponseReturnValue:
     except ConflictError:
         flash(_("Someone has already decided on this package."), "error")
     except FieldErrors as error:
-        flash(error.message, "error")
+        # The problems alone, each in the reader's language (without the API's field keys).
+        flash("; ".join(problem.message for problem in error.errors), "error")
     else:
         flash(
             _("The package was issued.") if decision == "approve" else _("The offer was rejected."),

@@ -188,6 +188,38 @@ def _in_locale(which: str, build: Callable[[], T]) -> T:
     return result
 
 
+def passed_texts() -> dict[str, str]:
+    """check name -> what a passed check means, in the current language (the engine's own
+    messages are English and technical; issue 15)."""
+    return {
+        "format": gettext("It has the structure of an Open Badges 3.0 credential."),
+        "schema": gettext("It follows the Open Badges 3.0 schema."),
+        "terms": gettext(
+            "Every term it uses is defined, so all of it is covered by the signature."
+        ),
+        "proof": gettext("The digital signature matches the content."),
+        "issuer": gettext("It was signed with a key that belongs to the issuer."),
+        "validity": gettext("It is within its validity period."),
+        "status:revocation": gettext("The issuer has not revoked it."),
+        "status:suspension": gettext("The issuer has not suspended it."),
+    }
+
+
+def failed_texts() -> dict[str, str]:
+    """check code -> what a failed or unchecked check means, for the codes ``reason_texts``
+    does not explain, in the current language."""
+    return {
+        "no_proof": gettext("It has no digital signature."),
+        "invalid_proof": gettext("The digital signature does not match the content."),
+        "revoked": gettext("The issuer has revoked it."),
+        "suspended": gettext("The issuer has suspended it."),
+        "expired": gettext("Its validity period has ended."),
+        "not_yet_valid": gettext("Its validity period has not started yet."),
+        "failed": gettext("This check failed."),
+        "unchecked": gettext("This could not be checked."),
+    }
+
+
 def _state_texts() -> dict[bool | None, str]:
     return {True: gettext("passed"), False: gettext("failed"), None: gettext("not checked")}
 
@@ -213,6 +245,9 @@ class CheckRow:
     state_text: str
     message: str
     name: str
+    #: The engine's own words for a check that did not pass (English, marked ``lang="en"`` on
+    #: the page): what a standard verifier's report would say, for whoever repeats the check.
+    technical: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +326,26 @@ def _date(value: Any) -> str | None:
         return value
 
 
-def check_rows(checks: list[Check]) -> list[CheckRow]:
+def _detail(check: Check, self_asserted: bool) -> str:
+    """What ``check`` means, in the current language."""
+    if check.ok is True:
+        if check.name == "issuer" and self_asserted:
+            return str(
+                gettext(
+                    "It was signed with the issuer's own key; nobody else confirms who the "
+                    "issuer is."
+                )
+            )
+        passed = _in_locale("passed", passed_texts)
+        return passed.get(check.name, "")
+    failed = _in_locale("failed", failed_texts)
+    known = failed.get(check.code) or _in_locale("reasons", reason_texts).get(check.code)
+    if known is not None:
+        return known
+    return failed["failed" if check.ok is False else "unchecked"]
+
+
+def check_rows(checks: list[Check], *, self_asserted: bool = False) -> list[CheckRow]:
     labels = _in_locale("labels", check_labels)
     states = _in_locale("states", _state_texts)
     rows = []
@@ -304,8 +358,9 @@ def check_rows(checks: list[Check]) -> list[CheckRow]:
                 label=label if label is not None else check.name,
                 state=state,
                 state_text=state_text,
-                message=check.message,
+                message=_detail(check, self_asserted),
                 name=check.name,
+                technical="" if check.ok is True else check.message,
             )
         )
     return rows
@@ -325,7 +380,7 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
         verdict=verdict,
         headline=headline,
         explanation=explanation,
-        checks=check_rows(result.checks),
+        checks=check_rows(result.checks, self_asserted=result.report.issuer_self_asserted),
         signature_intact=result.report.signature_intact,
     )
     advice = _in_locale("advice", advice_texts)
