@@ -41,6 +41,15 @@ def normalize_language(value: str | None) -> str | None:
     return code if code in SUPPORTED_LANGUAGES else None
 
 
+def _default_language() -> str:
+    """The language when the request names none: Finnish for people, but English for the JSON
+    APIs, whose scripts and integrations were written against its English messages before
+    they followed ``Accept-Language``."""
+    if request.path.startswith(("/api/", "/vc-api/")):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
 def select_locale() -> str:
     """The reader's language for this request (stored on ``g.lang`` for templates)."""
     known = g.get("lang")
@@ -52,7 +61,7 @@ def select_locale() -> str:
         normalize_language(request.args.get("lang"))
         or normalize_language(request.cookies.get(COOKIE))
         or request.accept_languages.best_match(SUPPORTED_LANGUAGES)
-        or DEFAULT_LANGUAGE
+        or _default_language()
     )
     g.lang = chosen
     return chosen
