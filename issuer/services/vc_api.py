@@ -46,6 +46,7 @@ VERIFIABLE_PRESENTATION = CRED + "VerifiablePresentation"
 WARNING_CODES = {
     "self_asserted": "the issuer signed with its own did:key: nobody else confirms who it is",
     "issuer_dependent_terms": "terms defined only by a vocabulary mapping (@vocab)",
+    "no_holder": "the presentation names no holder: it proves only who signed it",
 }
 
 

@@ -178,3 +178,15 @@ def test_too_many_credentials_is_refused(client: FlaskClient) -> None:
     vp["verifiableCredential"] = [copy.deepcopy(one) for _ in range(21)]
     response = post(client, PATH, {"verifiablePresentation": vp, "options": {"challenge": "c"}})
     assert response.status_code == 400
+
+
+def test_presentation_without_a_holder_warns(client: FlaskClient) -> None:
+    holder = Holder()
+    vp = presentation(holder, [_credential(holder)])
+    unsigned = {k: v for k, v in vp.items() if k not in ("proof", "holder")}
+    anonymous = add_proof(
+        unsigned, holder, purpose="authentication", challenge="c-123", domain="verifier.example"
+    )
+    status, body = _verify(client, anonymous)
+    assert status == 200, body
+    assert [w["code"] for w in body["warnings"]] == ["no_holder"]
