@@ -59,6 +59,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "verify.credential",
         "api.index",
         "api.verify_credential",
+        "vcapi.verify_credential",
+        "vcapi.verify_presentation",
         "learner.credential_page",
         "learner.badge_png",
         "learner.badge_svg",

@@ -99,3 +99,22 @@ def make_document_loader(
 
 #: The loader used by signing and verification unless a caller passes its own.
 default_document_loader: DocumentLoader = make_document_loader()
+
+EXAMPLES_V2 = "https://www.w3.org/ns/credentials/examples/v2"
+#: Contexts the VC-API verifier carries besides ``CONTEXT_FILES``: the W3C examples context
+#: (only an ``@vocab``) that the W3C test vectors and the VC interoperability test suites sign
+#: their credentials with. Never used to sign, and not for the service's own pages and API, whose
+#: verdicts stay as they are; every term it covers is still reported (``verifier._check_terms``).
+VC_API_CONTEXT_FILES: Mapping[str, str] = {EXAMPLES_V2: "credentials-examples-v2.json"}
+#: Carried contexts that set a top-level ``@vocab`` (no other carried context sets or unsets
+#: one): under them every term expands to an IRI, so none is dropped from the signed data.
+VOCAB_CONTEXTS = frozenset({EXAMPLES_V2})
+
+
+@cache
+def vc_api_document_loader() -> DocumentLoader:
+    """The offline loader of the VC-API verifier: the carried contexts plus
+    ``VC_API_CONTEXT_FILES``. It never touches the network either."""
+    return make_document_loader(
+        {url: _load_file(name) for url, name in VC_API_CONTEXT_FILES.items()}
+    )

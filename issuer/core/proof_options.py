@@ -26,6 +26,10 @@ class ProofOptionsView:
     proof_purpose: str | None
     created: str | None
     expires: str | None
+    #: VC Data Integrity §2.1: what an ``authentication`` proof is bound to (a verifier's
+    #: challenge and domain), as signed; None when absent or ambiguous.
+    challenge: str | None = None
+    domain: str | None = None
 
     def as_options(self) -> dict[str, Any]:
         """The options with their usual JSON names (for the suite and date checks)."""
@@ -79,4 +83,6 @@ def proof_options_view(canonical_config: str) -> ProofOptionsView:
         proof_purpose=purpose,
         created=one(DCTERMS + "created", "literal"),
         expires=one(SEC + "expiration", "literal"),
+        challenge=one(SEC + "challenge", "literal"),
+        domain=one(SEC + "domain", "literal"),
     )

@@ -17,7 +17,13 @@ from typing import Any
 
 from pyld import jsonld
 
-from issuer.core.contexts import VC_V1, VC_V2, DocumentLoader, default_document_loader
+from issuer.core.contexts import (
+    VC_V1,
+    VC_V2,
+    VOCAB_CONTEXTS,
+    DocumentLoader,
+    default_document_loader,
+)
 from issuer.core.dataintegrity.caches import SourceKey, json_text_or_none
 from issuer.core.dataintegrity.verifying import ProofResult, verify_proofs
 from issuer.core.did import DID_KEY_PREFIX
@@ -74,6 +80,9 @@ class VerificationReport:
     #: What the signature covers, as JSON-LD interprets it (``signed_view``); None when the
     #: signed data could not be read at all.
     view: SignedView | None = None
+    #: One result per proof, in order (empty when the signed data could not be read): the
+    #: ``proof`` check passes when one of them verifies; the VC-API verifier requires all.
+    proof_results: list[ProofResult] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -143,6 +152,45 @@ def parse_datetime(value: str) -> datetime:
     a zone; VC 1.1 credentials in the wild sometimes omit it)."""
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_open_badge(credential: dict[str, Any]) -> bool:
+    """Does the JSON name an Open Badges 3.0 context (so the OB 3.0 rules apply to it)?"""
+    context = credential.get("@context")
+    contexts = context if isinstance(context, list) else [context]
+    return any(isinstance(c, str) and c.startswith(OB_CONTEXT_PREFIX) for c in contexts)
+
+
+def _check_vc_format(credential: dict[str, Any], view: SignedView) -> Check:
+    """VC Data Model 2.0 §4.3/§4.4 (and 1.1 §4.1/§4.3) for a credential of any kind (the
+    VC-API verifier): the base context first, then the shape of the signed graph."""
+    context = credential.get("@context")
+    contexts = context if isinstance(context, list) else [context]
+    if not contexts or contexts[0] not in (VC_V2, VC_V1):
+        return Check(
+            "format", False, "first @context must be the VC 2.0 (or 1.1) context", "format"
+        )
+    if view.problem is not None:
+        return Check("format", False, view.problem, "format")
+    if VERIFIABLE_CREDENTIAL not in view.types:
+        return Check("format", False, "type must contain VerifiableCredential", "format")
+    if view.ambiguities:
+        return Check("format", False, "; ".join(view.ambiguities), "format")
+    if not view.subjects:
+        return Check("format", False, "the credential needs a credentialSubject", "format")
+    version = "2.0" if contexts[0] == VC_V2 else "1.1"
+    return Check("format", True, f"verifiable credential (VC {version})")
+
+
+def _vocab_covers_terms(credential: dict[str, Any]) -> bool:
+    """Are terms that no context defines still signed? Only under a context that sets a
+    ``@vocab`` (``contexts.VOCAB_CONTEXTS``, e.g. the W3C examples context): every such term
+    then expands against it, so canonicalization keeps it. Neither VC context has one (VC 2.0
+    as published dropped its issuer-dependent ``@vocab``), and an embedded context could set or
+    unset one, so only context URLs count."""
+    context = credential.get("@context")
+    contexts = context if isinstance(context, list) else [context]
+    return _url_contexts(context) and any(c in VOCAB_CONTEXTS for c in contexts)
 
 
 def _check_format(credential: dict[str, Any], view: SignedView) -> Check:
@@ -278,7 +326,14 @@ def _check_schema(
     return Check("schema", True, "valid against the OB 3.0 JSON Schema")
 
 
-def _check_terms(view: SignedView) -> Check:
+def _check_terms(view: SignedView, vocab_covers: bool = False) -> Check:
+    if view.undefined and vocab_covers:
+        return Check(
+            "terms",
+            True,
+            "terms defined only by a context's @vocab (still signed): " + ", ".join(view.undefined),
+            "issuer_dependent_terms",
+        )
     if view.undefined:
         return Check(
             "terms",
@@ -439,8 +494,14 @@ def verify_credential(
     status_fetcher: StatusFetcher | None = None,
     loader: DocumentLoader | None = None,
     source: str | bytes | None = None,
+    any_vc: bool = False,
 ) -> VerificationReport:
     """Verify a credential (a parsed JSON object, or JSON text/bytes) into a report.
+
+    ``any_vc``: a credential that names no Open Badges context is judged as a plain verifiable
+    credential (the VC-API verifier): the VC format rules instead of OB 3.0's, no OB schema,
+    and terms under the VC 2.0 vocabulary accepted. Proof, issuer, validity and status are
+    checked alike; an Open Badge is judged as always.
 
     Every fact judged comes from the signed view (``signed_view``): the graph the proofs sign,
     as JSON-LD reads it under the carried contexts. Every check runs, the signature included,
@@ -467,6 +528,7 @@ def verify_credential(
         return report
     report.credential = document
     moment = now or datetime.now(UTC)
+    plain_vc = any_vc and not is_open_badge(document)
     key = None
     if loader is None:
         if source is None:
@@ -479,7 +541,7 @@ def verify_credential(
     try:
         view = read_signed_view(document, loader, key)
     except Exception as error:
-        _report_unreadable(report, document, error, key, loader)
+        _report_unreadable(report, document, error, key, loader, plain_vc)
         return report
     report.view = view
 
@@ -506,9 +568,14 @@ def verify_credential(
                 message=f"proof check failed: {error}",
             )
         ]
-    report.checks.append(_check_format(document, view))
-    report.checks.append(_check_schema(document, view, key, loader))
-    report.checks.append(_check_terms(view))
+    if plain_vc:
+        report.checks.append(_check_vc_format(document, view))
+        report.checks.append(_check_terms(view, _vocab_covers_terms(document)))
+    else:
+        report.checks.append(_check_format(document, view))
+        report.checks.append(_check_schema(document, view, key, loader))
+        report.checks.append(_check_terms(view))
+    report.proof_results = results
     report.checks.append(_check_proof(results))
     report.checks.append(_check_issuer(view, results))
     if view.problem is None:
@@ -524,6 +591,7 @@ def _report_unreadable(
     error: Exception,
     key: SourceKey | None,
     loader: DocumentLoader | None,
+    plain_vc: bool = False,
 ) -> None:
     """The checks of a credential whose signed data cannot be read: every check is still
     reported, and none that needs the signed data passes."""
@@ -539,7 +607,8 @@ def _report_unreadable(
                 "unknown_context",
             )
         )
-        report.checks.append(_check_schema(document, None, key, loader))
+        if not plain_vc:
+            report.checks.append(_check_schema(document, None, key, loader))
         report.checks.append(
             Check("terms", None, f"not checked: {error.message}", "unknown_context")
         )
@@ -547,7 +616,8 @@ def _report_unreadable(
         reason = "the credential is not valid JSON-LD"
         message = error.message if isinstance(error, EngineError) else f"not valid JSON-LD: {error}"
         report.checks.append(Check("format", False, message, "jsonld"))
-        report.checks.append(_check_schema(document, None, key, loader))
+        if not plain_vc:
+            report.checks.append(_check_schema(document, None, key, loader))
         report.checks.append(Check("terms", False, message, "jsonld"))
     report.checks.append(_unchecked_proof(document, reason))
     report.checks.append(

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from issuer.core.badgeclass.fileformat import parse_badge_class
 from issuer.core.badgeclass.model import BadgeClassData
+from issuer.core.contexts import DocumentLoader
 from issuer.core.dataintegrity.caches import SourceKey
 from issuer.core.did import DidError, did_web_for
 from issuer.core.lru import BoundedCache
@@ -256,12 +257,15 @@ def verify(
     now: datetime | None = None,
     source: Source = "json",
     stored: OwnCredential | None = None,
+    any_vc: bool = False,
+    loader: DocumentLoader | None = None,
 ) -> VerificationResult:
     """Verify ``document`` (a parsed JSON object, or JSON text/bytes) — THE verification of the
     service. Never raises for bad input: problems are failed or unchecked checks.
 
     ``stored`` is our own row the document was read from (``verify_stored``); otherwise the
-    row is looked up by the credential's id and issuer.
+    row is looked up by the credential's id and issuer. ``any_vc`` and ``loader``: the VC-API
+    verifier's (``verifier.verify_credential``, ``issuer.services.vc_api``).
     """
     fetch = FetchBudget.wrap(fetch)  # a cap on remote fetches per verification (issue 13)
     own = OwnIssuerResolver(session, base_url)
@@ -285,6 +289,8 @@ def verify(
         status_fetcher=status_fetcher_for(session, base_url, fetch, known),
         # The text ``parsed`` was read from, so the caches are asked without re-serializing.
         source=text,
+        loader=loader,
+        any_vc=any_vc,
     )
     result = VerificationResult(report=report, source=source)
     proof = report.check("proof")

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
         security,
         shared_state,
         staff,
+        vcapi,
         verify,
     )
     from issuer.web.staff import credentials, issuing
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(vcapi.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(credentials.bp)
     app.register_blueprint(staff.bp)

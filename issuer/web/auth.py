@@ -326,5 +326,6 @@ def init_app(app: Flask) -> None:
     # The JSON API authenticates with bearer tokens, never cookies (see ``csrf`` above). Call
     # this after the blueprints are registered, so that nested API blueprints are found too.
     for name, blueprint in app.blueprints.items():
-        if name == "api" or name.startswith("api."):
+        # The VC-API verifier (``vcapi``) is public and reads no session either.
+        if name in ("api", "vcapi") or name.startswith("api."):
             csrf.exempt(blueprint)

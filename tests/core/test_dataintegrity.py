@@ -603,3 +603,74 @@ def test_parse_xsd_datetime(value: str, iso: str) -> None:
 def test_parse_xsd_datetime_errors(value: Any) -> None:
     with pytest.raises(ProofError):
         parse_xsd_datetime(value)
+
+
+# --- presentations: challenge and domain (VC Data Integrity §4.3) ------------------------------
+
+
+def _authentication_proof(challenge: str | None, domain: str | None) -> tuple[Any, str]:
+    from issuer.core.contexts import VC_V2
+    from issuer.core.dataintegrity.cryptosuite import (
+        hash_data,
+        proof_configuration,
+        serialize_proof,
+        transform,
+    )
+    from issuer.core.did import did_key_for
+
+    key = Ed25519PrivateKey.generate()
+    did = did_key_for(key.public_key())
+    vp: dict[str, Any] = {
+        "@context": [VC_V2],
+        "type": ["VerifiablePresentation"],
+        "holder": did,
+    }
+    options: dict[str, Any] = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": "2026-01-01T00:00:00Z",
+        "verificationMethod": f"{did}#{did.removeprefix('did:key:')}",
+        "proofPurpose": "authentication",
+    }
+    if challenge is not None:
+        options["challenge"] = challenge
+    if domain is not None:
+        options["domain"] = domain
+    config = proof_configuration(options, vp["@context"])
+    value = serialize_proof(hash_data(config, transform(vp)), key)
+    return {**vp, "proof": {**options, "proofValue": value}}, did
+
+
+@pytest.mark.parametrize(
+    ("challenge", "domain", "ok", "words"),
+    [
+        ("c-1", "verifier.example", True, ""),
+        ("c-2", "verifier.example", False, "challenge"),
+        ("c-1", "evil.example", False, "domain"),
+        (None, None, True, ""),  # nothing asked: nothing bound
+    ],
+)
+def test_authentication_proof_binds_challenge_and_domain(
+    challenge: str | None, domain: str | None, ok: bool, words: str
+) -> None:
+    vp, did = _authentication_proof("c-1", "verifier.example")
+    (result,) = verify_proofs(
+        vp,
+        standard_resolver(),
+        expected_purpose="authentication",
+        challenge=challenge,
+        domain=domain,
+    )
+    assert result.ok is ok, result
+    assert words in result.message
+    if ok:
+        assert result.controller == did
+
+
+def test_proof_without_a_challenge_fails_when_one_is_expected() -> None:
+    vp, _ = _authentication_proof(None, None)
+    (result,) = verify_proofs(
+        vp, standard_resolver(), expected_purpose="authentication", challenge="c-1"
+    )
+    assert not result.ok
+    assert "challenge None" in result.message

@@ -100,7 +100,14 @@ API_TOKEN_ROUTES = frozenset(
 )
 
 #: Public verification: answers, stores nothing (see the module docstring).
-NOT_STATE_CHANGING = frozenset({"verify.submit", "api.verify_credential"})
+NOT_STATE_CHANGING = frozenset(
+    {
+        "verify.submit",
+        "api.verify_credential",
+        "vcapi.verify_credential",
+        "vcapi.verify_presentation",
+    }
+)
 
 
 @dataclass

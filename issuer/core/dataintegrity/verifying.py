@@ -126,8 +126,12 @@ class _Verifier:
         check_terms: bool,
         source: SourceKey | None = None,
         known: tuple[str, tuple[str, ...]] | None = None,
+        challenge: str | None = None,
+        domain: str | None = None,
     ) -> None:
         self.unsecured = unsecured
+        self.challenge = challenge
+        self.domain = domain
         #: The unsecured document's canonical form and undefined terms, when the caller has
         #: them already (the verifier's signed view is made from the same canonical form).
         self.known = known
@@ -251,6 +255,7 @@ class _Verifier:
                 f"proof purpose {purpose!r} does not match the expected {self.expected_purpose!r}"
             )
         self._check_expiry(view.expires)
+        self._check_binding(view)
         if view.verification_method is None and isinstance(proof.get("verificationMethod"), str):
             # JSON-LD drops an IRI that is not absolute: the signed proof names no key.
             raise ProofError(
@@ -325,6 +330,18 @@ class _Verifier:
             raise ProofError("the proof's @context differs from the document's @context")
         return context
 
+    def _check_binding(self, view: ProofOptionsView) -> None:
+        # VC Data Integrity §4.3 "Verify Proof" steps: a challenge or domain the verifier asks
+        # for must be the one signed in the proof (replay protection of presentations).
+        if self.challenge is not None and view.challenge != self.challenge:
+            raise ProofError(
+                f"proof challenge {view.challenge!r} does not match the expected challenge"
+            )
+        if self.domain is not None and view.domain != self.domain:
+            raise ProofError(
+                f"proof domain {view.domain!r} does not match the expected {self.domain!r}"
+            )
+
     def _check_expiry(self, expires: str | None) -> None:
         # VC Data Integrity §2.1 "expires": a proof past this time is invalid.
         if expires is not None and parse_xsd_datetime(expires, "expires") < datetime.now(UTC):
@@ -367,6 +384,8 @@ def verify_proofs(
     check_terms: bool = True,
     source: SourceKey | None = None,
     known: tuple[str, tuple[str, ...]] | None = None,
+    challenge: str | None = None,
+    domain: str | None = None,
 ) -> list[ProofResult]:
     """Verify every proof of ``document`` (one result per proof, in order). Never raises: bad
     input gives failed results whose ``message`` names the problem. ``source``: the key of
@@ -376,10 +395,19 @@ def verify_proofs(
     ``previousProof`` names (VC Data Integrity §4.5). A document or proof using terms that no
     @context defines fails, naming them (``check_terms=False`` skips this, see
     ``create_proof``). ``known``: the unsecured document's canonical form and undefined terms,
-    when the caller computed them already (``signed_view.SignedView``)."""
+    when the caller computed them already (``signed_view.SignedView``). ``challenge`` and
+    ``domain``: when given, each proof must have signed exactly these (presentations)."""
     try:
         return _verify_proofs(
-            document, resolver, loader, expected_purpose, check_terms, source, known
+            document,
+            resolver,
+            loader,
+            expected_purpose,
+            check_terms,
+            source,
+            known,
+            challenge,
+            domain,
         )
     except Exception as error:  # last line of defence: the contract is "never raises"
         return [_result(None, False, f"document could not be checked: {_short(error)}")]
@@ -393,6 +421,8 @@ def _verify_proofs(
     check_terms: bool,
     source: SourceKey | None,
     known: tuple[str, tuple[str, ...]] | None = None,
+    challenge: str | None = None,
+    domain: str | None = None,
 ) -> list[ProofResult]:
     if not isinstance(document, dict):
         return [_result(None, False, "document is not a JSON object")]
@@ -401,7 +431,16 @@ def _verify_proofs(
         return [_result(None, False, "document has no proof")]
     unsecured = without(document, "proof")
     verifier = _Verifier(
-        unsecured, proofs, resolver, loader, expected_purpose, check_terms, source, known
+        unsecured,
+        proofs,
+        resolver,
+        loader,
+        expected_purpose,
+        check_terms,
+        source,
+        known,
+        challenge,
+        domain,
     )
     problem = verifier.document_problem() if check_terms else None
     if problem is not None:
