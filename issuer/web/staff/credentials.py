@@ -1,11 +1,20 @@
-"""Staff pages for issued credentials and the audit log.
+"""Staff pages for issued credentials and the audit log, in the staff layout (its menu and
+sign-out on every page).
 
-* ``/staff/credentials``: the institution's credentials (search, state filter), each with a
-  detail page where institution admins and issuers revoke (with a reason), suspend and
-  unsuspend. Every action is one transaction with its audit event and its status list bit.
+* ``/staff/credentials``: the institution's credentials with the holder's e-mail address, badge
+  class, state and date of issue; search by name, e-mail address or id; filters by badge class,
+  state and issue dates; all GET parameters, so a filtered list is a link
+  (``issuer.services.credential_list``). ``/staff/credentials.csv`` exports the filtered list.
+* ``/staff/credentials/<id>``: one credential, where institution admins and issuers suspend and
+  unsuspend (with an optional reason) and start a revocation. Revoking is permanent, so it is a
+  separate step: ``GET /staff/credentials/<id>/revoke`` says so, names the holder and the badge
+  and asks for the reason; its form posts to the same address. Every action is one transaction
+  with its audit event and its status list bit.
 * ``/staff/audit``: the institution's audit log (issue, revoke, suspend, unsuspend, key
-  events), filterable, for institution admins only; ``/staff/audit.csv`` exports it.
+  events) with the names of who acted and of what was acted on, filterable, for institution
+  admins only; ``/staff/audit.csv`` exports it.
 
+Dates and times are shown in Europe/Helsinki, in one format per language (``TIME_FORMATS``).
 Staff of one institution never see another's credentials or events: the institution comes from
 ``issuer.web.auth.institution_for_actor`` (a service admin picks one with ``?institution=<slug>``),
 and a credential of another institution is "not found".
