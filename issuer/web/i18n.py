@@ -141,7 +141,19 @@ def _verification_fields() -> list[tuple[str, str]] | None:
         if text is None:
             return None
         pasted = text
-    return [*fields, ("json", pasted)]
+    return [*fields, ("json", _inert_json(pasted))]
+
+
+#: In JSON text these can only stand inside strings, where their escapes mean the same.
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def _inert_json(text: str) -> str:
+    """``text`` with ``<``, ``>`` and ``&`` written as JSON escapes: the same document to any
+    JSON reader (so the same verdict), and nothing in the page's source that looks like markup
+    or an entity, even escaped: the page of a credential that is not genuine does not carry its
+    claims as readable text (``verify/result.html``)."""
+    return text.translate(_JSON_ESCAPES)
 
 
 #: Endpoints whose POST only reads, so sending it again changes nothing (DESIGN.md:
@@ -154,10 +166,10 @@ REPOSTABLE = {"verify.submit": _verification_fields}
 
 def _switch_url(code: str) -> str:
     """The current address with ``lang=code``: the query string (a staff search, its filters
-    and page) is kept."""
+    and page) is kept. A reference of a query alone (RFC 3986 section 5.2.2) keeps the path."""
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     query.append(("lang", code))
-    return f"{request.script_root}{request.path}?{urlencode(query)}"
+    return f"?{urlencode(query)}"
 
 
 def language_switch() -> LanguageSwitch:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import re
 
 from flask import Flask
@@ -47,9 +48,9 @@ def test_the_links_keep_the_path_and_the_query(client: FlaskClient, scenario: Sc
     page = client.get("/catalog?q=ty%C3%B6&eqf=4&lang=en").get_data(as_text=True)
     links = _links(page)
     assert set(links) == {"fi", "sv"}  # English is the current one, not a link
-    assert links["sv"] == "/catalog?q=ty%C3%B6&eqf=4&lang=sv"
+    assert links["sv"] == "?q=ty%C3%B6&eqf=4&lang=sv"  # the path stays what it is
     # Followed, the link gives the same page in the other language, and remembers it.
-    answer = client.get(links["fi"])
+    answer = client.get("/catalog" + links["fi"])
     assert '<html lang="fi">' in answer.get_data(as_text=True)
     assert "merkki_lang=fi" in answer.headers.get("Set-Cookie", "")
 
@@ -62,8 +63,8 @@ def test_the_staff_search_survives_a_language_switch(
         as_text=True
     )
     links = _links(page)
-    assert links["sv"] == "/staff/credentials?q=aino&state=active&page=1&lang=sv"
-    swedish = client.get(links["sv"]).get_data(as_text=True)
+    assert links["sv"] == "?q=aino&state=active&page=1&lang=sv"
+    swedish = client.get("/staff/credentials" + links["sv"]).get_data(as_text=True)
     assert '<html lang="sv">' in swedish
     assert 'id="q" name="q" type="search" value="aino"' in swedish
     assert "Aino Virtanen" in swedish
@@ -84,16 +85,16 @@ def test_a_pasted_verification_result_is_sent_again_in_the_other_language(
     assert form is not None
     sent = re.search(r'<input type="hidden" name="json" value="([^"]*)">', form.group(1))
     assert sent is not None
-    assert html.unescape(sent.group(1)) == text
+    assert json.loads(html.unescape(sent.group(1))) == json.loads(text)
     buttons = {
         lang: html.unescape(action)
         for action, lang in re.findall(
             r'<button type="submit" formaction="([^"]+)" lang="([a-z]+)">', form.group(1)
         )
     }
-    assert buttons == {"sv": "/verify?lang=sv", "en": "/verify?lang=en"}
+    assert buttons == {"sv": "?lang=sv", "en": "?lang=en"}
 
-    again = client.post(buttons["sv"], data={"json": html.unescape(sent.group(1))})
+    again = client.post("/verify" + buttons["sv"], data={"json": html.unescape(sent.group(1))})
 
     swedish = again.get_data(as_text=True)
     assert '<html lang="sv">' in swedish
@@ -113,7 +114,7 @@ def test_an_uploaded_badge_image_is_sent_again_as_its_credential(
     assert _verdict(page) == "revoked"
     sent = re.search(r'<input type="hidden" name="json" value="([^"]*)">', _switcher(page))
     assert sent is not None
-    assert html.unescape(sent.group(1)) == issued.text
+    assert json.loads(html.unescape(sent.group(1))) == json.loads(issued.text)
     again = client.post("/verify?lang=fi", data={"json": html.unescape(sent.group(1))})
     assert _verdict(again.get_data(as_text=True)) == "revoked"
 
@@ -131,4 +132,19 @@ def test_a_form_that_changes_something_is_never_sent_again(
     page = answer.get_data(as_text=True)
     assert answer.status_code == 422, answer.status_code  # the form's errors, not a CSRF refusal
     assert "<form" not in _switcher(page)
-    assert _links(page)["fi"] == "/staff/issue/?lang=fi"
+    assert _links(page)["fi"] == "?lang=fi"
+
+
+def test_what_is_sent_again_holds_no_markup(client: FlaskClient, scenario: Scenario) -> None:
+    # The claims of a credential that is not genuine are not on its page, not even escaped in
+    # the form that sends it again: < > & are JSON escapes there, which mean the same.
+    document = json.loads(scenario.credentials["valid"].text)
+    document["credentialSubject"]["name"] = '<script>alert("x")</script> & Co'
+    text = json.dumps(document)
+    page = client.post("/verify", data={"json": text}).get_data(as_text=True)
+    assert _verdict(page) == "not_genuine"
+    sent = re.search(r'<input type="hidden" name="json" value="([^"]*)">', _switcher(page))
+    assert sent is not None
+    assert "&lt;" not in sent.group(1)
+    assert "&amp;" not in sent.group(1)
+    assert json.loads(html.unescape(sent.group(1))) == document

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 
 from issuer.db import unit_of_work
 from issuer.models.accounts import Role, StaffUser
+from issuer.services import audit, institutions
+from issuer.services.audit import SystemActor
 from tests.web.verify.helpers import (
     Scenario,
     create_staff,
@@ -200,3 +202,31 @@ def test_the_confirmation_step_is_for_the_institutions_own_issuers(
     _admin(app, client)
     assert client.get(other).status_code == 404
     assert client.get("/staff/credentials/" + "0" * 32 + "/revoke").status_code == 404
+
+
+def test_the_audit_log_names_nothing_of_another_institution(
+    app: Flask, client: FlaskClient, scenario: Scenario
+) -> None:
+    # An event (as a bug or a hand-made row could leave) that points at OAMK's credential and
+    # at an OAMK staff member: HAMK's log shows the stored texts, never their names.
+    other_id = scenario.credentials["other"].id
+    oamk_user = create_staff(app, "oamk", "olli@oamk.fi", Role.ISSUER)
+    with app.app_context(), unit_of_work() as session:
+        session.get(StaffUser, oamk_user).name = "Olli Oulusta"  # type: ignore[union-attr]
+        hamk = institutions.get_institution(session, "hamk")
+        audit.record(
+            session,
+            actor=SystemActor(kind="user", id=str(oamk_user), label="olli@oamk.fi"),
+            action="suspend",
+            institution_id=hamk.id,
+            target=other_id,
+        )
+    _admin(app, client)
+
+    page = client.get("/staff/audit?action=suspend", headers=EN).get_data(as_text=True)
+
+    row = next(part for part in page.split("<tr>") if other_id in part)
+    assert "Eeva Oulu" not in row
+    assert "Olli Oulusta" not in row
+    assert "olli@oamk.fi" in row
+    assert f"<code>{other_id}</code>" in row
