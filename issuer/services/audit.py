@@ -35,6 +35,10 @@ ACTIONS: tuple[str, ...] = (
     "key.create",
     "key.rotate",
     "key.compromised",
+    # Staff asked for a learner's mail to be sent again (issuer.services.mail.resend).
+    "mail.resend",
+    # Staff downloaded a cohort's names, addresses and private links (issuer.services.cohort).
+    "learners.export",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -32,14 +31,12 @@ from sqlalchemy.orm import Session
 from issuer import urls
 from issuer.models import BadgeClass, BadgeClassVersion, Credential
 from issuer.models.issuing import OutboxMail
-from issuer.services import badge_classes
+from issuer.services import badge_classes, dates
 from issuer.services.audit import neutralize_formula
 from issuer.services.learner_keys import recipient_key
 from issuer.services.revocation import credential_state
 
 STATES: tuple[str, ...] = ("active", "suspended", "revoked")
-#: The institutions are Finnish: "issued on 5 December" means 5 December in Helsinki.
-HELSINKI = ZoneInfo("Europe/Helsinki")
 MAX_SEARCH_LENGTH = 200
 CSV_COLUMNS = (
     "id",
@@ -89,8 +86,9 @@ class BadgeChoice:
 
 
 def helsinki_midnight(day: date) -> datetime:
-    """The start of ``day`` in Helsinki, as a UTC datetime (the columns hold UTC)."""
-    return datetime.combine(day, time(), tzinfo=HELSINKI).astimezone(UTC)
+    """The start of ``day`` in Helsinki, as a UTC datetime (the columns hold UTC): the
+    institutions are Finnish, and "issued on 5 December" means 5 December there."""
+    return datetime.combine(day, time(), tzinfo=dates.HELSINKI).astimezone(UTC)
 
 
 def _newest_mail() -> Any:
@@ -207,7 +205,7 @@ def badge_class_choices(session: Session, institution_id: int, lang: str) -> lis
 def _iso(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    return moment.astimezone(HELSINKI).isoformat(timespec="seconds")
+    return dates.helsinki(moment).isoformat(timespec="seconds")
 
 
 def _csv_row(row: CredentialRow, base_url: str) -> list[str]:

@@ -9,6 +9,7 @@ when missing or older than the ``.po`` (so a fresh checkout works without a buil
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 
-from issuer.services import submissions
+from issuer.services import dates, submissions
 from issuer.services.errors import InvalidInputError
 from issuer.services.translation import (
     TRANSLATIONS_DIR,
@@ -199,15 +200,29 @@ def reader_translation(message: str, /, **values: object) -> str:
     return str(gettext(message, **values))
 
 
+def format_when(value: datetime | date | None, what: str = "datetime") -> str:
+    """The ``when`` filter of every template: ``{{ moment|when }}`` (date and time) or
+    ``{{ moment|when("date") }}``, in Helsinki time and the reader's language
+    (``issuer.services.dates``: one place for the formats). Empty for None."""
+    if value is None:
+        return ""
+    if what == "date" or not isinstance(value, datetime):
+        return dates.format_date(value, current_language())
+    return dates.format_datetime(value, current_language())
+
+
 def init_app(app: Flask) -> None:
     compile_catalogs()
     use_reader_translator(reader_translation)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    # Flask-Babel's own filters too, should a template still use them: Finnish time.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Helsinki")
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember_language)
     app.jinja_env.globals["_"] = _template_gettext
     app.jinja_env.globals["gettext"] = _template_gettext
+    app.jinja_env.filters["when"] = format_when
 
     @app.context_processor
     def language_context() -> dict[str, object]:

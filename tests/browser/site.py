@@ -2,7 +2,7 @@
 (``test_every_page.py``: axe, reflow, contrast): the public pages (catalogue, badge pages,
 learner pages, the verification page with each verdict, the forms and their error answers) and
 the staff pages (sign-in, dashboard, badge classes, issuing, credentials, audit log,
-administration, outbox).
+administration, outbox and one of its mails).
 
 ``build_site`` adds to the live server's seeded institution what the pages need to show
 something: credentials in each state (valid, revoked, suspended, expired, not yet valid,
@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from playwright.sync_api import FilePayload, Page
+from sqlalchemy import select
 
 from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
+from issuer.models.issuing import OutboxMail
 from issuer.services import accounts, badge_class_admin, institutions, revocation
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
@@ -115,6 +117,8 @@ class Site:
     manage_path: str
     tampered: str
     badge_slug: str
+    #: A learner's mail in the staff outbox (``/staff/issue/outbox/<id>``).
+    outbox_mail_path: str
 
     def public(self) -> list[Visit]:
         ids = self.credentials
@@ -181,6 +185,7 @@ class Site:
             submit("cohort job", "/staff/issue/bulk", _csv(GOOD_CSV)),
             get("cohort jobs", "/staff/issue/jobs"),
             get("outbox", "/staff/issue/outbox"),
+            get("outbox mail", self.outbox_mail_path),
             get("approvals", "/staff/issue/approvals"),
             get("credentials", "/staff/credentials"),
             get(
@@ -290,6 +295,12 @@ def build_site(live_server: LiveServer) -> Site:
             name="Ilmari Myöntäjä",
         )
         accounts.create_token(session, institution, name="Moodle", created_by="browser test")
+        mail_id = session.scalar(
+            select(OutboxMail.id)
+            .where(OutboxMail.credential_id == ids["valid"])
+            .order_by(OutboxMail.id)
+            .limit(1)
+        )
         # Compounds as long as Finnish and Swedish make them, for the catalogue's cards and the
         # badge pages.
         badge_class_admin.create_badge_class(
@@ -307,4 +318,5 @@ def build_site(live_server: LiveServer) -> Site:
         manage_path=f"/credentials/{managed}/manage/{token}",
         tampered=json.dumps(document, ensure_ascii=False),
         badge_slug=live_server.badge_slug,
+        outbox_mail_path=f"/staff/issue/outbox/{mail_id}",
     )

@@ -14,7 +14,8 @@ sign-out on every page).
   events) with the names of who acted and of what was acted on, filterable, for institution
   admins only; ``/staff/audit.csv`` exports it.
 
-Dates and times are shown in Europe/Helsinki, in one format per language (``TIME_FORMATS``).
+Dates and times are shown in Europe/Helsinki, in one format per language (the ``when``
+filter, ``issuer.services.dates``).
 Staff of one institution never see another's credentials or events: the institution comes from
 ``issuer.web.auth.institution_for_actor`` (a service admin picks one with ``?institution=<slug>``),
 and a credential of another institution is "not found".
@@ -25,7 +26,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from babel.dates import format_datetime as babel_format_datetime
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
@@ -40,12 +40,11 @@ from issuer.models.audit import AuditEvent
 from issuer.services import (
     audit,
     badge_classes,
-    certificate,
     credential_list,
+    dates,
     learner_keys,
     revocation,
 )
-from issuer.services.credential_list import HELSINKI
 from issuer.services.errors import ConflictError, InvalidInputError
 from issuer.web.auth import Role, current_actor, institution_for_actor, login_required
 from issuer.web.i18n import current_language
@@ -67,6 +66,8 @@ def action_labels() -> dict[str, str]:
         "key.create": gettext("Key created"),
         "key.rotate": gettext("Key rotated"),
         "key.compromised": gettext("Key withdrawn as compromised"),
+        "mail.resend": gettext("E-mail sent again"),
+        "learners.export": gettext("Learner list downloaded"),
     }
 
 
@@ -98,36 +99,16 @@ def _page() -> int:
 
 # ------------------------------------------------------------------------------------ dates
 
-#: Times as people in each language write them, in Helsinki (the institutions are Finnish);
-#: dates as on the certificate (``issuer.services.certificate.DATE_FORMATS``).
-TIME_FORMATS = {
-    "fi": ("fi", "d.M.y 'klo' H.mm"),
-    "sv": ("sv_FI", "d.M.y 'kl.' H.mm"),
-    "en": ("en_GB", "d MMMM y, HH:mm"),
-}
-
-
-def format_date(moment: datetime | None) -> str:
-    """A date in Helsinki in the reader's language's one format ("" for none)."""
-    return "" if moment is None else certificate.format_date(moment, current_language())
-
-
-def format_time(moment: datetime | None) -> str:
-    """A date and time in Helsinki in the reader's language's one format ("" for none)."""
-    if moment is None:
-        return ""
-    locale, pattern = TIME_FORMATS.get(current_language(), TIME_FORMATS["en"])
-    return str(babel_format_datetime(moment, pattern, tzinfo=HELSINKI, locale=locale))
-
 
 def _helsinki_iso(moment: datetime) -> str:
-    """The machine-readable form for ``<time datetime>``."""
-    return moment.astimezone(HELSINKI).isoformat(timespec="minutes")
+    """The machine-readable form of a shown time (``<time datetime>``), in the Helsinki time
+    that the ``when`` filter shows (``issuer.services.dates``)."""
+    return dates.helsinki(moment).isoformat(timespec="minutes")
 
 
 @bp.context_processor
 def _dates() -> dict[str, Any]:
-    return {"format_date": format_date, "format_time": format_time, "iso_time": _helsinki_iso}
+    return {"iso_time": _helsinki_iso}
 
 
 # ------------------------------------------------------------------------------- credentials
