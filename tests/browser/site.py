@@ -177,6 +177,8 @@ class Site:
             submit("badge class form errors", "/staff/badge-classes/new", _no_fill),
             get("badge class edit", f"/staff/badge-classes/{slug}/edit"),
             get("badge class copy", f"/staff/badge-classes/{slug}/copy"),
+            Visit("badge class outcome added", _add_outcome_row),
+            Visit("badge class preview", _preview(f"/staff/badge-classes/{slug}/edit")),
             get("issue form", "/staff/issue/"),
             submit("issue form errors", "/staff/issue/", _bad_recipient),
             submit("issued", "/staff/issue/", _good_recipient),
@@ -208,6 +210,7 @@ class Site:
             get("api tokens", "/staff/tokens"),
             submit("api token created", "/staff/tokens", _new_token),
             get("password", "/staff/password"),
+            submit("password form errors", "/staff/password", _no_fill),
         ]
 
 
@@ -226,6 +229,25 @@ def _stale_form(page: Page) -> None:
 def _new_one_time_password(page: Page, lang: str) -> None:
     page.goto(with_lang("/staff/users", lang))
     _send(page, "form[action*='reset-password'] button >> nth=0")
+
+
+def _add_outcome_row(page: Page, lang: str) -> None:
+    """The badge-class form shown again with one more learning-outcome row."""
+    page.goto(with_lang("/staff/badge-classes/new", lang))
+    _send(page, "button[value=add_outcome]")
+
+
+def _preview(path: str) -> Callable[[Page, str], None]:
+    """The learner-page preview of a badge class, opened in the same tab (the form's button
+    opens it in a new one)."""
+
+    def start(page: Page, lang: str) -> None:
+        page.goto(with_lang(path, lang))
+        button = page.locator("button[value=preview]")
+        button.evaluate("(button) => button.removeAttribute('formtarget')")
+        _send(page, "button[value=preview]")
+
+    return start
 
 
 def _bad_recipient(page: Page) -> None:

@@ -46,6 +46,7 @@ from issuer.web import issuing_context
 from issuer.web.auth import Role, current_actor, login_required
 from issuer.web.i18n import current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
+from issuer.web.staff.dates import typed_date
 from issuer.wiring import jobs
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
@@ -167,8 +168,15 @@ _AS_TYPED = frozenset({"email", "name", "evidence_narrative", "grade"})
 
 def _form_error(error: FieldError) -> str:
     """A problem as the form shows it next to its field."""
+    if error.code == "invalid_date" and error.field == "valid_until":
+        return str(
+            _(
+                "Enter a date as DD.MM.YYYY or YYYY-MM-DD, e.g. 31.12.2030, and if you like a "
+                "Finnish time after it: 31.12.2030 klo 16.00."
+            )
+        )
     if error.code == "invalid_date":
-        return str(_("Enter a date as YYYY-MM-DD."))
+        return str(_("Enter a date as DD.MM.YYYY or YYYY-MM-DD, e.g. 31.12.2030."))
     return error.message
 
 
@@ -202,9 +210,9 @@ def issue_one() -> ResponseReturnValue:
                 values["evidence_url"], values["evidence_narrative"]
             ),
             grade=values["grade"] or None,
-            activity_start_date=values["activity_start_date"] or None,
-            activity_end_date=values["activity_end_date"] or None,
-            valid_until=values["valid_until"] or None,
+            activity_start_date=typed_date(values["activity_start_date"]) or None,
+            activity_end_date=typed_date(values["activity_end_date"]) or None,
+            valid_until=typed_date(values["valid_until"]) or None,
         )
         recipient = None
         try:
