@@ -18,7 +18,11 @@ from typing import Any, Protocol
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from issuer.models import BadgeClass, BadgeClassVersion, Credential
+from issuer.models.accounts import StaffUser
 from issuer.models.audit import AuditEvent
+from issuer.models.issuing import BulkJob
+from issuer.services import badge_classes
 from issuer.services.errors import InvalidInputError
 
 #: The actions this service records; others are refused so a typo cannot create a new kind.
@@ -208,3 +212,110 @@ def export_csv(events: Iterable[AuditEvent]) -> str:
     for event in events:
         writer.writerow(_row(event))
     return buffer.getvalue()
+
+
+# --- names for people ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventNames:
+    """What a person reads for an event instead of ids: who acted, and what the target is (the
+    credential's holder and badge, a cohort job's badge class). None where the stored text is
+    all there is (a token's name, the CLI, a key id)."""
+
+    actor: str | None = None
+    holder: str | None = None
+    badge: str | None = None
+    credential_id: str | None = None
+    job_id: int | None = None
+
+
+_JOB_PREFIX = "job:"
+
+
+def event_names(
+    session: Session, institution_id: int, events: Sequence[AuditEvent], lang: str
+) -> dict[int, EventNames]:
+    """event id -> the names of its actor and target, badge names in ``lang``. Only the
+    institution's own credentials and jobs are looked up, and only its own staff and the
+    service's admins are named: an id of anyone else's stays an id."""
+    user_ids = {user_id for e in events if (user_id := _user_id(e)) is not None}
+    credential_ids = {e.target for e in events if _is_credential_id(e.target)}
+    job_ids = {
+        int(e.target.removeprefix(_JOB_PREFIX))
+        for e in events
+        if e.target.startswith(_JOB_PREFIX) and e.target.removeprefix(_JOB_PREFIX).isdigit()
+    }
+    users = {
+        user.id: user
+        for user in session.scalars(
+            select(StaffUser).where(
+                StaffUser.id.in_(user_ids),
+                (StaffUser.institution_id == institution_id) | StaffUser.institution_id.is_(None),
+            )
+        )
+    }
+    credentials = {
+        credential.id: credential
+        for credential in session.scalars(
+            select(Credential).where(
+                Credential.id.in_(credential_ids), Credential.institution_id == institution_id
+            )
+        )
+    }
+    jobs = {
+        job.id: job
+        for job in session.scalars(
+            select(BulkJob).where(BulkJob.id.in_(job_ids), BulkJob.institution_id == institution_id)
+        )
+    }
+    badge_names: dict[tuple[str, int], str] = {}
+
+    def version_name(version: BadgeClassVersion) -> str:
+        key = ("version", version.id)
+        if key not in badge_names:
+            badge_names[key] = badge_classes.parsed(version).name.get(lang)
+        return badge_names[key]
+
+    def class_name(badge_class: BadgeClass) -> str:
+        key = ("class", badge_class.id)
+        if key not in badge_names:
+            version = badge_classes.current_version(session, badge_class)
+            badge_names[key] = badge_classes.parsed(version).name.get(lang)
+        return badge_names[key]
+
+    names: dict[int, EventNames] = {}
+    for event in events:
+        user = users.get(_user_id(event) or 0)
+        actor = user.name if user is not None and user.name else None
+        credential = credentials.get(event.target)
+        job_id = (
+            event.target.removeprefix(_JOB_PREFIX) if event.target.startswith(_JOB_PREFIX) else ""
+        )
+        job = jobs.get(int(job_id)) if job_id.isdigit() else None
+        if credential is not None:
+            names[event.id] = EventNames(
+                actor=actor,
+                holder=credential.recipient_name,
+                badge=version_name(credential.badge_class_version),
+                credential_id=credential.id,
+            )
+        elif job is not None:
+            names[event.id] = EventNames(
+                actor=actor, badge=class_name(job.badge_class), job_id=job.id
+            )
+        else:
+            names[event.id] = EventNames(actor=actor)
+    return names
+
+
+def _user_id(event: AuditEvent) -> int | None:
+    """The staff user who acted, when one did (``actor_id`` of a ``user`` actor)."""
+    value = event.actor_id
+    if event.actor_kind != "user" or value is None or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+def _is_credential_id(target: str) -> bool:
+    return len(target) == 32 and all(c in "0123456789abcdef" for c in target)

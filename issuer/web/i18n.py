@@ -8,16 +8,21 @@ when missing or older than the ``.po`` (so a fresh checkout works without a buil
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_translations, gettext
+from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
+from werkzeug.datastructures import FileStorage
 
-from issuer.services import dates
+from issuer.services import dates, submissions
+from issuer.services.errors import InvalidInputError
 from issuer.services.translation import (
     TRANSLATIONS_DIR,
     compile_catalogs,
@@ -111,6 +116,92 @@ def _template_gettext(context: Context, string: str, **variables: Any) -> str:
     return text % variables
 
 
+@dataclass(frozen=True, slots=True)
+class LanguageOption:
+    code: str
+    name: str
+    current: bool
+    #: The page in this language: the same path and query string with ``lang`` set (a link, or
+    #: the ``formaction`` of a button that sends the page's form again).
+    href: str
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageSwitch:
+    """The language switcher of the page being rendered (``base.html``)."""
+
+    options: tuple[LanguageOption, ...]
+    #: The fields to send again (name, value) when the page is the answer to a form that only
+    #: reads (``REPOSTABLE``); None: the languages are plain links.
+    repost: tuple[tuple[str, str], ...] | None = None
+
+
+def _verification_fields() -> list[tuple[str, str]] | None:
+    """The verification form's fields, the uploaded file's credential as pasted JSON (a
+    browser cannot be made to send a file again); None when the file holds none to paste."""
+    fields = [(name, value) for name, value in request.form.items(multi=True) if name != "json"]
+    pasted = request.form.get("json", "")
+    upload = request.files.get("file")
+    if isinstance(upload, FileStorage) and upload.filename:
+        try:
+            upload.stream.seek(0)
+            data = upload.stream.read(submissions.MAX_SUBMISSION_BYTES + 1)
+            _, text, _ = submissions.read_submission(data)
+        except (OSError, InvalidInputError):
+            return None
+        if text is None:
+            return None
+        pasted = text
+    return [*fields, ("json", _inert_json(pasted))]
+
+
+#: In JSON text these can only stand inside strings, where their escapes mean the same.
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def _inert_json(text: str) -> str:
+    """``text`` with ``<``, ``>`` and ``&`` written as JSON escapes: the same document to any
+    JSON reader (so the same verdict), and nothing in the page's source that looks like markup
+    or an entity, even escaped: the page of a credential that is not genuine does not carry its
+    claims as readable text (``verify/result.html``)."""
+    return text.translate(_JSON_ESCAPES)
+
+
+#: Endpoints whose POST only reads, so sending it again changes nothing (DESIGN.md:
+#: "Verifying writes nothing"): on their answers the language switcher sends the same form again
+#: in the other language, and the reader keeps the result (a verdict on a pasted credential has
+#: no address of its own). Every other POST answer links to the page's address instead: sending
+#: again a form that issues or revokes would do it twice.
+REPOSTABLE = {"verify.submit": _verification_fields}
+
+
+def _switch_url(code: str) -> str:
+    """The current address with ``lang=code``: the query string (a staff search, its filters
+    and page) is kept. A reference of a query alone (RFC 3986 section 5.2.2) keeps the path."""
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    query.append(("lang", code))
+    return f"?{urlencode(query)}"
+
+
+def language_switch() -> LanguageSwitch:
+    """The switcher for this request (module docstring of ``base.html``'s language nav)."""
+    current = current_language()
+    options = tuple(
+        LanguageOption(code, LANGUAGE_NAMES[code], code == current, _switch_url(code))
+        for code in SUPPORTED_LANGUAGES
+    )
+    repost = None
+    fields_of = REPOSTABLE.get(request.endpoint or "") if request.method == "POST" else None
+    fields = fields_of() if fields_of is not None else None
+    if fields is not None:
+        # A form that needs one gets a fresh CSRF token (the sent one may be the stale cause
+        # of the answer).
+        repost = tuple(
+            (name, generate_csrf() if name == "csrf_token" else value) for name, value in fields
+        )
+    return LanguageSwitch(options, repost)
+
+
 def reader_translation(message: str, /, **values: object) -> str:
     """A service's refusal in the reader's language (``issuer.services.translation``): the
     request's, English outside a request (the CLI and background jobs speak English)."""
@@ -150,5 +241,6 @@ def init_app(app: Flask) -> None:
             "current_language": current_language(),
             "supported_languages": SUPPORTED_LANGUAGES,
             "language_names": LANGUAGE_NAMES,
+            "language_switch": language_switch,
             _TRANSLATIONS: get_translations(),
         }

@@ -190,7 +190,15 @@ class Site:
             get("outbox mail", self.outbox_mail_path),
             get("approvals", "/staff/issue/approvals"),
             get("credentials", "/staff/credentials"),
+            get(
+                "credentials filtered",
+                f"/staff/credentials?q=example.fi&badge={slug}&state=active"
+                "&from=2020-01-01&to=2099-12-31",
+            ),
+            get("credentials found nothing", "/staff/credentials?q=nobody%20at%20all"),
             get("credential", f"/staff/credentials/{ids['valid']}"),
+            get("credential suspended", f"/staff/credentials/{ids['suspended']}"),
+            get("credential revoke step", f"/staff/credentials/{ids['valid']}/revoke"),
             get("credential revoked", f"/staff/credentials/{ids['revoked']}"),
             get("credential unknown", "/staff/credentials/" + "f" * 32),
             get("staff unknown address", "/staff/no/such/page"),

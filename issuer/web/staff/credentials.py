@@ -1,11 +1,21 @@
-"""Staff pages for issued credentials and the audit log.
+"""Staff pages for issued credentials and the audit log, in the staff layout (its menu and
+sign-out on every page).
 
-* ``/staff/credentials``: the institution's credentials (search, state filter), each with a
-  detail page where institution admins and issuers revoke (with a reason), suspend and
-  unsuspend. Every action is one transaction with its audit event and its status list bit.
+* ``/staff/credentials``: the institution's credentials with the holder's e-mail address, badge
+  class, state and date of issue; search by name, e-mail address or id; filters by badge class,
+  state and issue dates; all GET parameters, so a filtered list is a link
+  (``issuer.services.credential_list``). ``/staff/credentials.csv`` exports the filtered list.
+* ``/staff/credentials/<id>``: one credential, where institution admins and issuers suspend and
+  unsuspend (with an optional reason) and start a revocation. Revoking is permanent, so it is a
+  separate step: ``GET /staff/credentials/<id>/revoke`` says so, names the holder and the badge
+  and asks for the reason; its form posts to the same address. Every action is one transaction
+  with its audit event and its status list bit.
 * ``/staff/audit``: the institution's audit log (issue, revoke, suspend, unsuspend, key
-  events), filterable, for institution admins only; ``/staff/audit.csv`` exports it.
+  events) with the names of who acted and of what was acted on, filterable, for institution
+  admins only; ``/staff/audit.csv`` exports it.
 
+Dates and times are shown in Europe/Helsinki, in one format per language (the ``when``
+filter, ``issuer.services.dates``).
 Staff of one institution never see another's credentials or events: the institution comes from
 ``issuer.web.auth.institution_for_actor`` (a service admin picks one with ``?institution=<slug>``),
 and a credential of another institution is "not found".
@@ -13,21 +23,28 @@ and a credential of another institution is "not found".
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer import urls
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
-from issuer.models import BadgeClassVersion, Credential, Institution
+from issuer.models import Credential, Institution
 from issuer.models.audit import AuditEvent
-from issuer.services import audit, badge_classes, revocation
+from issuer.services import (
+    audit,
+    badge_classes,
+    credential_list,
+    dates,
+    learner_keys,
+    revocation,
+)
 from issuer.services.errors import ConflictError, InvalidInputError
 from issuer.web.auth import Role, current_actor, institution_for_actor, login_required
 from issuer.web.i18n import current_language
@@ -35,7 +52,7 @@ from issuer.web.i18n import current_language
 bp = Blueprint("staff_credentials", __name__, url_prefix="/staff")
 
 PAGE_SIZE = 50
-STATES = ("active", "suspended", "revoked")
+STATES = credential_list.STATES
 
 
 def action_labels() -> dict[str, str]:
@@ -80,34 +97,52 @@ def _page() -> int:
     return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
 
 
-def _badge_name(version: BadgeClassVersion, lang: str, cache: dict[int, str]) -> str:
-    if version.id not in cache:
-        cache[version.id] = badge_classes.parsed(version).name.get(lang)
-    return cache[version.id]
+# ------------------------------------------------------------------------------------ dates
+
+
+def _helsinki_iso(moment: datetime) -> str:
+    """The machine-readable form of a shown time (``<time datetime>``), in the Helsinki time
+    that the ``when`` filter shows (``issuer.services.dates``)."""
+    return dates.helsinki(moment).isoformat(timespec="minutes")
+
+
+@bp.context_processor
+def _dates() -> dict[str, Any]:
+    return {"iso_time": _helsinki_iso}
 
 
 # ------------------------------------------------------------------------------- credentials
 
 
-def _credential_query(institution: Institution, search: str, state: str) -> Any:
-    query = select(Credential).where(Credential.institution_id == institution.id)
-    if search:
-        needle = (
-            search.strip().lower().removeprefix(urls.credentials_prefix(get_settings().base_url))
-        )
-        query = query.where(
-            or_(
-                func.lower(Credential.recipient_name).contains(needle, autoescape=True),
-                Credential.id.startswith(needle.replace("-", ""), autoescape=True),
-            )
-        )
-    if state == "revoked":
-        query = query.where(Credential.revoked_at.is_not(None))
-    elif state == "suspended":
-        query = query.where(Credential.revoked_at.is_(None), Credential.suspended_at.is_not(None))
-    elif state == "active":
-        query = query.where(Credential.revoked_at.is_(None), Credential.suspended_at.is_(None))
-    return query
+def _day_arg(name: str) -> date | None:
+    value = request.args.get(name, "").strip()
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def _list_filter() -> credential_list.CredentialFilter:
+    """The list's filters from the GET parameters (nonsense is ignored, not an error)."""
+    return credential_list.CredentialFilter(
+        search=request.args.get("q", "")[: credential_list.MAX_SEARCH_LENGTH],
+        badge_class=request.args.get("badge", "").strip()[:100] or None,
+        state=credential_list.choose(request.args.get("state"), STATES),
+        since=_day_arg("from"),
+        until=_day_arg("to"),
+    )
+
+
+def _filter_args(filters: credential_list.CredentialFilter) -> dict[str, str]:
+    """The GET parameters that give ``filters`` (for the pages' and the export's links)."""
+    values = {
+        "q": filters.search.strip(),
+        "badge": filters.badge_class or "",
+        "state": filters.state or "",
+        "from": filters.since.isoformat() if filters.since else "",
+        "to": filters.until.isoformat() if filters.until else "",
+    }
+    return {key: value for key, value in values.items() if value}
 
 
 @bp.get("/credentials")
@@ -115,40 +150,63 @@ def _credential_query(institution: Institution, search: str, state: str) -> Any:
 def credentials() -> ResponseReturnValue:
     session = get_session()
     institution = _institution(session)
-    search = request.args.get("q", "")[:200]
-    state = request.args.get("state", "")
-    state = state if state in STATES else ""
+    filters = _list_filter()
     page = _page()
-    query = _credential_query(institution, search, state)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Credential.issued_at.desc(), Credential.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    settings = get_settings()
     lang = current_language()
-    names: dict[int, str] = {}
-    items = [
-        {
-            "credential": row,
-            "badge": _badge_name(row.badge_class_version, lang, names),
-            "state": revocation.credential_state(row),
-        }
-        for row in rows
-    ]
+    total, rows = credential_list.list_credentials(
+        session,
+        institution.id,
+        filters,
+        lang=lang,
+        base_url=settings.base_url,
+        secret=learner_keys.recipient_secret(settings),
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    extra_args = _institution_args(institution)
     return render_template(
         "staff_credentials/list.html",
         institution=institution,
-        items=items,
-        search=search,
-        state=state,
+        rows=rows,
+        filters=filters,
+        badge_choices=credential_list.badge_class_choices(session, institution.id, lang),
         states=STATES,
         state_labels=state_labels(),
         page=page,
         pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
         total=total,
-        extra_args=_institution_args(institution),
+        extra_args=extra_args,
+        args={**_filter_args(filters), **extra_args},
     )
+
+
+@bp.get("/credentials.csv")
+@login_required(Role.ISSUER)
+def credentials_csv() -> ResponseReturnValue:
+    """The filtered list (every page of it) as CSV, for a spreadsheet."""
+    session = get_session()
+    institution = _institution(session)
+    settings = get_settings()
+    _, rows = credential_list.list_credentials(
+        session,
+        institution.id,
+        _list_filter(),
+        lang=current_language(),
+        base_url=settings.base_url,
+        secret=learner_keys.recipient_secret(settings),
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    # With a byte order mark, spreadsheet programs read the UTF-8 (ä, ö, å) correctly.
+    response = Response(
+        credential_list.export_csv(rows, settings.base_url).encode("utf-8-sig"),
+        content_type="text/csv; charset=utf-8",
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="merkki-credentials-{institution.slug}-{stamp}.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _own_credential(session: Session, institution: Institution, credential_id: str) -> Credential:
@@ -183,7 +241,30 @@ def credential(credential_id: str) -> ResponseReturnValue:
         credential_url=urls.credential_url(base_url, found.id),
         verify_url=url_for("verify.credential", credential_id=found.id),
         events=events,
+        names=audit.event_names(session, institution.id, events, current_language()),
         action_labels=action_labels(),
+        extra_args=_institution_args(institution),
+    )
+
+
+@bp.get("/credentials/<credential_id>/revoke")
+@login_required(Role.ISSUER)
+def credential_revoke_confirm(credential_id: str) -> ResponseReturnValue:
+    """The separate step before a revocation: it says that revocation is permanent, whose badge
+    is revoked, and asks for the reason verifiers will see. Its form posts to ``revoke``."""
+    session = get_session()
+    institution = _institution(session)
+    found = _own_credential(session, institution, credential_id)
+    if found.revoked_at is not None:
+        flash(gettext("The credential has already been revoked."), "error")
+        return _back(credential_id)
+    return render_template(
+        "staff_credentials/revoke.html",
+        institution=institution,
+        credential=found,
+        badge=badge_classes.parsed(found.badge_class_version).name.get(current_language()),
+        state=revocation.credential_state(found),
+        state_labels=state_labels(),
         extra_args=_institution_args(institution),
     )
 
@@ -203,7 +284,7 @@ def _act(credential_id: str, action: str) -> ResponseReturnValue:
             }[action]
     except InvalidInputError:
         flash(gettext("Give a reason for the revocation; it is shown to verifiers."), "error")
-        return _back(credential_id)
+        return _back(credential_id, endpoint="staff_credentials.credential_revoke_confirm")
     except ConflictError:
         flash(gettext("That is not possible in the credential's current state."), "error")
         return _back(credential_id)
@@ -213,12 +294,12 @@ def _act(credential_id: str, action: str) -> ResponseReturnValue:
     )
 
 
-def _back(credential_id: str) -> ResponseReturnValue:
+def _back(
+    credential_id: str, endpoint: str = "staff_credentials.credential"
+) -> ResponseReturnValue:
     chosen = request.values.get("institution")
     extra: dict[str, Any] = {"institution": chosen} if chosen else {}
-    return redirect(
-        url_for("staff_credentials.credential", credential_id=credential_id, **extra), 303
-    )
+    return redirect(url_for(endpoint, credential_id=credential_id, **extra), 303)
 
 
 @bp.post("/credentials/<credential_id>/revoke")
@@ -275,10 +356,12 @@ def audit_log() -> ResponseReturnValue:
     events = audit.list_events(
         session, institution.id, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
+    shown = events[:PAGE_SIZE]
     return render_template(
         "staff_credentials/audit.html",
         institution=institution,
-        events=events[:PAGE_SIZE],
+        events=shown,
+        names=audit.event_names(session, institution.id, shown, current_language()),
         has_next=len(events) > PAGE_SIZE,
         page=page,
         actions=audit.ACTIONS,
