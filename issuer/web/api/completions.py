@@ -118,7 +118,8 @@ def report_completion() -> ResponseReturnValue:
     limit = integrations.MAX_BODY_BYTES
     if request.content_length is not None and request.content_length > limit:
         return error_response(413, f"a completion is at most {limit // 1024} KiB")
-    raw = request.stream.read(limit + 1)
+    # Cached: the security checks before every request have read the body already.
+    raw = request.get_data(cache=True)
     if len(raw) > limit:
         return error_response(413, f"a completion is at most {limit // 1024} KiB")
     found = _authenticate(raw)
