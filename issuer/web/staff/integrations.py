@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import gettext
+
+# ``_`` is lazy here, as in ``issuer.web.staff.forms``: the form's labels are made at import time
+# and translated when rendered; `pybabel extract` finds ``_`` and ``gettext``.
+from flask_babel import lazy_gettext as _
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
@@ -30,18 +33,18 @@ from issuer.web.staff.forms import ActionForm
 
 class IntegrationForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
-        lazy_gettext("Name"),
+        _("Name"),
         validators=[DataRequired(), Length(max=integrations.MAX_NAME)],
-        description=lazy_gettext("What reports completions, e.g. the Moodle site's address."),
+        description=_("What reports completions, e.g. the Moodle site's address."),
     )
     auth = SelectField(
-        lazy_gettext("How calls are authenticated"),
+        _("How calls are authenticated"),
         choices=[
             SelectChoice(
                 integrations.AuthKind.HMAC.value,
-                lazy_gettext("Signed with a shared secret (HMAC, recommended)"),
+                _("Signed with a shared secret (HMAC, recommended)"),
             ),
-            SelectChoice(integrations.AuthKind.BEARER.value, lazy_gettext("Bearer token")),
+            SelectChoice(integrations.AuthKind.BEARER.value, _("Bearer token")),
         ],
         default=integrations.AuthKind.HMAC.value,
     )
@@ -75,7 +78,7 @@ def integrations_page() -> ResponseReturnValue:
                     "auth": new.integration.auth_kind.value,
                 }
         except ServiceError:
-            form.name.errors = [_("Give the integration a name.")]
+            form.name.errors = [gettext("Give the integration a name.")]
             status = 422
         else:
             form = IntegrationForm(formdata=None)
@@ -109,5 +112,5 @@ def revoke_integration(integration_id: int) -> ResponseReturnValue:
     found = integrations.get_integration(session, institution, integration_id)
     with unit_of_work() as write:
         integrations.revoke_integration(write, found)
-    flash(_("The integration has been revoked."), "success")
+    flash(gettext("The integration has been revoked."), "success")
     return redirect(institution_url("staff.integrations_page", institution))

@@ -89,7 +89,10 @@ def test_the_page_is_in_three_languages_and_refuses_a_blank_name(
     token = csrf_token(client, "/staff/integrations")
     page = client.get(f"/staff/integrations?lang={lang}")
     assert page.status_code == 200
-    assert f'lang="{lang}"' in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert f'lang="{lang}"' in text
+    title = {"fi": "Integraatiot", "sv": "Integrationer", "en": "Integrations"}[lang]
+    assert f"<h1>{title}</h1>" in text
     refused = client.post(
         f"/staff/integrations?lang={lang}", data={"name": " ", "auth": "hmac", "csrf_token": token}
     )
