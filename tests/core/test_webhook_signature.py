@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,25 @@ def test_a_sealed_secret_opens_with_its_passphrase_and_row_only() -> None:
         with pytest.raises(secret_box.SecretBoxError) as caught:
             secret_box.open_box(passphrase, sealed, associated)
         assert "whsec_secret" not in caught.value.message
+
+
+def test_the_documented_openssl_recipe_makes_the_same_signature() -> None:
+    """docs/integrations.md signs with printf and openssl; its line, run as documented."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl on this machine")
+    docs = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+    [recipe] = [
+        line.strip()
+        for line in docs.read_text(encoding="utf-8").splitlines()
+        if line.startswith('SIG=$(printf \'%s.%s\' "$T" "$BODY"')
+    ]
+    body = '{"event_id":"x","learner":{"name":"Liisa \\\\ Ö"}}'
+    script = f"{recipe}\nprintf '%s' \"$SIG\""
+    result = subprocess.run(
+        ["bash", "-c", script],
+        env={"T": "1764856800", "BODY": body, "SECRET": SECRET, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == webhook_signature.compute(SECRET, 1764856800, body.encode())
