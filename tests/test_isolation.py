@@ -30,6 +30,7 @@ from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
 from issuer.services import badge_classes, integrations
+from issuer.services.audit import SystemActor
 from tests.web.staff.support import (
     World,
     bearer,
@@ -145,7 +146,7 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             session,
             _institution(world.b),
             name="B Moodle",
-            created_by="test",
+            actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         ).integration
         a_integration = integrations.create_integration(
@@ -153,7 +154,7 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             _institution(world.a),
             name="A SIS",
             auth_kind=integrations.AuthKind.BEARER,
-            created_by="test",
+            actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         )
         session.flush()

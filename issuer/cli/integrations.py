@@ -46,7 +46,7 @@ def integration_create(institution_slug: str, name: str, auth_kind: str) -> None
             institution,
             name=name,
             auth_kind=integrations.AuthKind(auth_kind),
-            created_by=CLI_ACTOR.label,
+            actor=CLI_ACTOR,
             passphrase=get_settings().key_passphrase,
         )
         key = integrations.key_id(created.integration)
@@ -80,6 +80,8 @@ def integration_revoke(institution_slug: str, integration_id: int) -> None:
     with unit_of_work() as session:
         institution = institution_for(session, CLI_ACTOR, institution_slug)
         integrations.revoke_integration(
-            session, integrations.get_integration(session, institution, integration_id)
+            session,
+            integrations.get_integration(session, institution, integration_id),
+            actor=CLI_ACTOR,
         )
     click.echo(f"revoked integration {integration_id}", err=True)

@@ -31,6 +31,8 @@ ACTIONS: tuple[str, ...] = (
     "key.create",
     "key.rotate",
     "key.compromised",
+    "integration.create",
+    "integration.revoke",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

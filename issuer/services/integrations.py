@@ -37,7 +37,7 @@ from issuer.core.webhook_signature import SignatureError
 from issuer.models import BadgeClass, Institution
 from issuer.models.integrations import AuthKind, CompletionEvent, Integration
 from issuer.models.issuing import BulkJob
-from issuer.services import badge_classes, bulk, issue_input
+from issuer.services import audit, badge_classes, bulk, issue_input
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors
 
@@ -114,12 +114,12 @@ def create_integration(
     *,
     name: str,
     auth_kind: AuthKind = AuthKind.HMAC,
-    created_by: str,
+    actor: audit.AuditActor,
     passphrase: str,
     now: datetime | None = None,
 ) -> NewIntegration:
     """A new integration of ``institution`` and its secret (``passphrase``: the service's key
-    passphrase, which seals an HMAC secret)."""
+    passphrase, which seals an HMAC secret), recorded in the audit log."""
     name = " ".join(name.split())
     if not name:
         raise InvalidInputError("an integration needs a name")
@@ -131,7 +131,7 @@ def create_integration(
         name=name,
         auth_kind=auth_kind,
         prefix=prefix,
-        created_by=created_by[:320],
+        created_by=str(actor.label)[:320],
         created_at=_now(now),
     )
     if auth_kind is AuthKind.HMAC:
@@ -145,6 +145,15 @@ def create_integration(
         integration.secret_hash = _digest(secret)
     session.add(integration)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="integration.create",
+        institution_id=institution.id,
+        target=f"integration:{integration.id}",
+        details={"name": name, "key_id": key_id(integration), "auth": auth_kind.value},
+        now=now,
+    )
     return NewIntegration(integration, secret)
 
 
@@ -167,12 +176,25 @@ def get_integration(session: Session, institution: Institution, integration_id: 
 
 
 def revoke_integration(
-    session: Session, integration: Integration, *, now: datetime | None = None
+    session: Session,
+    integration: Integration,
+    *,
+    actor: audit.AuditActor,
+    now: datetime | None = None,
 ) -> None:
     """Refuse its calls from now on; the row stays for the record. Its sealed secret is
     dropped: nothing will check a signature with it again."""
     if integration.revoked_at is None:
         integration.revoked_at = _now(now)
+        audit.record(
+            session,
+            actor=actor,
+            action="integration.revoke",
+            institution_id=integration.institution_id,
+            target=f"integration:{integration.id}",
+            details={"name": integration.name, "key_id": key_id(integration)},
+            now=now,
+        )
     integration.secret_sealed = None
     session.flush()
 

@@ -69,7 +69,7 @@ def integrations_page() -> ResponseReturnValue:
                     institution,
                     name=form.name.data or "",
                     auth_kind=integrations.AuthKind(form.auth.data),
-                    created_by=current_actor().label,
+                    actor=current_actor(),
                     passphrase=get_settings().key_passphrase,
                 )
                 created = {
@@ -111,6 +111,6 @@ def revoke_integration(integration_id: int) -> ResponseReturnValue:
         abort(400)
     found = integrations.get_integration(session, institution, integration_id)
     with unit_of_work() as write:
-        integrations.revoke_integration(write, found)
+        integrations.revoke_integration(write, found, actor=current_actor())
     flash(gettext("The integration has been revoked."), "success")
     return redirect(institution_url("staff.integrations_page", institution))

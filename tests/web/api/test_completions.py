@@ -26,6 +26,7 @@ from issuer.models import Credential
 from issuer.models.integrations import AuthKind, CompletionEvent
 from issuer.models.issuing import BulkJob
 from issuer.services import institutions, integrations
+from issuer.services.audit import SystemActor
 from tests.web.learner.support import issuing_app_config  # noqa: F401 - fixture
 from tests.web.staff.support import World, bearer, fast_password_hashing, make_world
 
@@ -53,7 +54,7 @@ def _create(app: Flask, slug: str, kind: AuthKind, name: str = "Moodle") -> tupl
             institutions.get_institution(session, slug),
             name=name,
             auth_kind=kind,
-            created_by="test",
+            actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         )
         found = (
@@ -284,7 +285,7 @@ def test_a_revoked_integration_is_refused(app: Flask, hooks: Hooks) -> None:
     with app.app_context(), unit_of_work() as session:
         institution = institutions.get_institution(session, "a")
         for found in integrations.list_integrations(session, institution):
-            integrations.revoke_integration(session, found)
+            integrations.revoke_integration(session, found, actor=SystemActor())
     response = post(app, hooks.a, completion())
     _refused(response, "invalid_signature")
     raw = json.dumps(completion()).encode()

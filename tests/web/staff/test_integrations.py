@@ -9,10 +9,12 @@ import time
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from issuer.core import webhook_signature
 from issuer.db import get_session
 from issuer.models import Institution
+from issuer.models.audit import AuditEvent
 from issuer.services import integrations
 from tests.web.staff.support import World, bearer, csrf_token, signed_in
 
@@ -64,6 +66,19 @@ def test_an_integration_is_shown_once_used_and_revoked(app: Flask, world: World)
     )
     assert revoked.status_code == 302
     assert _signed_call(app, key_id.group(1), secret.group(1)) == 401
+    with app.app_context():
+        events = get_session().scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action.like("integration.%"))
+            .order_by(AuditEvent.id)
+        )
+        assert [(event.action, event.actor_label, event.target) for event in events] == [
+            ("integration.create", world.a.admin_email, f"integration:{integration_id}"),
+            ("integration.revoke", world.a.admin_email, f"integration:{integration_id}"),
+        ]
+    audit_page = client.get("/staff/audit?lang=en").get_data(as_text=True)
+    assert "Integration created" in audit_page
+    assert secret.group(1) not in audit_page
 
 
 def test_a_bearer_integration_shows_its_token(app: Flask, world: World) -> None:
