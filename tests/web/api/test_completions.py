@@ -171,6 +171,15 @@ def test_a_repeated_event_answers_the_same_job_and_issues_nothing(app: Flask, ho
     assert jobs_count(app) == 1
 
 
+def test_a_repeat_may_order_and_space_its_json_differently(app: Flask, hooks: Hooks) -> None:
+    first = post(app, hooks.a, completion())
+    raw = json.dumps(dict(reversed(completion().items())), indent=2).encode()
+    again = app.test_client().post(URL, data=raw, headers=signed(hooks.a, raw))
+    assert again.status_code == 202, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+
+
 def test_an_event_id_reused_for_another_report_is_refused(app: Flask, hooks: Hooks) -> None:
     post(app, hooks.a, completion())
     other = completion(learner={"email": "matti@example.fi", "name": "Matti Meikäläinen"})
