@@ -29,6 +29,7 @@ from issuer.core.keys import KeyStore
 from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
+from issuer.models.integrations import AuthKind
 from issuer.services import badge_classes, integrations
 from issuer.services.audit import SystemActor
 from tests.web.staff.support import (
@@ -153,7 +154,7 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             session,
             _institution(world.a),
             name="A SIS",
-            auth_kind=integrations.AuthKind.BEARER,
+            auth_kind=AuthKind.BEARER,
             actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         )

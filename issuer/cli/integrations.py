@@ -13,6 +13,7 @@ import click
 from issuer.cli.base import echo_json, main, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
+from issuer.models.integrations import AuthKind
 from issuer.services import integrations
 from issuer.services.actors import CLI_ACTOR, institution_for
 
@@ -33,8 +34,8 @@ def integration() -> None:
 @click.option(
     "--auth",
     "auth_kind",
-    type=click.Choice([kind.value for kind in integrations.AuthKind]),
-    default=integrations.AuthKind.HMAC.value,
+    type=click.Choice([kind.value for kind in AuthKind]),
+    default=AuthKind.HMAC.value,
     show_default=True,
 )
 @with_app
@@ -45,7 +46,7 @@ def integration_create(institution_slug: str, name: str, auth_kind: str) -> None
             session,
             institution,
             name=name,
-            auth_kind=integrations.AuthKind(auth_kind),
+            auth_kind=AuthKind(auth_kind),
             actor=CLI_ACTOR,
             passphrase=get_settings().key_passphrase,
         )

@@ -41,17 +41,8 @@ from issuer.services import audit, badge_classes, bulk, issue_input
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors
 
-__all__ = [
-    "AuthKind",
-    "Completion",
-    "IntegrationActor",
-    "NewIntegration",
-    "SignatureError",
-]
-
 SCHEME = "mki"
 MAX_NAME = 100
-MAX_EVENT_ID = 255
 MAX_REFERENCE = 255
 #: A completion is a small JSON object; anything much larger is not one.
 MAX_BODY_BYTES = 64 * 1024

@@ -19,6 +19,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
 from issuer.models.accounts import Role
+from issuer.models.integrations import AuthKind
 from issuer.services import integrations
 from issuer.services.errors import ServiceError
 from issuer.web.auth import current_actor, login_required
@@ -41,12 +42,12 @@ class IntegrationForm(FlaskForm):  # type: ignore[misc]
         _("How calls are authenticated"),
         choices=[
             SelectChoice(
-                integrations.AuthKind.HMAC.value,
+                AuthKind.HMAC.value,
                 _("Signed with a shared secret (HMAC, recommended)"),
             ),
-            SelectChoice(integrations.AuthKind.BEARER.value, _("Bearer token")),
+            SelectChoice(AuthKind.BEARER.value, _("Bearer token")),
         ],
-        default=integrations.AuthKind.HMAC.value,
+        default=AuthKind.HMAC.value,
     )
 
 
@@ -68,7 +69,7 @@ def integrations_page() -> ResponseReturnValue:
                     write,
                     institution,
                     name=form.name.data or "",
-                    auth_kind=integrations.AuthKind(form.auth.data),
+                    auth_kind=AuthKind(form.auth.data),
                     actor=current_actor(),
                     passphrase=get_settings().key_passphrase,
                 )
