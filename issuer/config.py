@@ -45,6 +45,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_RATE_LIMIT_LOGIN": "RATE_LIMIT_LOGIN",
     "ISSUER_RATE_LIMIT_VERIFY": "RATE_LIMIT_VERIFY",
     "ISSUER_RATE_LIMIT_API": "RATE_LIMIT_API",
+    # How many app servers run (issuer/web/shared_state.py warns about per-host state).
+    "ISSUER_HOSTS": "HOSTS",
     "ISSUER_LOG_FORMAT": "LOG_FORMAT",
     "ISSUER_METRICS_TOKEN": "METRICS_TOKEN",
     # Read (and checked) by issuer/services/jobs.py.

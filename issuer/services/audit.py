@@ -31,6 +31,12 @@ ACTIONS: tuple[str, ...] = (
     "key.create",
     "key.rotate",
     "key.compromised",
+    # Staff asked for a learner's mail to be sent again (issuer.services.mail.resend).
+    "mail.resend",
+    # Staff downloaded a cohort's names, addresses and private links (issuer.services.cohort).
+    "learners.export",
+    # An integration of the completion webhook was created or revoked
+    # (issuer.services.integrations).
     "integration.create",
     "integration.revoke",
 )

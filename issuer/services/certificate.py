@@ -33,7 +33,8 @@ Choices, and why:
   are scaled down to what 300 dpi needs at their printed size before embedding (a 1 MiB logo
   does not make a 1 MiB PDF).
 * **Dates** in Europe/Helsinki (the institutions are Finnish: a credential issued at 00:30 on
-  5 December Helsinki time is dated 5.12., not 4.12. as in UTC), in one format per language:
+  5 December Helsinki time is dated 5.12., not 4.12. as in UTC), in one format per language
+  (``issuer.services.dates``, shared with the pages):
   fi ``4.12.2026``, sv ``4.12.2026`` (Finland-Swedish usage; CLDR sv_FI), en
   ``4 December 2026``.
 * **Repeatable bytes**: the document's creation date is the credential's issue date and fpdf2
@@ -52,14 +53,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date as babel_format_date
 from PIL import Image, UnidentifiedImageError
 
 from issuer.core.lru import BoundedCache
 from issuer.core.qr import qr_png
 from issuer.paths import PACKAGE_DIR
+from issuer.services.dates import format_date
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -71,9 +71,6 @@ FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
 FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 FAMILY = "dejavu"
 
-HELSINKI = ZoneInfo("Europe/Helsinki")
-#: Babel locale and pattern per language (see the module docstring).
-DATE_FORMATS = {"fi": ("fi", "d.M.y"), "sv": ("sv_FI", "d.M.y"), "en": ("en_GB", "d MMMM y")}
 
 #: Longest text of each kind, in characters, before it is cut.
 LIMITS = {
@@ -155,14 +152,6 @@ class CertificateContent:
     facts: Sequence[tuple[str, str]] = ()
     badge_image: bytes | None = field(default=None, repr=False)
     logo: bytes | None = field(default=None, repr=False)
-
-
-def format_date(moment: datetime, lang: str) -> str:
-    """``moment`` as a date in Helsinki, in ``lang``'s format (module docstring)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    locale, pattern = DATE_FORMATS.get(lang, DATE_FORMATS["en"])
-    return str(babel_format_date(moment.astimezone(HELSINKI).date(), pattern, locale=locale))
 
 
 def clean_text(text: str) -> str:

@@ -15,6 +15,13 @@ What is stored is never the bytes as uploaded:
   ``url(...)`` or ``@import`` in styles that is not ``url(#fragment)``. The removals are
   reported so that the person uploading can be told.
 
+* **JPEG and WebP** (photos and exports from drawing tools; only where the caller asks for it,
+  ``convert=True``: the staff badge-class form) are decoded within the same pixel ceiling,
+  turned upright by their EXIF orientation, scaled down to at most ``CONVERTED_SIDE`` pixels a
+  side and stored as PNG: OB 3.0 bakes credentials into PNG and SVG only (Baking, §5.3), and a
+  photo's metadata (GPS position, camera) does not travel along. A truncated file is refused,
+  not padded with grey.
+
 A file whose bytes are not the type its name or media type claims is refused, as is one over
 ``MAX_IMAGE_BYTES``. The public routes serve SVG with a restrictive Content-Security-Policy as a
 second line of defence (``issuer.web.public``).
@@ -31,7 +38,7 @@ from xml.etree.ElementTree import ParseError
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from issuer.core.badgeclass.model import COMPETENCE_AREAS
 from issuer.services.errors import InvalidInputError
@@ -41,10 +48,27 @@ MAX_IMAGE_BYTES = 1024 * 1024
 MAX_PIXELS = 4096 * 4096
 MAX_SIDE = 4096
 
+#: Converted artwork fits in this square: ample for a badge (shown at 160 px, baked at 512).
+CONVERTED_SIDE = 1024
+
 PNG = "image/png"
 SVG = "image/svg+xml"
+JPEG = "image/jpeg"
+WEBP = "image/webp"
 MEDIA_TYPES = {"png": PNG, "svg": SVG}
+#: Accepted with ``convert=True`` only, and stored as PNG.
+CONVERTED_MEDIA_TYPES = {"jpg": JPEG, "jpeg": JPEG, "jpe": JPEG, "webp": WEBP}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+#: Raster formats that are never accepted; recognised so that the refusal names the real reason.
+_OTHER_RASTER_SIGNATURES = (
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\x00\x00\x01\x00",
+)
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -93,6 +117,13 @@ class UnsupportedImageTypeError(ImageError):
     code = "unsupported_image_type"
 
 
+class ImageDimensionsError(ImageError):
+    """More pixels than ``MAX_PIXELS`` (or a side over ``MAX_SIDE``): a decompression bomb or
+    simply too big."""
+
+    code = "image_too_many_pixels"
+
+
 @dataclass(frozen=True, slots=True)
 class CleanImage:
     """The image to store: its bytes, media type, and what cleaning removed (SVG)."""
@@ -106,18 +137,27 @@ class CleanImage:
         return "svg" if self.media_type == SVG else "png"
 
 
-def claimed_type(filename: str | None, content_type: str | None) -> str | None:
-    """The media type an upload claims, from its file name (preferred) or its Content-Type."""
+def claimed_type(
+    filename: str | None, content_type: str | None, *, convert: bool = False
+) -> str | None:
+    """The media type an upload claims, from its file name (preferred) or its Content-Type.
+    JPEG and WebP are claims only with ``convert``."""
+    accepted = {**MEDIA_TYPES, **(CONVERTED_MEDIA_TYPES if convert else {})}
+    names = (
+        "PNG (.png), JPEG (.jpg), WebP (.webp) and SVG (.svg)"
+        if convert
+        else ("PNG (.png) and SVG (.svg)")
+    )
     if filename and "." in filename:
         extension = filename.rsplit(".", 1)[1].lower()
-        if extension not in MEDIA_TYPES:
-            raise UnsupportedImageTypeError(
-                f"{filename!r}: only PNG (.png) and SVG (.svg) images are accepted"
-            )
-        return MEDIA_TYPES[extension]
+        if extension not in accepted:
+            raise UnsupportedImageTypeError(f"{filename!r}: only {names} images are accepted")
+        return accepted[extension]
     if content_type:
         media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type not in (PNG, SVG):
+        if media_type not in set(accepted.values()):
+            if convert:
+                raise UnsupportedImageTypeError(f"{media_type!r}: only {names} images are accepted")
             raise UnsupportedImageTypeError(
                 f"{media_type!r}: only image/png and image/svg+xml are accepted"
             )
@@ -125,25 +165,57 @@ def claimed_type(filename: str | None, content_type: str | None) -> str | None:
     return None
 
 
+def sniffed_type(data: bytes) -> str | None:
+    """The media type the bytes are (PNG, JPEG, WebP), SVG for anything else (the SVG parser
+    decides), or None for another raster format (GIF, BMP, TIFF, ICO), which is never taken."""
+    if data.startswith(PNG_SIGNATURE):
+        return PNG
+    if data.startswith(JPEG_SIGNATURE):
+        return JPEG
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WEBP
+    if data.startswith(_OTHER_RASTER_SIGNATURES):
+        return None
+    return SVG
+
+
+_LABELS = {PNG: "PNG", SVG: "SVG", JPEG: "JPEG", WEBP: "WebP"}
+
+
 def check_image(
-    data: bytes, *, filename: str | None = None, content_type: str | None = None
+    data: bytes,
+    *,
+    filename: str | None = None,
+    content_type: str | None = None,
+    convert: bool = False,
 ) -> CleanImage:
     """Check and clean an upload. ``ImageTooLargeError`` over the cap,
-    ``UnsupportedImageTypeError`` for another type, ``ImageError`` when the bytes are not the
-    image they claim to be or cannot be read."""
+    ``UnsupportedImageTypeError`` for another type, ``ImageDimensionsError`` for too many
+    pixels, ``ImageError`` when the bytes are not the image they claim to be or cannot be read.
+    With ``convert``, JPEG and WebP are accepted too and stored as PNG."""
     if len(data) > MAX_IMAGE_BYTES:
         raise ImageTooLargeError(
             f"the image is {len(data)} bytes; at most {MAX_IMAGE_BYTES // 1024} KiB is accepted"
         )
     if not data:
         raise ImageError("the image file is empty")
-    claimed = claimed_type(filename, content_type)
-    actual = PNG if data.startswith(PNG_SIGNATURE) else SVG
+    claimed = claimed_type(filename, content_type, convert=convert)
+    if convert:
+        actual = sniffed_type(data)
+        if actual is None:
+            raise UnsupportedImageTypeError(
+                "the file is a GIF, BMP, TIFF or ICO image; only PNG, JPEG, WebP and SVG are "
+                "accepted"
+            )
+    else:
+        actual = PNG if data.startswith(PNG_SIGNATURE) else SVG
     if claimed is not None and claimed != actual:
-        label = "PNG" if claimed == PNG else "SVG"
+        label = _LABELS[claimed]
         raise ImageError(f"the file is called a {label} image but its content is not {label}")
     if actual == PNG:
         return CleanImage(clean_png(data), PNG)
+    if actual in (JPEG, WEBP):
+        return CleanImage(convert_to_png(data, actual), PNG)
     cleaned, removed = clean_svg(data)
     return CleanImage(cleaned, SVG, tuple(removed))
 
@@ -151,35 +223,60 @@ def check_image(
 # --- PNG ---------------------------------------------------------------------------------------
 
 
-def clean_png(data: bytes) -> bytes:
-    """The PNG decoded within limits and re-encoded (pixels only)."""
+def _decode(data: bytes, pil_format: str, *, label: str, upright: bool = False) -> Image.Image:
+    """The image decoded within the pixel ceiling (checked on the header before any pixel is
+    decoded: a tiny file can declare a gigantic canvas); damage of any kind is an
+    ``ImageError``."""
     try:
         with warnings.catch_warnings():
             # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that; our
             # ceiling is far lower and checked before decoding, the warning becomes an error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            with Image.open(io.BytesIO(data), formats=[pil_format]) as image:
                 width, height = image.size
                 if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-                    raise ImageError(
+                    raise ImageDimensionsError(
                         f"the image is {width} x {height} pixels; at most {MAX_SIDE} x "
                         f"{MAX_SIDE} is accepted"
                     )
                 image.load()
-                decoded: Image.Image = image
-                if decoded.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
-                    decoded = decoded.convert("RGBA")
-                out = io.BytesIO()
-                decoded.save(out, format="PNG")
+                # A copy: the image the ``with`` block opened is closed when it ends.
+                return ImageOps.exif_transpose(image) if upright else image.copy()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(
+        raise ImageDimensionsError(
             f"the image declares too many pixels; at most {MAX_SIDE} x {MAX_SIDE} is accepted"
         ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ImageError("the PNG image is damaged or cannot be read") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise ImageError(f"the {label} image is damaged or cannot be read") from None
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    if image.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
+        image = image.convert("RGBA")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
     return out.getvalue()
+
+
+def clean_png(data: bytes) -> bytes:
+    """The PNG decoded within limits and re-encoded (pixels only)."""
+    return _png_bytes(_decode(data, "PNG", label="PNG"))
+
+
+def convert_to_png(data: bytes, media_type: str) -> bytes:
+    """A JPEG or WebP image as PNG: upright (EXIF orientation), at most ``CONVERTED_SIDE``
+    pixels a side, pixels only (no EXIF, no ICC profile, no XMP)."""
+    pil_format, label = {JPEG: ("JPEG", "JPEG"), WEBP: ("WEBP", "WebP")}[media_type]
+    upright = _decode(data, pil_format, label=label, upright=True)
+    try:
+        if upright.mode not in ("L", "LA", "RGB", "RGBA"):
+            upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
+        upright.thumbnail((CONVERTED_SIDE, CONVERTED_SIDE))
+        return _png_bytes(upright)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"the {label} image is damaged or cannot be read") from error
 
 
 # --- SVG ---------------------------------------------------------------------------------------

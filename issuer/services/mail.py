@@ -10,8 +10,12 @@
   on a background thread; ``MAIL_DELIVERY = "sync"`` (a Flask config key, for tests) sends
   before ``commit()`` returns, ``"off"`` leaves everything to ``merkki``/staff.
 * Without ``ISSUER_SMTP_URL`` (the embedded default) nothing is sent: mails stay in the outbox,
-  where staff see them (``/staff/issue/outbox``). Failed sends keep their error; staff can send
-  them again (``resend``).
+  where staff see them (``/staff/issue/outbox``), open each one as the learner will read it and
+  copy its links (``mail_links``). Failed sends keep their error; staff can send them again
+  (``resend``, audited).
+* A revocation, suspension or lifted suspension is told to the learner the same way
+  (``queue_status_mail``, called by ``issuer.services.revocation`` in its transaction), in the
+  credential's language, to the address the credential was mailed to.
 
 ``ISSUER_SMTP_URL``: ``smtp://[user[:password]@]host[:port][?starttls=1&from=addr]`` (port 25
 by default; ``starttls=1`` upgrades the connection, as port 587 expects) or
@@ -37,7 +41,8 @@ from sqlalchemy.orm import Session
 from issuer import config, urls
 from issuer.models import Credential, Institution
 from issuer.models.issuing import MailState, OutboxMail
-from issuer.services import emails
+from issuer.services import audit, badge_classes, emails
+from issuer.services.errors import NotFoundError
 from issuer.services.translation import translator
 
 SMTP_TIMEOUT_SECONDS = 30
@@ -128,6 +133,114 @@ def queue_credential_mail(
         institution_id=institution.id,
         credential_id=credential.id,
         to_address=email,
+        lang=lang,
+        subject=subject[:255],
+        body=body,
+        state=MailState.PENDING,
+    )
+    session.add(mail)
+    mark_queued(session)
+    return mail
+
+
+#: The status changes a learner is told about (``issuer.services.revocation``'s actions).
+STATUS_MAIL_ACTIONS = ("revoke", "suspend", "unsuspend")
+
+
+def learner_address(session: Session, credential_id: str) -> str | None:
+    """The address the credential was mailed to when it was issued (its first outbox mail), or
+    None: plain addresses are never stored on credentials (only in the outbox, which must be
+    sendable), so a credential issued without a mail has no address to write to."""
+    return session.scalar(
+        select(OutboxMail.to_address)
+        .where(OutboxMail.credential_id == credential_id)
+        .order_by(OutboxMail.id)
+        .limit(1)
+    )
+
+
+def status_mail_text(
+    *,
+    action: str,
+    lang: str,
+    name: str,
+    badge: str,
+    institution: str,
+    page_url: str,
+    reason: str | None,
+) -> tuple[str, str]:
+    """(subject, plain-text body) telling the learner that ``action`` (revoke, suspend,
+    unsuspend) happened to their badge, in ``lang``; the reason is given when there is one."""
+    _ = translator(lang)
+    if action == "revoke":
+        subject = _("Your badge was revoked: %(badge)s", badge=badge)
+        what = _(
+            '%(institution)s has revoked your badge "%(badge)s". The revocation is permanent: '
+            "the badge no longer verifies as valid.",
+            institution=institution,
+            badge=badge,
+        )
+    elif action == "suspend":
+        subject = _("Your badge was suspended: %(badge)s", badge=badge)
+        what = _(
+            '%(institution)s has suspended your badge "%(badge)s". While it is suspended, the '
+            "badge does not verify as valid.",
+            institution=institution,
+            badge=badge,
+        )
+    elif action == "unsuspend":
+        subject = _("Your badge is valid again: %(badge)s", badge=badge)
+        what = _(
+            '%(institution)s has lifted the suspension of your badge "%(badge)s". It verifies '
+            "as valid again.",
+            institution=institution,
+            badge=badge,
+        )
+    else:
+        raise ValueError(f"no mail for the status action {action!r}")
+    paragraphs = [_("Hello %(name)s,", name=name), what]
+    if reason:
+        paragraphs.append(_("Reason: %(reason)s", reason=reason))
+    paragraphs += [
+        _("Your badge page shows its current state:") + "\n" + page_url,
+        _(
+            "If you have questions about this, contact %(institution)s.",
+            institution=institution,
+        ),
+        _("This message was sent automatically by Merkki."),
+    ]
+    return subject, "\n\n".join(paragraphs) + "\n"
+
+
+def queue_status_mail(
+    session: Session,
+    credential: Credential,
+    action: str,
+    *,
+    base_url: str,
+    reason: str | None = None,
+) -> OutboxMail | None:
+    """Tell the learner that ``action`` happened to ``credential``: a mail in the credential's
+    language, added to the outbox in the caller's transaction and sent after it commits, like
+    the mail of an issued badge. None when the credential was never mailed (no address)."""
+    address = learner_address(session, credential.id)
+    if address is None:
+        return None
+    lang = credential.lang
+    institution = credential.institution
+    subject, body = status_mail_text(
+        action=action,
+        lang=lang,
+        name=credential.recipient_name,
+        badge=badge_classes.parsed(credential.badge_class_version).name.get(lang),
+        institution=institution.name(lang),
+        page_url=urls.credential_url(base_url, credential.id),
+        reason=reason,
+    )
+    mail = OutboxMail(
+        institution_id=credential.institution_id,
+        credential_id=credential.id,
+        to_address=address,
         lang=lang,
         subject=subject[:255],
         body=body,
@@ -249,10 +362,113 @@ def deliver_pending(
     return sent
 
 
-def resend(session: Session, mail: OutboxMail) -> None:
-    """Put a failed (or sent) mail back in the queue; the next delivery sends it again."""
+def resend(session: Session, mail: OutboxMail, *, actor: audit.AuditActor | None = None) -> None:
+    """Put a failed (or sent) mail back in the queue; the next delivery sends it again. The
+    audit log names who asked (a person may ask for a mail to go out twice)."""
     mail.state = MailState.PENDING
+    audit.record(
+        session,
+        actor=actor if actor is not None else audit.SystemActor(),
+        action="mail.resend",
+        institution_id=mail.institution_id,
+        target=mail.credential_id or f"mail:{mail.id}",
+        details={"mail": mail.id, "to": masked_address(mail.to_address)},
+    )
     mark_queued(session)
+
+
+def get_mail(session: Session, institution: Institution, mail_id: int) -> OutboxMail:
+    """One of ``institution``'s mails; another institution's is "not found", as if it did not
+    exist (staff of one institution never read or resend another's mail)."""
+    found = session.get(OutboxMail, mail_id)
+    if found is None or found.institution_id != institution.id:
+        raise NotFoundError(f"no mail {mail_id}")
+    return found
+
+
+#: What a link in a mail leads to (``mail_links``).
+PAGE, MANAGE, VERIFY = "page", "manage", "verify"
+
+
+def mail_links(mail: OutboxMail, base_url: str) -> list[tuple[str, str]]:
+    """(kind, URL) of the links in ``mail``'s body that lead to its credential, in the order the
+    body gives them: its public page, the private manage link, the verification page. The body
+    is what the learner reads, so these are exactly the links the learner gets."""
+    if mail.credential_id is None:
+        return []
+    known = {
+        urls.credential_url(base_url, mail.credential_id): PAGE,
+        urls.verify_url(base_url, mail.credential_id): VERIFY,
+    }
+    manage_prefix = urls.manage_url(base_url, mail.credential_id, "")
+    found: list[tuple[str, str]] = []
+    for line in mail.body.splitlines():
+        link = line.strip()
+        kind = known.get(link)
+        if kind is None and link.startswith(manage_prefix) and len(link) > len(manage_prefix):
+            kind = MANAGE
+        if kind is not None and (kind, link) not in found:
+            found.append((kind, link))
+    return found
+
+
+def manage_links(session: Session, credential_ids: list[str], base_url: str) -> dict[str, str]:
+    """credential id -> the private manage link its learner was mailed. The link's token is
+    stored only hashed on the credential; the mail (kept in the outbox so that it can be sent
+    and re-sent) is the one place that holds the link itself."""
+    found: dict[str, str] = {}
+    for start in range(0, len(credential_ids), 500):
+        chunk = credential_ids[start : start + 500]
+        for one in session.scalars(
+            select(OutboxMail).where(OutboxMail.credential_id.in_(chunk)).order_by(OutboxMail.id)
+        ):
+            assert one.credential_id is not None
+            if one.credential_id in found:
+                continue
+            for kind, link in mail_links(one, base_url):
+                if kind == MANAGE:
+                    found[one.credential_id] = link
+                    break
+    return found
+
+
+def credential_mail_state(session: Session, credential_id: str) -> MailState | None:
+    """The state of the first mail of ``credential_id`` (the one announcing it), or None when
+    none was queued: what staff are told after issuing."""
+    return session.scalar(
+        select(OutboxMail.state)
+        .where(OutboxMail.credential_id == credential_id)
+        .order_by(OutboxMail.id)
+        .limit(1)
+    )
+
+
+def credential_mail_id(session: Session, credential_id: str) -> int | None:
+    """The id of the first mail of ``credential_id`` (the one announcing it), or None."""
+    return session.scalar(
+        select(OutboxMail.id)
+        .where(OutboxMail.credential_id == credential_id)
+        .order_by(OutboxMail.id)
+        .limit(1)
+    )
+
+
+def first_mail_states(session: Session, credential_ids: list[str]) -> dict[MailState, int]:
+    """How many of the credentials' first mails (those announcing them) are in each state."""
+    first: dict[str, MailState] = {}
+    for start in range(0, len(credential_ids), 500):
+        chunk = credential_ids[start : start + 500]
+        for credential_id, state in session.execute(
+            select(OutboxMail.credential_id, OutboxMail.state)
+            .where(OutboxMail.credential_id.in_(chunk))
+            .order_by(OutboxMail.id)
+        ):
+            if credential_id is not None:
+                first.setdefault(credential_id, state)
+    counts: dict[MailState, int] = {}
+    for state in first.values():
+        counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 def list_outbox(

@@ -101,6 +101,21 @@ _OWN_CREDENTIAL = (
 )
 
 
+#: What an institution's profile says about it, for the verification page's trust signals
+#: (the logo's bytes are not read: only whether there is one).
+_INSTITUTION_FACTS = select(
+    _INSTITUTION.c.slug,
+    _INSTITUTION.c.name_fi,
+    _INSTITUTION.c.name_sv,
+    _INSTITUTION.c.name_en,
+    _INSTITUTION.c.url,
+    _INSTITUTION.c.business_id,
+    _INSTITUTION.c.oid,
+    _INSTITUTION.c.address_country_code,
+    _INSTITUTION.c.logo.is_not(None).label("has_logo"),
+).where(_INSTITUTION.c.slug == bindparam("slug"))
+
+
 def _read(session: Session, statement: Executable, values: dict[str, Any]) -> Result[Any]:
     """Run one of the Core statements above in the session's transaction, after flushing what
     the caller changed (Core statements do not autoflush)."""
@@ -113,6 +128,47 @@ def key_state(session: Session, slug: str) -> Sequence[Row[Any]]:
     (slug, name_fi, public_key_multibase, status, retired_at); the key columns are NULL for an
     institution without keys, and there are no rows when there is no such institution."""
     return _read(session, _KEY_STATE, {"slug": slug}).all()
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionFacts:
+    """One of our institutions as its profile describes it: its names, website, Y-tunnus
+    (business id), Opintopolku OID, country and whether it has a logo. Shown to a verifier
+    only as ``VerificationResult.confirmed_issuer``, i.e. once a signature has been verified
+    against this institution's own key."""
+
+    slug: str
+    name_fi: str
+    name_sv: str | None
+    name_en: str | None
+    url: str | None
+    business_id: str | None
+    oid: str | None
+    country_code: str
+    has_logo: bool
+
+    def name(self, lang: str) -> str:
+        """``Institution.name``: the name in ``lang``, falling back to the Finnish name."""
+        localized = {"fi": self.name_fi, "sv": self.name_sv, "en": self.name_en}.get(lang)
+        return localized or self.name_fi
+
+
+def institution_facts(session: Session, slug: str) -> InstitutionFacts | None:
+    """The profile of our institution ``slug``, or None when there is none."""
+    row = _read(session, _INSTITUTION_FACTS, {"slug": slug}).first()
+    if row is None:
+        return None
+    return InstitutionFacts(
+        slug=row.slug,
+        name_fi=row.name_fi,
+        name_sv=row.name_sv,
+        name_en=row.name_en,
+        url=row.url,
+        business_id=row.business_id,
+        oid=row.oid,
+        country_code=row.address_country_code or "FI",
+        has_logo=bool(row.has_logo),
+    )
 
 
 @dataclass(frozen=True, slots=True)

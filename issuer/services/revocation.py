@@ -4,6 +4,10 @@ Each action changes the database row, the status list bit that verifiers read (t
 ``issuer.services.status``) and writes its audit event, all in the caller's one transaction:
 the caller commits once, or nothing happened (services never commit).
 
+The learner is told by mail (``issuer.services.mail.queue_status_mail``, in the same
+transaction, sent after it commits), in the credential's language and with the reason when one
+was given.
+
 Rules (issue 5): revocation is permanent and needs a reason, which the verification page shows;
 a revoked credential cannot be suspended or unsuspended; suspension can be lifted. Keys: a
 rotation retires the active key (it stays in the DID document, so what it signed keeps
@@ -25,8 +29,9 @@ from sqlalchemy.orm import Session
 from issuer import urls
 from issuer.core.keys import KeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
+from issuer.models.audit import AuditEvent
 from issuer.models.issuing import StatusList
-from issuer.services import audit, keys, status, status_publishing
+from issuer.services import audit, keys, mail, status, status_publishing
 from issuer.services.audit import AuditActor
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -98,6 +103,16 @@ def _target(credential: Credential) -> str:
     return credential.id
 
 
+def _base_url(session: Session, credential: Credential) -> str:
+    """The service's base URL: the session's publisher knows it; a session made without one
+    reads it off the credential's own id (``<base>/credentials/<id>``, signed when issued)."""
+    found = status_publishing.published_base_url(session)
+    if found is not None:
+        return found
+    signed_id = str(json.loads(credential.signed_json).get("id", ""))
+    return signed_id.removesuffix(f"{urls.CREDENTIALS}{credential.id}")
+
+
 def _record_status_change(
     session: Session,
     credential: Credential,
@@ -120,6 +135,9 @@ def _record_status_change(
         reason=reason,
         details={"recipient": credential.recipient_name},
         now=moment,
+    )
+    mail.queue_status_mail(
+        session, credential, action, base_url=_base_url(session, credential), reason=reason
     )
     session.flush()
     return credential
@@ -206,6 +224,21 @@ def unsuspend(
         reason=cleaned,
         moment=moment,
     )
+
+
+def suspension_reason(session: Session, credential: Credential) -> str | None:
+    """Why ``credential`` is suspended, as staff wrote it (None when not suspended or no reason
+    was given). The row keeps only when (suspension can be lifted and given again); the
+    reason is in the audit event of the suspension in force, the latest one."""
+    if credential.suspended_at is None or credential.revoked_at is not None:
+        return None
+    reason: str | None = session.scalar(
+        select(AuditEvent.reason)
+        .where(AuditEvent.action == "suspend", AuditEvent.target == _target(credential))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    return reason
 
 
 #: The status changes staff, the API and the CLI can ask for, by name.

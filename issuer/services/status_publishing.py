@@ -211,6 +211,13 @@ def _publisher(session: Session) -> tuple[str, KeyStore]:
     return found()  # type: ignore[no-any-return]
 
 
+def published_base_url(session: Session) -> str | None:
+    """The base URL of the app that made ``session`` (its publisher), or None for a session
+    made without one."""
+    found = session.info.get(PUBLISHER)
+    return None if found is None else str(found()[0])
+
+
 @event.listens_for(Session, "before_commit")
 def _sign_before_commit(session: Session) -> None:
     """Sign what a caller changed but left unsigned, so that committed bits always carry their

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from issuer.core.badgeclass.fileformat import parse_badge_class
 from issuer.core.badgeclass.model import BadgeClassData
 from issuer.core.dataintegrity.caches import SourceKey
+from issuer.core.did import DidError, did_web_for
 from issuer.core.lru import BoundedCache
 from issuer.core.safe_fetch import FetchBudget
 from issuer.core.verifier import (
@@ -47,12 +48,15 @@ from issuer.services.errors import NotFoundError
 from issuer.services.key_resolution import (
     OwnIssuerResolver,
     RemoteFetcher,
+    own_did_prefix,
     refuse_all,
     resolver_for,
 )
 from issuer.services.own_records import (
     Allocations,
+    InstitutionFacts,
     OwnCredential,
+    institution_facts,
     own_credential,
     own_list_credential,
     own_record,
@@ -79,6 +83,9 @@ class VerificationResult:
     #: compromised: when it was withdrawn (the verification page says so in plain words).
     key_withdrawn_at: datetime | None = None
     key_withdrawn: bool = False
+    #: The institution whose own key the signature was verified against (``confirmed_issuer``),
+    #: with what its profile says about it: the only way its facts reach a verifier.
+    confirmed_issuer: InstitutionFacts | None = None
 
     @property
     def verified(self) -> bool:
@@ -176,6 +183,35 @@ def _apply_own_status(
     report.checks[:] = others
 
 
+def confirmed_issuer(
+    session: Session, report: VerificationReport, base_url: str
+) -> InstitutionFacts | None:
+    """Our institution that issued the credential, when that is confirmed by proof, else None.
+
+    DESIGN.md "Verification": an issuer is confirmed only by proof. The institution's profile
+    (names, website, Y-tunnus, OID, country, logo) vouches for a credential only when a
+    signature verified against that institution's key in its DID document (``issuer`` check
+    ``ok``: the key's controller is the issuer the signed data names, resolved from our
+    database). A credential that merely names one of our institutions, copies its DID, or is
+    signed with any other key gets nothing from its profile."""
+    view = report.view
+    if not report.issuer_confirmed or not report.signature_intact:
+        return None
+    if view is None or view.problem is not None or view.issuer_id is None:
+        return None
+    issuer_id = view.issuer_id
+    prefix = own_did_prefix(base_url)
+    if not issuer_id.startswith(prefix):
+        return None
+    slug = issuer_id.removeprefix(prefix)
+    try:
+        if did_web_for(base_url, slug) != issuer_id:
+            return None
+    except DidError:  # not a slug this service could have made
+        return None
+    return institution_facts(session, slug)
+
+
 def _parsed(document: Any) -> dict[str, Any] | None:
     """The credential as a JSON object, when it is one (else ``verify_credential`` says why)."""
     if isinstance(document, dict):
@@ -259,6 +295,7 @@ def verify(
         # Same id, issuer and signed data, but not signed by the institution's key in force:
         # our record says nothing about this document.
         stored = None
+    result.confirmed_issuer = confirmed_issuer(session, report, base_url)
     if stored is not None and report.credential is not None:
         result.stored = stored
         result.revoked_at = stored.revoked_at

@@ -1,5 +1,6 @@
 """The web layer: app-wide pieces (sign-in, errors, languages, security headers, rate limits,
-logs and metrics, health) and one sub-package per area of the site.
+logs and metrics, health, what several app servers must share) and one sub-package per area of
+the site.
 
 Dependencies run one way: this package uses services, models and the engine; nothing below it
 imports it back (the import-linter contract in pyproject.toml).
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         public,
         ratelimit,
         security,
+        shared_state,
         staff,
         verify,
     )
@@ -36,6 +38,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
+    shared_state.init_app(app)
     observability.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(public.bp)

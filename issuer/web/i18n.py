@@ -8,6 +8,7 @@ when missing or older than the ``.po`` (so a fresh checkout works without a buil
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -16,6 +17,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from issuer.services import dates
 from issuer.services.translation import (
     TRANSLATIONS_DIR,
     compile_catalogs,
@@ -107,15 +109,29 @@ def reader_translation(message: str, /, **values: object) -> str:
     return str(gettext(message, **values))
 
 
+def format_when(value: datetime | date | None, what: str = "datetime") -> str:
+    """The ``when`` filter of every template: ``{{ moment|when }}`` (date and time) or
+    ``{{ moment|when("date") }}``, in Helsinki time and the reader's language
+    (``issuer.services.dates``: one place for the formats). Empty for None."""
+    if value is None:
+        return ""
+    if what == "date" or not isinstance(value, datetime):
+        return dates.format_date(value, current_language())
+    return dates.format_datetime(value, current_language())
+
+
 def init_app(app: Flask) -> None:
     compile_catalogs()
     use_reader_translator(reader_translation)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    # Flask-Babel's own filters too, should a template still use them: Finnish time.
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Helsinki")
     babel.init_app(app, locale_selector=select_locale)
     app.after_request(_remember_language)
     app.jinja_env.globals["_"] = _template_gettext
     app.jinja_env.globals["gettext"] = _template_gettext
+    app.jinja_env.filters["when"] = format_when
 
     @app.context_processor
     def language_context() -> dict[str, object]:

@@ -62,6 +62,10 @@ INSTITUTION = InstitutionDetails(
     name_fi="Hämeen ammattikorkeakoulu",
     name_sv="Tavastlands yrkeshögskola",
     name_en="Häme University of Applied Sciences",
+    # The profile's facts the verification page shows once the signature confirms the issuer.
+    url="https://www.hamk.fi/",
+    business_id="1234567-1",
+    oid="1.2.246.562.10.12345678901",
 )
 MICRO_SLUG = "tyoturvallisuus"
 

@@ -2,7 +2,7 @@
 (``test_every_page.py``: axe, reflow, contrast): the public pages (catalogue, badge pages,
 learner pages, the verification page with each verdict, the forms and their error answers) and
 the staff pages (sign-in, dashboard, badge classes, issuing, credentials, audit log,
-administration, outbox).
+administration, outbox and one of its mails).
 
 ``build_site`` adds to the live server's seeded institution what the pages need to show
 something: credentials in each state (valid, revoked, suspended, expired, not yet valid,
@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from playwright.sync_api import FilePayload, Page
+from sqlalchemy import select
 
 from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
+from issuer.models.issuing import OutboxMail
 from issuer.services import accounts, badge_class_admin, institutions, revocation
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
@@ -115,6 +117,8 @@ class Site:
     manage_path: str
     tampered: str
     badge_slug: str
+    #: A learner's mail in the staff outbox (``/staff/issue/outbox/<id>``).
+    outbox_mail_path: str
 
     def public(self) -> list[Visit]:
         ids = self.credentials
@@ -173,6 +177,8 @@ class Site:
             submit("badge class form errors", "/staff/badge-classes/new", _no_fill),
             get("badge class edit", f"/staff/badge-classes/{slug}/edit"),
             get("badge class copy", f"/staff/badge-classes/{slug}/copy"),
+            Visit("badge class outcome added", _add_outcome_row),
+            Visit("badge class preview", _preview(f"/staff/badge-classes/{slug}/edit")),
             get("issue form", "/staff/issue/"),
             submit("issue form errors", "/staff/issue/", _bad_recipient),
             submit("issued", "/staff/issue/", _good_recipient),
@@ -181,6 +187,7 @@ class Site:
             submit("cohort job", "/staff/issue/bulk", _csv(GOOD_CSV)),
             get("cohort jobs", "/staff/issue/jobs"),
             get("outbox", "/staff/issue/outbox"),
+            get("outbox mail", self.outbox_mail_path),
             get("approvals", "/staff/issue/approvals"),
             get("credentials", "/staff/credentials"),
             get("credential", f"/staff/credentials/{ids['valid']}"),
@@ -197,6 +204,7 @@ class Site:
             get("integrations", "/staff/integrations"),
             submit("integration created", "/staff/integrations", _new_integration),
             get("password", "/staff/password"),
+            submit("password form errors", "/staff/password", _no_fill),
         ]
 
 
@@ -215,6 +223,25 @@ def _stale_form(page: Page) -> None:
 def _new_one_time_password(page: Page, lang: str) -> None:
     page.goto(with_lang("/staff/users", lang))
     _send(page, "form[action*='reset-password'] button >> nth=0")
+
+
+def _add_outcome_row(page: Page, lang: str) -> None:
+    """The badge-class form shown again with one more learning-outcome row."""
+    page.goto(with_lang("/staff/badge-classes/new", lang))
+    _send(page, "button[value=add_outcome]")
+
+
+def _preview(path: str) -> Callable[[Page, str], None]:
+    """The learner-page preview of a badge class, opened in the same tab (the form's button
+    opens it in a new one)."""
+
+    def start(page: Page, lang: str) -> None:
+        page.goto(with_lang(path, lang))
+        button = page.locator("button[value=preview]")
+        button.evaluate("(button) => button.removeAttribute('formtarget')")
+        _send(page, "button[value=preview]")
+
+    return start
 
 
 def _bad_recipient(page: Page) -> None:
@@ -288,6 +315,12 @@ def build_site(live_server: LiveServer) -> Site:
             name="Ilmari Myöntäjä",
         )
         accounts.create_token(session, institution, name="Moodle", created_by="browser test")
+        mail_id = session.scalar(
+            select(OutboxMail.id)
+            .where(OutboxMail.credential_id == ids["valid"])
+            .order_by(OutboxMail.id)
+            .limit(1)
+        )
         # Compounds as long as Finnish and Swedish make them, for the catalogue's cards and the
         # badge pages.
         badge_class_admin.create_badge_class(
@@ -305,4 +338,5 @@ def build_site(live_server: LiveServer) -> Site:
         manage_path=f"/credentials/{managed}/manage/{token}",
         tampered=json.dumps(document, ensure_ascii=False),
         badge_slug=live_server.badge_slug,
+        outbox_mail_path=f"/staff/issue/outbox/{mail_id}",
     )

@@ -1,5 +1,6 @@
 """The learner's page in a browser: the badge image, the holder and the issuer, the LinkedIn
-link's fields, the copy-link button, and the downloads it offers."""
+link's fields, the copy-link button, and the downloads it offers; a revoked or suspended
+badge's page with the reason and without any of them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import INSTITUTION, Browse, LiveServer
+from tests.browser import axe, measure
+from tests.browser.conftest import INSTITUTION, LANGUAGES, Browse, LiveServer
+from tests.browser.site import Site
 from tests.web.staff.support import complete_micro_credential
 
 pytestmark = pytest.mark.browser
@@ -142,3 +145,61 @@ def test_download_links_answer_with_the_right_types(
     assert download.suggested_filename == f"credential-{credential_id}.json"
     path = download.path()
     assert json.loads(path.read_text("utf-8"))["id"].endswith(credential_id)
+
+
+#: The sharing and downloads a withdrawn badge's page must not offer: link text -> the end of
+#: the address it would point to.
+SHARING = {
+    "Add to LinkedIn profile": "linkedin.com",
+    "Copy link": None,
+    "Badge image (PNG)": "/badge.png?download=1",
+    "Badge image (SVG)": "/badge.svg?download=1",
+    "Signed credential (JSON)": "/credential.json",
+    "QR code (PNG)": "/qr.png?download=1",
+    "Printable certificate (PDF)": "/certificate.pdf",
+}
+WITHDRAWN = {
+    "revoked": (
+        "This badge has been revoked",
+        "Näyttö arvioitiin virheellisesti väärälle henkilölle",
+    ),
+    "suspended": ("This badge is suspended", "Selvitys kesken"),
+}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("state", ["revoked", "suspended"])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_withdrawn_badge_shows_the_reason_and_offers_no_sharing(
+    browse: Browse, live_server: LiveServer, site: Site, lang: str, state: str, width: int
+) -> None:
+    """Issue 15: a revoked or suspended badge's page says so with the issuer's reason, on the
+    first screen, and offers nothing to share or download, nor a validity date."""
+    headline, reason = WITHDRAWN[state]
+    page = browse.page(lang)
+    # axe goes in as an init script, outside the page's Content-Security-Policy (``axe.py``).
+    page.context.add_init_script(axe.source())
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(f"/credentials/{site.credentials[state]}")
+    assert page.evaluate("() => document.documentElement.lang") == lang
+    expect(page.locator(".verdict h1")).to_have_text(live_server.translate(lang, headline))
+    shown = page.locator(".verdict .status-reason")
+    expect(shown).to_have_text(reason)
+    expect(page.locator(".verdict")).to_contain_text(
+        live_server.translate(lang, "Reason given by the issuer:")
+    )
+    box = shown.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= 844, "the reason is not on the first screen"
+    for text, address in SHARING.items():
+        expect(page.get_by_text(live_server.translate(lang, text), exact=True)).to_have_count(0)
+        if address is not None:
+            assert page.locator(f'a[href*="{address}"]').count() == 0, address
+    assert page.locator("[data-copy]").count() == 0
+    assert page.get_by_text(live_server.translate(lang, "Share and download")).count() == 0
+    # The employer's way to check it stays.
+    expect(page.locator(f'a[href$="/verify/{site.credentials[state]}"]').first).to_be_visible()
+    # No sideways scrolling, and nothing for the accessibility checker to find.
+    found = measure.overflow(page)
+    assert not found.scrolls_sideways, found
+    assert axe.violations(page, f"learner page {state} [{lang}] {width} px") == []

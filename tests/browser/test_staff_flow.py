@@ -31,8 +31,8 @@ def _fill_texts(page: Page, path: str, texts: dict[str, str]) -> None:
 
 
 def _fill_basics(page: Page, slug: str, achievement_type: str) -> None:
-    page.get_by_label("Address name (slug)").fill(slug)
-    page.get_by_label("Type (OB 3.0 achievementType)").select_option(achievement_type)
+    page.get_by_label("Web address name").fill(slug)
+    page.get_by_label("Type of achievement").select_option(achievement_type)
     name = page.get_by_role("group", name="Name (required)")
     name.get_by_label("Finnish").fill("Ensiapu selaimessa")
     name.get_by_label("Swedish").fill("Första hjälpen i webbläsaren")
@@ -81,6 +81,8 @@ def test_sign_in_create_badge_class_and_issue_it(browse: Browse, live_server: Li
     page.wait_for_url(re.compile(r"/staff/badge-classes/ensiapu-selain$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("First aid in the browser")
     expect(page.get_by_text("The badge class has been created.")).to_be_visible()
+    # After the successful submit, focus is on the result, not at the top of the page.
+    expect(page.locator("#flash-messages")).to_be_focused()
     # Published: the public catalogue shows it.
     assert page.request.get("/badges/ensiapu-selain").status == 200
 
@@ -121,6 +123,12 @@ def test_incomplete_micro_credential_marks_the_missing_fields(
     summary = page.locator("#form-errors")
     expect(summary).to_be_visible()
     expect(summary).to_have_attribute("role", "alert")
+    # The summary takes focus after the failed submit (autofocus: no script), and each marked
+    # control says it is invalid.
+    expect(summary).to_be_focused()
+    for field in ("eqf_level", "assessment_type", "participation_form"):
+        expect(page.locator(f'[id="{field}"]')).to_have_attribute("aria-invalid", "true")
+    expect(page.locator('[id="name.en"]')).not_to_have_attribute("aria-invalid", "true")
     assert page.url.endswith("/staff/badge-classes/new")
     for field in MICRO_CREDENTIAL_ONLY:
         container = page.locator(f'[id="field-{field}"]')

@@ -22,9 +22,9 @@ from issuer.services.certificate import (
     build_pdf,
     certificate_pdf,
     clip,
-    format_date,
     needs_shaping,
 )
+from issuer.services.dates import format_date
 
 CREDENTIAL_ID = "0123456789abcdef0123456789abcdef"
 VERIFY_URL = f"http://127.0.0.1:5000/verify/{CREDENTIAL_ID}"

@@ -300,3 +300,174 @@ def test_the_mail_is_written_in_its_language_without_any_app(
     )
     assert body.startswith(greeting + "\n\n")
     assert signature in body
+
+
+# --- learners reached (issue 15) ----------------------------------------------------------------
+
+
+def _change_status(app: Flask, credential_id: str, action: str, reason: str | None) -> None:
+    from issuer.services import revocation
+    from issuer.services.audit import SystemActor
+
+    with app.app_context(), unit_of_work() as session:
+        credential = issuing.get_credential(session, credential_id)
+        revocation.change_status(
+            session, credential, action, actor=SystemActor(label="staff@hamk.fi"), reason=reason
+        )
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject", "sentence", "reason_line"),
+    [
+        (
+            "fi",
+            "Osaamismerkkisi on peruttu: Merkki test-badge",
+            "Peruminen on pysyvä",
+            "Syy: Väärä henkilö",
+        ),
+        (
+            "sv",
+            "Ditt märke har återkallats: Märke test-badge",
+            "Återkallelsen är permanent",
+            "Skäl: Väärä henkilö",
+        ),
+        (
+            "en",
+            "Your badge was revoked: Badge test-badge",
+            "The revocation is permanent",
+            "Reason: Väärä henkilö",
+        ),
+    ],
+)
+def test_a_revocation_is_mailed_to_the_learner_in_the_credentials_language_with_the_reason(
+    app: Flask,
+    world: World,
+    inbox: tuple[Inbox, int],
+    lang: str,
+    subject: str,
+    sentence: str,
+    reason_line: str,
+) -> None:
+    handler, _port = inbox
+    issued = issue(app, name="Liisa Virtanen", options=issue_input.IssueOptions(lang=lang))
+    handler.messages.clear()
+    handler.envelopes.clear()
+
+    _change_status(app, issued.id, "revoke", "Väärä henkilö")
+
+    assert handler.envelopes == [("merkki@hamk.example", ["liisa@example.fi"])]
+    [message] = handler.messages
+    assert message["Subject"] == subject
+    assert message["Content-Language"] == lang
+    body = _body(message).replace("\r\n", "\n")
+    assert "Liisa Virtanen" in body
+    assert sentence in body
+    assert reason_line in body
+    assert f"{BASE_URL}/credentials/{issued.id}\n" in body
+    # The private manage link goes only into the first mail.
+    assert "/manage/" not in body
+    with app.app_context():
+        mails = list(get_session().scalars(select(OutboxMail).order_by(OutboxMail.id)))
+        assert [one.state for one in mails] == [MailState.SENT, MailState.SENT]
+        assert mails[1].credential_id == issued.id
+        assert mails[1].lang == lang
+
+
+def test_a_suspension_and_its_lifting_are_mailed_and_a_missing_reason_is_left_out(
+    app: Flask, world: World, inbox: tuple[Inbox, int]
+) -> None:
+    handler, _port = inbox
+    issued = issue(app, options=issue_input.IssueOptions(lang="sv"))
+    handler.messages.clear()
+
+    _change_status(app, issued.id, "suspend", "Utredning pågår")
+    _change_status(app, issued.id, "unsuspend", None)
+
+    suspended, lifted = handler.messages
+    assert suspended["Subject"] == "Ditt märke har spärrats: Märke test-badge"
+    assert "Skäl: Utredning pågår" in _body(suspended)
+    assert lifted["Subject"] == "Ditt märke är giltigt igen: Märke test-badge"
+    assert "Skäl" not in _body(lifted)
+    assert "kan åter verifieras som giltigt" in _body(lifted)
+
+
+def test_without_smtp_a_revocation_mail_waits_in_the_outbox(app: Flask, world: World) -> None:
+    app.extensions["issuer.settings"] = dataclasses.replace(
+        app.extensions["issuer.settings"], smtp_url=None
+    )
+    issued = issue(app)
+    _change_status(app, issued.id, "revoke", "Virhe")
+    with app.app_context():
+        first, revoked = get_session().scalars(select(OutboxMail).order_by(OutboxMail.id))
+        assert (first.state, revoked.state) == (MailState.PENDING, MailState.PENDING)
+        assert revoked.to_address == "liisa@example.fi"
+        assert revoked.subject == "Osaamismerkkisi on peruttu: Merkki test-badge"
+        assert "Syy: Virhe" in revoked.body
+
+
+def test_a_credential_issued_without_a_mail_gets_no_status_mail(
+    app: Flask, world: World, inbox: tuple[Inbox, int]
+) -> None:
+    handler, _port = inbox
+    issued = issue(app, options=issue_input.IssueOptions(lang="fi", send_mail=False))
+    _change_status(app, issued.id, "revoke", "Virhe")
+    assert handler.messages == []
+    with app.app_context():
+        assert list(get_session().scalars(select(OutboxMail))) == []
+
+
+def test_the_links_of_a_mail_are_its_page_manage_link_and_verification_page(
+    app: Flask, world: World
+) -> None:
+    issued = issue(app, options=issue_input.IssueOptions(lang="en"))
+    _change_status(app, issued.id, "suspend", None)
+    with app.app_context():
+        first, suspended = get_session().scalars(select(OutboxMail).order_by(OutboxMail.id))
+        assert mail.mail_links(first, BASE_URL) == [
+            (mail.PAGE, f"{BASE_URL}/credentials/{issued.id}"),
+            (mail.VERIFY, f"{BASE_URL}/verify/{issued.id}"),
+            (mail.MANAGE, f"{BASE_URL}/credentials/{issued.id}/manage/{issued.manage_token}"),
+        ]
+        assert mail.mail_links(suspended, BASE_URL) == [
+            (mail.PAGE, f"{BASE_URL}/credentials/{issued.id}")
+        ]
+        # The manage link of each credential comes from its own first mail.
+        other = issue(app, email="matti@example.fi", name="Matti")
+        assert mail.manage_links(get_session(), [issued.id, other.id, "0" * 32], BASE_URL) == {
+            issued.id: f"{BASE_URL}/credentials/{issued.id}/manage/{issued.manage_token}",
+            other.id: f"{BASE_URL}/credentials/{other.id}/manage/{other.manage_token}",
+        }
+
+
+def test_a_resend_is_audited_with_who_asked(app: Flask, world: World) -> None:
+    from issuer.models.audit import AuditEvent
+    from issuer.services.audit import SystemActor
+
+    issued = issue(app)
+    with app.app_context(), unit_of_work() as session:
+        [stored] = session.scalars(select(OutboxMail))
+        mail_id = stored.id
+        mail.resend(session, stored, actor=SystemActor(kind="user", id="3", label="a@hamk.fi"))
+    with app.app_context():
+        [event] = get_session().scalars(
+            select(AuditEvent).where(AuditEvent.action == "mail.resend")
+        )
+        assert (event.actor_label, event.target) == ("a@hamk.fi", issued.id)
+        assert event.details == {"mail": mail_id, "to": "l***@example.fi"}
+
+
+def test_another_institutions_mail_is_not_found(app: Flask, world: World) -> None:
+    from issuer.services import institutions
+    from issuer.services.errors import NotFoundError
+
+    issue(app)
+    with app.app_context():
+        session = get_session()
+        [stored] = session.scalars(select(OutboxMail))
+        hamk = institutions.get_institution(session, "hamk")
+        tamk = institutions.get_institution(session, "tamk")
+        assert mail.get_mail(session, hamk, stored.id) is stored
+        with pytest.raises(NotFoundError):
+            mail.get_mail(session, tamk, stored.id)
+        with pytest.raises(NotFoundError):
+            mail.get_mail(session, hamk, stored.id + 1000)

@@ -297,3 +297,43 @@ def test_change_status_dispatches_by_name_and_refuses_unknown_actions() -> None:
     assert revocation.STATUS_ACTIONS == ("revoke", "suspend", "unsuspend")
     with pytest.raises(ValueError, match="unknown status action"):
         revocation.change_status(None, None, "delete", actor=None)  # type: ignore[arg-type]
+
+
+# --- the learner is told (issue 15) -------------------------------------------------------------
+
+
+def test_each_status_change_queues_a_mail_to_the_learner_in_the_credentials_language(
+    session: Session, hamk: Any, keystore: KeyStore
+) -> None:
+    from issuer.models.issuing import MailState, OutboxMail
+
+    credential = issuing.issue_credential(
+        session,
+        hamk,
+        badge_classes.get_badge_class(session, "test-badge"),
+        "anna@example.fi",
+        "Anna Berg",
+        "sv",
+        base_url=BASE_URL,
+        keystore=keystore,
+        secret=learner_keys.recipient_secret(get_settings()),
+    )
+    revocation.suspend(session, credential, actor=ACTOR, reason="Utredning", now=MOMENT)
+    revocation.unsuspend(session, credential, actor=ACTOR, now=MOMENT)
+    revocation.revoke(session, credential, actor=ACTOR, reason="Fel person", now=MOMENT)
+
+    issued, suspended, lifted, revoked = session.scalars(
+        select(OutboxMail).where(OutboxMail.credential_id == credential.id).order_by(OutboxMail.id)
+    )
+    assert {mail.to_address for mail in (suspended, lifted, revoked)} == {"anna@example.fi"}
+    assert {mail.lang for mail in (suspended, lifted, revoked)} == {"sv"}
+    assert {mail.state for mail in (suspended, lifted, revoked)} == {MailState.PENDING}
+    assert suspended.subject == "Ditt märke har spärrats: Märke test-badge"
+    assert "Skäl: Utredning" in suspended.body
+    assert lifted.subject == "Ditt märke är giltigt igen: Märke test-badge"
+    assert "Skäl" not in lifted.body
+    assert revoked.subject == "Ditt märke har återkallats: Märke test-badge"
+    assert "Skäl: Fel person" in revoked.body
+    assert "Hej Anna Berg," in revoked.body
+    assert f"{BASE_URL}/credentials/{credential.id}\n" in revoked.body
+    assert issued.subject == "Ditt märke: Märke test-badge"

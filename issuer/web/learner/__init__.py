@@ -357,7 +357,9 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
         page = urls.credential_url(get_settings().base_url, credential.id)
     if saved:
         return redirect(url_for("learner.manage", credential_id=credential_id, token=token))
-    names = ["badge_png", "badge_svg", "credential_json"]
+    # Nothing to download while the badge is revoked or suspended, as on the public page
+    # (issue 15); the certificate routes themselves also refuse (``certificate.UNAVAILABLE``).
+    names = [] if facts.withdrawn else ["badge_png", "badge_svg", "credential_json"]
     if facts.status not in certificate.UNAVAILABLE:
         names.append("certificate")
     downloads = {

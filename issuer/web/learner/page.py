@@ -17,7 +17,7 @@ from issuer.core import eu_vocabularies as vocab
 from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.core.badgeclass.model import BadgeClassData
 from issuer.models import Credential
-from issuer.services import badge_classes, status
+from issuer.services import badge_classes, dates, revocation, status
 
 LINKEDIN_ADD_TO_PROFILE = "https://www.linkedin.com/profile/add"
 
@@ -25,6 +25,10 @@ VALID = "valid"
 REVOKED = "revoked"
 SUSPENDED = "suspended"
 EXPIRED = "expired"
+#: States in which the page offers nothing to share or download and no validity dates
+#: (issue 15): the badge no longer stands for what it says, and a link or file passed on now
+#: would be read as if it did.
+WITHDRAWN = frozenset({REVOKED, SUSPENDED})
 
 
 def credential_status(session: Session, credential: Credential, now: datetime | None = None) -> str:
@@ -90,6 +94,15 @@ class PageFacts:
     results: list[str]
     image_alt: str
     achievement_type: str
+    #: For a revoked or suspended badge: since when, and the reason staff gave (if any).
+    status_since: datetime | None = None
+    status_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Revoked or suspended: the page shows why, and offers no sharing, downloads or
+        validity dates."""
+        return self.status in WITHDRAWN
 
 
 def _text_list(value: Any) -> list[dict[str, Any]]:
@@ -116,7 +129,7 @@ def page_facts(session: Session, credential: Credential, lang: str) -> PageFacts
             vocab.label("issuer_country", lang),
             country_name(institution.address_country_code or "FI", lang),
         ),
-        (vocab.label("date_of_issue", lang), credential.issued_at.date().isoformat()),
+        (vocab.label("date_of_issue", lang), dates.format_date(credential.issued_at, lang)),
     ]
     rows.extend(eu_facts(bc, lang))
     subject = document.get("credentialSubject")
@@ -126,6 +139,19 @@ def page_facts(session: Session, credential: Credential, lang: str) -> PageFacts
         for item in _text_list(document.get("evidence"))
     ]
     results = [str(item["value"]) for item in _text_list(subject.get("result")) if "value" in item]
+    state = credential_status(session, credential)
+    if state in WITHDRAWN:
+        # No validity dates for a badge that is not valid (issue 15): "valid for 24 months"
+        # beside "revoked" reads as a promise.
+        validity = vocab.label("validity", lang)
+        rows = [(label, value) for label, value in rows if label != validity]
+    since: datetime | None = None
+    reason: str | None = None
+    if state == REVOKED:
+        since, reason = credential.revoked_at, credential.revocation_reason
+    elif state == SUSPENDED:
+        since = credential.suspended_at
+        reason = revocation.suspension_reason(session, credential)
     return PageFacts(
         credential_id=credential.id,
         badge_name=badge_name,
@@ -135,12 +161,14 @@ def page_facts(session: Session, credential: Credential, lang: str) -> PageFacts
         issuer_name=institution.name(lang),
         issued_at=credential.issued_at,
         valid_until=credential.valid_until,
-        status=credential_status(session, credential),
+        status=state,
         facts=rows,
         evidence=evidence,
         results=results,
         image_alt=badge_name,
         achievement_type=bc.achievement_type,
+        status_since=since,
+        status_reason=reason,
     )
 
 

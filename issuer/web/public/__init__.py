@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from issuer.config import get_settings
 from issuer.db import get_session
-from issuer.services import badge_class_admin, badge_classes, institutions, issuing
+from issuer.services import badge_class_admin, badge_classes, institutions, issuing, static_copy
 from issuer.services.errors import NotFoundError
 from issuer.web import health
 from issuer.web.learner import credential_page, private_answer
@@ -112,9 +112,10 @@ def healthz() -> Response:
 @bp.get("/issuers/<slug>/did.json")
 def did_document(slug: str) -> Response:
     institution = institutions.get_institution(get_session(), slug)
-    document = institutions.did_document(institution, get_settings().base_url)
+    # The same text ``merkki publish`` writes for static hosting (issuer.services.static_copy).
+    text = static_copy.did_document_text(institution, get_settings().base_url)
     media_type = _negotiate(DID_DOCUMENT_MEDIA_TYPES)
-    return _json(_to_json(document), media_type, vary="Accept")
+    return _json(text, media_type, vary="Accept")
 
 
 @bp.get("/issuers/<slug>")

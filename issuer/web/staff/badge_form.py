@@ -9,7 +9,9 @@ cannot turn is passed on unchanged, so that the engine reports it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
@@ -43,9 +45,13 @@ STRING_FIELDS = (
 )
 INTEGER_FIELDS = ("eqf_level", "nqf_level", "validity_months")
 WORKLOAD_FIELDS = ("hours", "ects", "competence_points")
-#: Empty rows offered after the filled ones in list fields.
-SPARE_ROWS = 2
+#: Rows the form starts with: a micro-credential usually states three to six outcomes. More
+#: are added (and any removed) with the form's own buttons, which send the form back to be
+#: shown again as typed (``rearrange``): no script, so the CSP stays strict.
 MIN_OUTCOME_ROWS = 3
+MIN_SKILL_ROWS = 1
+#: A form asking for more rows than this is not one a person filled in.
+MAX_ROWS = 100
 
 
 def _clean(value: str | None) -> str | None:
@@ -174,10 +180,118 @@ def data_to_form(data: Mapping[str, Any]) -> dict[str, Any]:
     requires = data.get("requires")
     values["requires"] = list(requires) if isinstance(requires, list) else []
     values["outcome_rows"] = max(
-        MIN_OUTCOME_ROWS, (len(outcomes) if isinstance(outcomes, list) else 0) + SPARE_ROWS
+        MIN_OUTCOME_ROWS, len(outcomes) if isinstance(outcomes, list) else 0
     )
-    values["skill_rows"] = (len(skills) if isinstance(skills, list) else 0) + SPARE_ROWS
+    values["skill_rows"] = max(MIN_SKILL_ROWS, len(skills) if isinstance(skills, list) else 0)
     return values
+
+
+# --- adding and removing rows ------------------------------------------------------------------
+
+#: The form's buttons (``name="action"``): save, preview, or change the rows.
+SAVE = "save"
+PREVIEW = "preview"
+ADD_OUTCOME = "add_outcome"
+ADD_SKILL = "add_skill"
+_REMOVE = re.compile(r"remove:(learning_outcomes|esco_skills)\.(\d{1,3})")
+
+
+def is_row_action(action: str) -> bool:
+    return action in (ADD_OUTCOME, ADD_SKILL) or _REMOVE.fullmatch(action) is not None
+
+
+@dataclass(frozen=True)
+class Rearranged:
+    """The form after a row button: the values to show again and where focus goes (the new
+    row's first input, or the list a row was removed from; WCAG 2.4.3 Focus Order)."""
+
+    values: dict[str, Any]
+    focus: str
+
+
+def _shown(form: Mapping[str, str], key: str, minimum: int) -> int:
+    text = form.get(key) or ""
+    return min(MAX_ROWS, max(minimum, int(text))) if text.isdigit() and len(text) < 4 else minimum
+
+
+def rearrange(form: MultiDict[str, str], action: str) -> Rearranged:
+    """The form as typed, with a row added or removed. Nothing is validated or saved: empty
+    rows are dropped and the rest renumbered, as saving would."""
+    outcome_rows = _shown(form, "outcome_rows", 1)
+    skill_rows = _shown(form, "skill_rows", 1)
+    kept = MultiDict(form)
+    focus = ""
+    removed = _REMOVE.fullmatch(action)
+    if removed is not None:
+        prefix = f"{removed[1]}.{int(removed[2])}."
+        for key in [key for key in kept if key.startswith(prefix)]:
+            kept.poplist(key)
+        if removed[1] == "learning_outcomes":
+            outcome_rows = max(1, outcome_rows - 1)
+            focus = "learning-outcomes-heading"
+        else:
+            skill_rows = max(1, skill_rows - 1)
+            focus = "alignment-heading"
+    values = data_to_form(form_to_data(kept))
+    outcomes = len(_indexes_filled(values, "learning_outcomes"))
+    skills = len(_indexes_filled(values, "esco_skills"))
+    if action == ADD_OUTCOME:
+        outcome_rows = min(MAX_ROWS, max(outcome_rows, outcomes) + 1)
+        focus = f"learning_outcomes.{outcome_rows - 1}.fi"
+    elif action == ADD_SKILL:
+        skill_rows = min(MAX_ROWS, max(skill_rows, skills) + 1)
+        focus = f"esco_skills.{skill_rows - 1}.uri"
+    values["outcome_rows"] = max(outcome_rows, outcomes, 1)
+    values["skill_rows"] = max(skill_rows, skills, 1)
+    return Rearranged(values, focus)
+
+
+def _indexes_filled(values: Mapping[str, Any], prefix: str) -> set[int]:
+    return {int(key.split(".")[1]) for key in values if key.startswith(prefix + ".")}
+
+
+# --- where an error is shown -------------------------------------------------------------------
+
+#: Fields with a container ``field-PATH`` in the form (one control, or a group of them).
+_CONTAINERS = frozenset(
+    {
+        *STRING_FIELDS,
+        *TEXT_FIELDS,
+        *INTEGER_FIELDS,
+        *(f"workload.{key}" for key in WORKLOAD_FIELDS),
+        "workload",
+        "learning_outcomes",
+        "esco_skills",
+        "competence_areas",
+        "tags",
+        "requires",
+        "creator",
+        "creator.name",
+        "creator.url",
+        "creator.id",
+        "image",
+    }
+)
+_ROW = re.compile(r"(?:learning_outcomes|esco_skills)\.\d+|esco_skills\.\d+\.(?:uri|name)")
+_TEXT_INPUT = re.compile(
+    rf"(?:{'|'.join(TEXT_FIELDS)}|learning_outcomes\.\d+|esco_skills\.\d+\.name|creator\.name)"
+    r"\.(?:fi|sv|en)"
+)
+
+
+def error_target(path: str) -> str:
+    """The id the error summary links to for ``path``: the input of a text in one language
+    (``name.sv``), else the nearest container ``field-...`` (the field, its row, its list),
+    else the form itself."""
+    if _TEXT_INPUT.fullmatch(path):
+        return path
+    parts = path.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in _CONTAINERS or _ROW.fullmatch(candidate):
+            return f"field-{candidate}"
+        parts.pop()
+    return "badge-class-form"
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -215,6 +329,10 @@ def error_message(error: FieldError) -> str:
         return str(_(_EU_REQUIRED))
     message = _MESSAGES.get(error.code)
     return str(_(message)) if message is not None else error.message
+
+
+def error_targets(errors: Mapping[str, str]) -> dict[str, str]:
+    return {path: error_target(path) for path in errors}
 
 
 def errors_by_field(errors: list[FieldError]) -> dict[str, str]:

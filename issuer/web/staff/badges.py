@@ -25,7 +25,7 @@ from issuer.services.badge_class_admin import BadgeClassInvalidError
 from issuer.services.errors import InvalidInputError
 from issuer.web.auth import actor_may_act_for, current_actor, login_required
 from issuer.web.i18n import current_language
-from issuer.web.staff import bp
+from issuer.web.staff import badge_form, badge_preview, bp
 from issuer.web.staff.badge_form import data_to_form, errors_by_field, form_to_data
 from issuer.web.staff.common import acting_institution, render
 from issuer.web.staff.forms import ActionForm, AutoIssueForm, CopyForm
@@ -84,6 +84,9 @@ def _form_context(
 
 
 def _read_upload(errors: list[FieldError]) -> images.CleanImage | None:
+    """The uploaded artwork, checked and cleaned; JPEG and WebP are converted to PNG
+    (``issuer.services.images``). A refusal is a translated error on the image field that
+    says what is wrong with the file."""
     upload = request.files.get("image")
     if upload is None or not upload.filename:
         return None
@@ -92,16 +95,45 @@ def _read_upload(errors: list[FieldError]) -> images.CleanImage | None:
             upload.read(images.MAX_IMAGE_BYTES + 1),
             filename=upload.filename,
             content_type=upload.mimetype,
+            convert=True,
         )
     except images.ImageTooLargeError:
         errors.append(FieldError("image", "too_large", _("The image is larger than 1 MiB.")))
+        return None
+    except images.ImageDimensionsError:
+        errors.append(
+            FieldError(
+                "image",
+                "too_many_pixels",
+                _(
+                    "The image has too many pixels: at most %(side)s × %(side)s are accepted.",
+                    side=images.MAX_SIDE,
+                ),
+            )
+        )
+        return None
+    except images.UnsupportedImageTypeError:
+        errors.append(
+            FieldError(
+                "image",
+                "unsupported",
+                _(
+                    "This type of file cannot be used as artwork. Upload a PNG, JPEG, WebP or "
+                    "SVG image."
+                ),
+            )
+        )
         return None
     except images.ImageError:
         errors.append(
             FieldError(
                 "image",
                 "invalid",
-                _("Upload a PNG or SVG image whose content matches its file name."),
+                _(
+                    "The file could not be read as an image: it is damaged, or its content is "
+                    "not what its name says. Upload a PNG, JPEG, WebP or SVG image whose "
+                    "content matches its file name."
+                ),
             )
         )
         return None
@@ -126,6 +158,7 @@ def _render_form(
     published: bool,
     auto_issue: bool,
     status: int = 200,
+    focus: str = "",
 ) -> ResponseReturnValue:
     by_field = errors_by_field(errors)
     # The image's own errors are already translated (raised here, not by the engine).
@@ -135,6 +168,8 @@ def _render_form(
         status,
         values=values,
         errors=by_field,
+        error_targets=badge_form.error_targets(by_field),
+        focus=focus,
         badge_class=badge_class,
         institution=institution,
         published=published,
@@ -214,6 +249,43 @@ def _copy_slug(session: Session, slug: str) -> str:
 # --- create and edit ---------------------------------------------------------------------------
 
 
+def _not_saving(
+    session: Session,
+    institution: Institution | None,
+    badge_class: BadgeClass | None,
+    owner: Institution | None,
+) -> ResponseReturnValue | None:
+    """The answer to a button that does not save: a learning-outcome or skill row added or
+    removed (the form again, as typed), or the preview of the learner page. None for Save."""
+    action = request.form.get("action") or badge_form.SAVE
+    published = request.form.get("published") == "1"
+    auto_issue = request.form.get("auto_issue") == "1"
+    if badge_form.is_row_action(action):
+        rearranged = badge_form.rearrange(request.form, action)
+        if badge_class is not None:
+            rearranged.values["slug"] = badge_class.slug
+        return _render_form(
+            session,
+            institution,
+            values=rearranged.values,
+            errors=[],
+            badge_class=badge_class,
+            published=published,
+            auto_issue=auto_issue,
+            focus=rearranged.focus,
+        )
+    if action == badge_form.PREVIEW:
+        data = form_to_data(request.form)
+        if badge_class is not None:
+            data["slug"] = badge_class.slug
+        image_errors: list[FieldError] = []
+        image = _read_upload(image_errors)
+        return badge_preview.render_preview(
+            session, data, institution=owner, badge_class=badge_class, image=image
+        )
+    return None
+
+
 @bp.route("/badge-classes/new", methods=["GET", "POST"])
 @login_required(Role.ISSUER)
 def badge_class_new() -> ResponseReturnValue:
@@ -232,6 +304,9 @@ def badge_class_new() -> ResponseReturnValue:
         )
     if not ActionForm().validate_on_submit():
         abort(400)
+    answer = _not_saving(session, institution, None, institution)
+    if answer is not None:
+        return answer
     data = form_to_data(request.form)
     published = request.form.get("published") == "1"
     auto_issue = request.form.get("auto_issue") == "1"
@@ -290,6 +365,9 @@ def badge_class_edit(slug: str) -> ResponseReturnValue:
         )
     if not ActionForm().validate_on_submit():
         abort(400)
+    answer = _not_saving(session, institution, badge_class, owner)
+    if answer is not None:
+        return answer
     data = form_to_data(request.form)
     data["slug"] = badge_class.slug  # the slug never changes (URLs are built from it)
     published = request.form.get("published") == "1"

@@ -69,9 +69,12 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
 
 class CopyForm(FlaskForm):  # type: ignore[misc]
     slug = StringField(
-        _("Address name (slug) of the copy"),
+        _("Web address name of the copy"),
         validators=[DataRequired(), Length(max=100)],
-        description=_("Lower-case letters, digits and hyphens; used in the badge's addresses."),
+        description=_(
+            "A short name for the copy's web addresses: lower-case letters a–z, digits and "
+            "hyphens. It cannot be changed later."
+        ),
     )
 
 

@@ -1,5 +1,11 @@
 """Staff UI for issuing (``/staff/issue/...``): issue one credential, upload a cohort CSV and
-follow its job, the mail outbox, and the package approval queue.
+follow its job (and download its learners' links as CSV), the mail outbox (each mail as the
+learner reads it, with its links to copy, and sent again on request), and the package
+approval queue.
+
+What staff are told after issuing is what happened to the learner's mail: sent, being sent,
+failed, or waiting in the outbox because no mail server is configured (``ISSUER_SMTP_URL``);
+never that a mail will arrive when nothing can send it.
 
 Every view needs a signed-in staff member with the issuer role (``issuer.web.auth``) and acts for
 the staff member's institution (a service admin chooses one with ``?institution=<slug>``);
@@ -11,7 +17,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, current_app, flash, redirect, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -23,14 +38,15 @@ from issuer import urls
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
-from issuer.models.issuing import BulkJob, MailState, OutboxMail
-from issuer.services import badge_classes, bulk, issue_input, issuing, mail, stacking
+from issuer.models.issuing import BulkJob, MailState
+from issuer.services import badge_classes, bulk, cohort, issue_input, issuing, mail, stacking
 from issuer.services.errors import ConflictError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors, IssueInput
 from issuer.web import issuing_context
 from issuer.web.auth import Role, current_actor, login_required
 from issuer.web.i18n import current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
+from issuer.web.staff.dates import typed_date
 from issuer.wiring import jobs
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
@@ -72,6 +88,64 @@ def _lang() -> str:
     return current_language()
 
 
+def _smtp_configured() -> bool:
+    return bool(get_settings().smtp_url)
+
+
+def _issued_notice(state: MailState | None) -> tuple[str, str]:
+    """(message, category) after one badge was issued: the truth about its mail (read after
+    the commit, when a synchronous sender has already tried)."""
+    if state is None:
+        return _("The badge was issued."), "success"
+    if not _smtp_configured():
+        return (
+            _(
+                "The badge was issued. No mail server is configured (ISSUER_SMTP_URL), so the "
+                "e-mail to the recipient was not sent: it waits in the outbox, where you can "
+                "copy its links for the recipient."
+            ),
+            "success",
+        )
+    if state is MailState.SENT:
+        return _("The badge was issued and the e-mail was sent to the recipient."), "success"
+    if state is MailState.FAILED:
+        return (
+            _(
+                "The badge was issued, but the e-mail to the recipient could not be sent. "
+                "The outbox shows why and can send it again."
+            ),
+            "error",
+        )
+    return (
+        _("The badge was issued. The e-mail to the recipient is being sent (see the outbox)."),
+        "success",
+    )
+
+
+def _mail_notices(states: dict[MailState, int]) -> list[str]:
+    """What a cohort's job page says about its learners' mails, one line per state (counts as
+    "label: number", which reads right for one mail and for many in every language)."""
+    notices = []
+    sent = states.get(MailState.SENT, 0)
+    waiting = states.get(MailState.PENDING, 0) + states.get(MailState.SENDING, 0)
+    failed = states.get(MailState.FAILED, 0)
+    if sent:
+        notices.append(_("E-mails sent to the learners: %(num)d", num=sent))
+    if waiting and not _smtp_configured():
+        notices.append(
+            _(
+                "E-mails not sent because no mail server is configured (ISSUER_SMTP_URL); "
+                "they wait in the outbox: %(num)d",
+                num=waiting,
+            )
+        )
+    elif waiting:
+        notices.append(_("E-mails being sent: %(num)d", num=waiting))
+    if failed:
+        notices.append(_("E-mails that could not be sent (see the outbox): %(num)d", num=failed))
+    return notices
+
+
 # --- issue one -------------------------------------------------------------------------------
 
 _FORM_FIELDS = (
@@ -94,8 +168,15 @@ _AS_TYPED = frozenset({"email", "name", "evidence_narrative", "grade"})
 
 def _form_error(error: FieldError) -> str:
     """A problem as the form shows it next to its field."""
+    if error.code == "invalid_date" and error.field == "valid_until":
+        return str(
+            _(
+                "Enter a date as DD.MM.YYYY or YYYY-MM-DD, e.g. 31.12.2030, and if you like a "
+                "Finnish time after it: 31.12.2030 klo 16.00."
+            )
+        )
     if error.code == "invalid_date":
-        return str(_("Enter a date as YYYY-MM-DD."))
+        return str(_("Enter a date as DD.MM.YYYY or YYYY-MM-DD, e.g. 31.12.2030."))
     return error.message
 
 
@@ -129,9 +210,9 @@ def issue_one() -> ResponseReturnValue:
                 values["evidence_url"], values["evidence_narrative"]
             ),
             grade=values["grade"] or None,
-            activity_start_date=values["activity_start_date"] or None,
-            activity_end_date=values["activity_end_date"] or None,
-            valid_until=values["valid_until"] or None,
+            activity_start_date=typed_date(values["activity_start_date"]) or None,
+            activity_end_date=typed_date(values["activity_end_date"]) or None,
+            valid_until=typed_date(values["valid_until"]) or None,
         )
         recipient = None
         try:
@@ -162,7 +243,7 @@ def issue_one() -> ResponseReturnValue:
                     field = issue_input.FLAT_NAMES.get(problem.field, problem.field)
                     errors.setdefault(field, _form_error(problem))
             else:
-                flash(_("The badge was issued and the recipient will get an e-mail."), "success")
+                flash(*_issued_notice(mail.credential_mail_state(session, credential_id)))
                 if packages:
                     flash(_("The badge completed a package, which was issued too."), "success")
                 return redirect(
@@ -192,7 +273,11 @@ def issued(credential_id: str) -> ResponseReturnValue:
         raise NotFoundError("not found")
     page = urls.credential_url(get_settings().base_url, credential.id)
     return render(
-        "staff_issuing/issued.html", institution=institution, credential=credential, page=page
+        "staff_issuing/issued.html",
+        institution=institution,
+        credential=credential,
+        page=page,
+        mail_id=mail.credential_mail_id(session, credential.id),
     )
 
 
@@ -297,7 +382,39 @@ def job(job_id: int) -> ResponseReturnValue:
         percent=percent,
         running=found.state.value in ("pending", "running"),
         row_errors=bulk.job_errors(session, found),
+        mail_notices=_mail_notices(cohort.mail_states(session, found)),
+        has_learners=found.issued + found.skipped > 0,
     )
+
+
+def _learners_header() -> list[str]:
+    return [_("Name"), _("E-mail"), _("Learner page"), _("Private manage link")]
+
+
+@bp.get("/jobs/<int:job_id>/learners.csv")
+@login_required(Role.ISSUER)
+def job_learners(job_id: int) -> ResponseReturnValue:
+    """The cohort's names, addresses and links as CSV (``issuer.services.cohort``)."""
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.job_list")
+    if not isinstance(institution, Institution):
+        return institution
+    with unit_of_work() as write:
+        found = bulk.get_job(write, job_id, institution)
+        data = cohort.export(
+            write,
+            found,
+            get_settings().base_url,
+            _learners_header(),
+            actor=current_actor(),
+        )
+    response = Response(data, content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="merkki-learners-{institution.slug}-job-{job_id}.csv"'
+    )
+    # Private links: never kept by a shared cache or the browser's cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- outbox ----------------------------------------------------------------------------------
@@ -314,9 +431,45 @@ def outbox() -> ResponseReturnValue:
         "staff_issuing/outbox.html",
         institution=institution,
         mails=mail.list_outbox(session, institution),
-        smtp_configured=bool(get_settings().smtp_url),
+        smtp_configured=_smtp_configured(),
         masked=mail.masked_address,
     )
+
+
+def _link_labels() -> dict[str, str]:
+    return {
+        mail.PAGE: _("Learner page"),
+        mail.MANAGE: _("Private manage link"),
+        mail.VERIFY: _("Verification page"),
+    }
+
+
+@bp.get("/outbox/<int:mail_id>")
+@login_required(Role.ISSUER)
+def outbox_mail(mail_id: int) -> ResponseReturnValue:
+    """One mail as the learner reads it: address, subject, the body as text, and its links in
+    read-only fields to select and copy (a copy button where the browser allows scripts)."""
+    session = get_session()
+    institution = institution_or_chooser(session, "staff_issuing.outbox")
+    if not isinstance(institution, Institution):
+        return institution
+    found = mail.get_mail(session, institution, mail_id)
+    labels = _link_labels()
+    links = [
+        (kind, labels[kind], link) for kind, link in mail.mail_links(found, get_settings().base_url)
+    ]
+    response = Response(
+        render_template(
+            "staff_issuing/outbox_mail.html",
+            institution=institution,
+            mail=found,
+            links=links,
+            smtp_configured=_smtp_configured(),
+        )
+    )
+    # The page shows a private link: not for any cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/outbox/<int:mail_id>/resend")
@@ -327,14 +480,20 @@ def resend(mail_id: int) -> ResponseReturnValue:
     if not isinstance(institution, Institution):
         return institution
     with unit_of_work() as write:
-        found = write.get(OutboxMail, mail_id)
-        if found is None or found.institution_id != institution.id:
-            raise NotFoundError("not found")
+        found = mail.get_mail(write, institution, mail_id)
         if found.state is MailState.SENDING:
             flash(_("The mail is being sent right now."), "error")
         else:
-            mail.resend(write, found)
-            flash(_("The mail will be sent again."), "success")
+            mail.resend(write, found, actor=current_actor())
+            flash(
+                _("The mail will be sent again.")
+                if _smtp_configured()
+                else _(
+                    "The mail is queued again. No mail server is configured (ISSUER_SMTP_URL), "
+                    "so it waits in the outbox until one is."
+                ),
+                "success",
+            )
     return redirect(institution_url("staff_issuing.outbox", institution))
 
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask_babel import format_date, get_locale, gettext
+from flask_babel import get_locale, gettext
 
 from issuer.core.badgeclass.eu_profile import eu_facts
 from issuer.core.verifier import Check, parse_datetime
 from issuer.services.verification import VerificationResult
-from issuer.web.i18n import SUPPORTED_LANGUAGES
+from issuer.web.i18n import SUPPORTED_LANGUAGES, format_when
+from issuer.web.learner.page import country_name
 
 
 def verdict_texts() -> dict[str, tuple[str, str]]:
@@ -114,6 +115,57 @@ def reason_texts() -> dict[str, str]:
         ),
         "status_unsupported": gettext("It uses a revocation method that Merkki does not support."),
         "unsupported_format": gettext("It is in a format that Merkki does not verify."),
+        "invalid_proof": gettext(
+            "Its digital signature does not match its content: the content was changed after "
+            "signing, or it was not signed with the key it names."
+        ),
+        "no_proof": gettext("It carries no digital signature."),
+    }
+
+
+def advice_texts() -> dict[str, str]:
+    """verdict -> what it means for an employer and what to do next, in the current language
+    (``self_asserted``: a valid credential whose issuer nobody confirms)."""
+    return {
+        "valid": gettext(
+            "You can rely on what this credential says: the issuer named here vouches for it "
+            "and it is in force today. To be sure it belongs to the person in front of you, "
+            "compare the holder's name with their identity document."
+        ),
+        "self_asserted": gettext(
+            "The credential is intact, but nobody confirms who issued it. Treat the issuer's "
+            "name as a claim: find out about the issuer yourself before you rely on it."
+        ),
+        "revoked": gettext(
+            "Do not rely on this credential: the issuer has withdrawn it for good. It no longer "
+            "shows that the holder has this competence. If you need to know more, contact the "
+            "issuer."
+        ),
+        "suspended": gettext(
+            "Do not rely on this credential for now: the issuer has suspended it, and may lift "
+            "the suspension later. Check again later, or ask the issuer."
+        ),
+        "expired": gettext(
+            "The holder did earn this credential, but its validity has ended. Ask the holder "
+            "whether they have a renewed one."
+        ),
+        "not_yet_valid": gettext(
+            "The credential is genuine but not in force yet. Check it again once its validity "
+            "has started."
+        ),
+        "not_genuine": gettext(
+            "Do not rely on this credential: it has been altered, or it was not issued by the "
+            "issuer it names. Ask the holder for the link to the original, or ask the issuer "
+            "directly."
+        ),
+        "malformed": gettext(
+            "Do not rely on this credential as it is. Ask the holder for the original, as the "
+            "issuer's service gave it to them."
+        ),
+        "unverifiable": gettext(
+            "This does not mean the credential is forged, only that it could not be confirmed "
+            "now. Try again later, or ask the issuer to confirm it."
+        ),
     }
 
 
@@ -163,6 +215,20 @@ class CheckRow:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class IssuerCard:
+    """The issuer's confirmed facts from its profile in this service (trust signals), in the
+    reader's language: shown only for ``VerificationResult.confirmed_issuer``."""
+
+    slug: str
+    name: str
+    website: str | None
+    business_id: str | None
+    oid: str | None
+    country: str
+    has_logo: bool
+
+
 @dataclass
 class VerificationView:
     """Everything the template needs, already in the reader's language."""
@@ -200,6 +266,12 @@ class VerificationView:
     #: The holder has hidden the credential (``Credential.hidden``): only the verdict shows.
     hidden: bool = False
     checks: list[CheckRow] = field(default_factory=list)
+    #: What the verdict means for an employer, and what to do next.
+    advice: str = ""
+    #: For ``not_genuine`` and ``malformed``: the names of the checks that failed.
+    failed_checks: list[str] = field(default_factory=list)
+    #: The issuer's facts, when the signature confirmed it is one of our institutions.
+    issuer_card: IssuerCard | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -207,12 +279,14 @@ def _text(value: Any) -> str | None:
 
 
 def _date(value: Any) -> str | None:
+    """A date of the credential or its status, as a date in Helsinki in the reader's format
+    (``issuer.web.i18n.format_when``); a signed date that does not parse is shown as written."""
     if isinstance(value, datetime):
-        return str(format_date(value, format="long"))
+        return format_when(value, "date")
     if not isinstance(value, str):
         return None
     try:
-        return str(format_date(parse_datetime(value), format="long"))
+        return format_when(parse_datetime(value), "date")
     except ValueError:
         return value
 
@@ -254,9 +328,14 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
         checks=check_rows(result.checks),
         signature_intact=result.report.signature_intact,
     )
-    if verdict in ("malformed", "unverifiable"):
+    advice = _in_locale("advice", advice_texts)
+    view.advice = advice.get(verdict, advice["unverifiable"])
+    if verdict in ("not_genuine", "malformed"):
+        # Why, in words, instead of the claims (which are not shown).
+        view.failed_checks = [row.label for row in view.checks if row.state == "fail"]
+    if verdict in ("malformed", "unverifiable", "not_genuine"):
         texts_by_code = _in_locale("reasons", reason_texts)
-        wanted = (False,) if verdict == "malformed" else (False, None)
+        wanted = (False, None) if verdict == "unverifiable" else (False,)
         for check in result.checks:
             reason = texts_by_code.get(check.code) if check.ok in wanted else None
             if reason is not None and reason not in view.reasons:
@@ -289,6 +368,22 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
             "issued it: the issuer signed it with a key of its own."
         )
     view.issuer_confirmed = result.report.issuer_confirmed
+    if view.self_asserted and verdict == "valid":
+        view.advice = _in_locale("advice", advice_texts)["self_asserted"]
+    confirmed = result.confirmed_issuer
+    if confirmed is not None:
+        # Confirmed by the signature (issuer.services.verification.confirmed_issuer): the
+        # official name in the reader's language and the profile's facts.
+        view.issuer_name = confirmed.name(lang)
+        view.issuer_card = IssuerCard(
+            slug=confirmed.slug,
+            name=confirmed.name(lang),
+            website=confirmed.url,
+            business_id=confirmed.business_id,
+            oid=confirmed.oid,
+            country=country_name(confirmed.country_code, lang),
+            has_logo=confirmed.has_logo,
+        )
     view.issued_on = _date(signed.start)
     view.valid_until = _date(signed.end)
     if achievement is not None:
@@ -349,6 +444,10 @@ def private_view(view: VerificationView) -> VerificationView:
         issuer_confirmed=view.issuer_confirmed,
         signature_intact=view.signature_intact,
         reasons=view.reasons,
+        advice=view.advice,
+        failed_checks=view.failed_checks,
+        # The institution's facts say nothing about the holder.
+        issuer_card=view.issuer_card,
         hidden=True,
         checks=[
             CheckRow(
