@@ -24,11 +24,14 @@ from flask.testing import FlaskCliRunner
 from werkzeug.routing import IntegerConverter, Rule
 
 from issuer.cli import main
+from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
-from issuer.services import badge_classes
+from issuer.models.integrations import AuthKind
+from issuer.services import badge_classes, integrations
+from issuer.services.audit import SystemActor
 from tests.web.staff.support import (
     World,
     bearer,
@@ -93,6 +96,7 @@ PARAMETERS: dict[str, Callable[[World, dict[str, Any]], Any]] = {
     "job_id": lambda w, extra: extra["job_id"],
     "offer_id": lambda w, extra: extra["offer_id"],
     "mail_id": lambda w, extra: extra["mail_id"],
+    "integration_id": lambda w, extra: extra["integration_id"],
     "decision": lambda w, extra: "approve",
 }
 
@@ -105,8 +109,11 @@ def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> Wo
 
 @pytest.fixture
 def b_objects(app: Flask, world: World) -> dict[str, Any]:
-    """B's objects of the issuing feature that ``world`` does not make: a bulk job, a package
-    offer waiting for approval, an outbox mail."""
+    """B's objects of the issuing feature that ``world`` does not make: a bulk job (made by a
+    completion B's integration reported), a package offer waiting for approval, an outbox mail;
+    and A's bearer integration (``a_integration_token``), which calls the completion routes
+    as A."""
+    from issuer.models.integrations import CompletionEvent
     from issuer.models.issuing import BulkJob, OfferState, OutboxMail, PackageOffer
 
     with app.app_context():
@@ -138,8 +145,45 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             body="Merkki",
         )
         session.add_all([job, offer, mail])
+        b_integration = integrations.create_integration(
+            session,
+            _institution(world.b),
+            name="B Moodle",
+            actor=SystemActor(),
+            passphrase=get_settings().key_passphrase,
+        ).integration
+        a_integration = integrations.create_integration(
+            session,
+            _institution(world.a),
+            name="A SIS",
+            auth_kind=AuthKind.BEARER,
+            actor=SystemActor(),
+            passphrase=get_settings().key_passphrase,
+        )
+        session.flush()
+        session.add(
+            CompletionEvent(
+                integration_id=b_integration.id,
+                institution_id=world.b.institution_id,
+                source_event_id="b-1",
+                request_hash="0" * 64,
+                job_id=job.id,
+            )
+        )
         session.commit()
-        return {"job_id": job.id, "offer_id": offer.id, "mail_id": mail.id}
+        return {
+            "job_id": job.id,
+            "offer_id": offer.id,
+            "mail_id": mail.id,
+            "integration_id": b_integration.id,
+            "a_integration_token": a_integration.secret,
+        }
+
+
+def _institution(party: Any) -> Institution:
+    found = get_session().get(Institution, party.institution_id)
+    assert found is not None
+    return found
 
 
 def _rules(app: Flask) -> list[Rule]:
@@ -199,6 +243,10 @@ def _snapshot(app: Flask, world: World) -> dict[str, Any]:
             },
             "user": (user.active, user.password_hash),
             "token": token.revoked_at,
+            "integrations": [
+                (found.revoked_at, found.secret_sealed)
+                for found in integrations.list_integrations(session, _institution(world.b))
+            ],
         }
 
 
@@ -257,12 +305,18 @@ def test_staff_of_a_cannot_reach_b_through_the_api(
 ) -> None:
     before = _snapshot(app, world)
     client = app.test_client()
-    headers = bearer(world.a.token)
     markers = _b_markers(world)
     checked = 0
     for rule in _rules(app):
         if not rule.rule.startswith("/api/") or rule.endpoint in PUBLIC_ENDPOINTS:
             continue
+        # The completion webhook's routes take an integration's credentials, not API tokens.
+        token = (
+            b_objects["a_integration_token"]
+            if rule.endpoint.startswith("api.completion")
+            else world.a.token
+        )
+        headers = bearer(token)
         for method in _methods(rule):
             if rule.arguments:
                 url = _url(app, rule, world, b_objects)
@@ -336,9 +390,17 @@ def test_every_state_changing_staff_form_needs_a_csrf_token(app: Flask, world: W
 
 
 def test_cli_commands_scoped_to_a_do_not_reach_b(
-    app: Flask, runner: FlaskCliRunner, world: World
+    app: Flask, runner: FlaskCliRunner, world: World, b_objects: dict[str, Any]
 ) -> None:
     before = _snapshot(app, world)
+    revoke = runner.invoke(
+        main,
+        ["integration", "revoke", "--institution", "a", str(b_objects["integration_id"])],
+    )
+    assert revoke.exit_code != 0
+    assert "no integration" in revoke.output
+    listed = runner.invoke(main, ["integration", "list", "--institution", "a"])
+    assert [entry["name"] for entry in json.loads(listed.stdout)] == ["A SIS"]
     revoke = runner.invoke(main, ["token", "revoke", "--institution", "a", str(world.b.token_id)])
     assert revoke.exit_code != 0
     assert "no API token" in revoke.output

@@ -1,7 +1,8 @@
 """The ``merkki`` command, one module per group of commands (``base``: the group and what the
 commands share). Importing this package registers every command on ``main``."""
 
-from issuer.cli import accounts, jobs, publish, setup, status  # noqa: F401 - they register commands
+# Imported so that they register their commands.
+from issuer.cli import accounts, integrations, jobs, publish, setup, status  # noqa: F401
 from issuer.cli.base import main
 
 __all__ = ["main"]

@@ -39,6 +39,10 @@ ACTIONS: tuple[str, ...] = (
     "mail.resend",
     # Staff downloaded a cohort's names, addresses and private links (issuer.services.cohort).
     "learners.export",
+    # An integration of the completion webhook was created or revoked
+    # (issuer.services.integrations).
+    "integration.create",
+    "integration.revoke",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

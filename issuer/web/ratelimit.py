@@ -38,6 +38,10 @@ def _config_limit(key: str) -> Callable[[], str]:
 
 
 def _token_or_address() -> str:
+    integration = request.headers.get("Merkki-Integration", "")
+    if integration:
+        # A signed webhook call (``issuer.web.api.completions``): per integration.
+        return "integration:" + hashlib.sha256(integration.strip().encode()).hexdigest()[:32]
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         # Key by a digest, never by the token itself (keys may end up in a shared store).
@@ -60,7 +64,8 @@ def limit_verify(view: F) -> F:
 
 
 def limit_api(view: F) -> F:
-    """Authenticated API use per bearer token (or address when there is none)."""
+    """Authenticated API use per bearer token or integration (or address when there is
+    none)."""
     decorated = limiter.limit(_config_limit("RATE_LIMIT_API"), key_func=_token_or_address)(view)
     return cast(F, decorated)
 

@@ -209,6 +209,8 @@ class Site:
             Visit("new one-time password", _new_one_time_password),
             get("api tokens", "/staff/tokens"),
             submit("api token created", "/staff/tokens", _new_token),
+            get("integrations", "/staff/integrations"),
+            submit("integration created", "/staff/integrations", _new_integration),
             get("password", "/staff/password"),
             submit("password form errors", "/staff/password", _no_fill),
         ]
@@ -280,6 +282,10 @@ def _new_staff_member(page: Page) -> None:
 
 def _new_token(page: Page) -> None:
     page.locator("#name").fill(f"Oppimisympäristö {next(_counter)}")
+
+
+def _new_integration(page: Page) -> None:
+    page.locator("#name").fill(f"Moodle {next(_counter)}")
 
 
 def build_site(live_server: LiveServer) -> Site:

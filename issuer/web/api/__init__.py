@@ -14,5 +14,6 @@ def index() -> dict[str, str]:
 
 
 import issuer.web.api.badge_classes  # noqa: E402 - routes of issue 3
+import issuer.web.api.completions  # noqa: E402 - the completion webhook (issue 17)
 import issuer.web.api.credentials  # noqa: E402,F401 - issuing routes (issue 4)
 from issuer.web.api import credential_status, verify  # noqa: E402,F401 - routes of issue 5

@@ -68,6 +68,8 @@ def action_labels() -> dict[str, str]:
         "key.compromised": gettext("Key withdrawn as compromised"),
         "mail.resend": gettext("E-mail sent again"),
         "learners.export": gettext("Learner list downloaded"),
+        "integration.create": gettext("Integration created"),
+        "integration.revoke": gettext("Integration revoked"),
     }
 
 
