@@ -34,9 +34,9 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_KEY_PASSPHRASE": "KEY_PASSPHRASE",
     "ISSUER_KEY_STORE": "KEY_STORE",
     "ISSUER_KEY_PASSPHRASE_PREVIOUS": "KEY_PASSPHRASE_PREVIOUS",
-    "ISSUER_PKCS11_LIBRARY": "PKCS11_LIBRARY",
-    "ISSUER_PKCS11_TOKEN": "PKCS11_TOKEN",
-    "ISSUER_PKCS11_PIN": "PKCS11_PIN",
+    "ISSUER_HSM_LIBRARY": "HSM_LIBRARY",
+    "ISSUER_HSM_TOKEN": "HSM_TOKEN",
+    "ISSUER_HSM_PIN": "HSM_PIN",
     "ISSUER_SECRET_KEY": "SECRET_KEY",
     "ISSUER_LOG_LEVEL": "LOG_LEVEL",
     "ISSUER_REMOTE_FETCH": "REMOTE_FETCH",
@@ -103,9 +103,9 @@ class Settings:
     #: Passphrases that opened the sealed keys before ``key_passphrase`` (while it changes).
     key_passphrase_previous: tuple[str, ...] = ()
     #: The PKCS#11 module, token label and user PIN of the ``pkcs11`` store.
-    pkcs11_library: str | None = None
-    pkcs11_token: str | None = None
-    pkcs11_pin: str | None = None
+    hsm_library: str | None = None
+    hsm_token: str | None = None
+    hsm_pin: str | None = None
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
@@ -164,9 +164,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         accessibility_contact=_one_line(config.get("ACCESSIBILITY_CONTACT")),
         key_store=_key_store(config.get("KEY_STORE", "database")),
         key_passphrase_previous=_previous_passphrases(config.get("KEY_PASSPHRASE_PREVIOUS")),
-        pkcs11_library=_one_line(config.get("PKCS11_LIBRARY")),
-        pkcs11_token=_one_line(config.get("PKCS11_TOKEN")),
-        pkcs11_pin=_secret(config.get("PKCS11_PIN")),
+        hsm_library=_one_line(config.get("HSM_LIBRARY")),
+        hsm_token=_one_line(config.get("HSM_TOKEN")),
+        hsm_pin=_secret(config.get("HSM_PIN")),
     )
 
 

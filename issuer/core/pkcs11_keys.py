@@ -87,8 +87,7 @@ class Pkcs11KeyStore:
     def __init__(self, library: str, token_label: str, pin: str) -> None:
         if not library or not token_label or not pin:
             raise KeyError_(
-                "the pkcs11 key store needs ISSUER_PKCS11_LIBRARY, ISSUER_PKCS11_TOKEN and "
-                "ISSUER_PKCS11_PIN"
+                "the pkcs11 key store needs ISSUER_HSM_LIBRARY, ISSUER_HSM_TOKEN and ISSUER_HSM_PIN"
             )
         self.library = library
         self.token_label = token_label

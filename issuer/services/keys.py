@@ -33,14 +33,14 @@ log = logging.getLogger("issuer.keys")
 def keystore_for(settings: Settings) -> SigningKeyStore:
     """The key store ``ISSUER_KEY_STORE`` names: ``database`` (sealed under
     ``ISSUER_KEY_PASSPHRASE``, also reading keys the files store made in ``ISSUER_KEYS_DIR``),
-    ``files`` or ``pkcs11`` (``ISSUER_PKCS11_*``)."""
+    ``files`` or ``pkcs11`` (``ISSUER_HSM_*``)."""
     if settings.key_store == "files":
         return file_keystore(settings)
     if settings.key_store == "pkcs11":
         from issuer.core.pkcs11_keys import Pkcs11KeyStore
 
         return Pkcs11KeyStore(
-            settings.pkcs11_library or "", settings.pkcs11_token or "", settings.pkcs11_pin or ""
+            settings.hsm_library or "", settings.hsm_token or "", settings.hsm_pin or ""
         )
     return database_keystore(settings)
 

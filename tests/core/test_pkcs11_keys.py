@@ -108,5 +108,5 @@ def test_a_wrong_pin_or_token_is_a_key_error_without_the_pin(softhsm: SoftHsm) -
     assert "9999" not in wrong.value.message
     store = Pkcs11KeyStore(softhsm.library, softhsm.token, softhsm.pin)
     assert softhsm.pin not in repr(store)
-    with pytest.raises(KeyError_, match="ISSUER_PKCS11"):
+    with pytest.raises(KeyError_, match="ISSUER_HSM"):
         Pkcs11KeyStore("", softhsm.token, softhsm.pin)

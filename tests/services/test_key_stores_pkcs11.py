@@ -35,9 +35,9 @@ def key_store() -> str:
 def app_config(app_config: dict[str, Any], softhsm: SoftHsm) -> dict[str, Any]:
     return {
         **app_config,
-        "PKCS11_LIBRARY": softhsm.library,
-        "PKCS11_TOKEN": softhsm.token,
-        "PKCS11_PIN": softhsm.pin,
+        "HSM_LIBRARY": softhsm.library,
+        "HSM_TOKEN": softhsm.token,
+        "HSM_PIN": softhsm.pin,
     }
 
 
