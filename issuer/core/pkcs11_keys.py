@@ -196,6 +196,8 @@ class _Open:
 
 _OPEN: dict[tuple[str, str], _Open] = {}
 _OPEN_LOCK = threading.Lock()
+#: library -> the process that initialised it.
+_INITIALISED_IN: dict[str, int] = {}
 
 
 def _open(library: str, token_label: str, pin: str) -> _Open:
@@ -209,10 +211,11 @@ def _open(library: str, token_label: str, pin: str) -> _Open:
             return known
         try:
             lib = pkcs11.lib(library)
-            if known is not None:
-                # A forked child inherits the parent's state, which PKCS#11 does not allow to
-                # be used (PKCS#11 3.0 §5.4 C_Initialize): start again.
+            if _INITIALISED_IN.setdefault(library, pid) != pid:
+                # A forked child inherits the parent's initialised library, which PKCS#11 does
+                # not allow it to use (PKCS#11 3.0 §5.4, C_Initialize): initialise it again.
                 lib.reinitialize()
+                _INITIALISED_IN[library] = pid
             token = lib.get_token(token_label=token_label)
             session = token.open(user_pin=pin, rw=True)
         except (pkcs11.PKCS11Error, RuntimeError, OSError) as error:

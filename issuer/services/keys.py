@@ -173,15 +173,18 @@ def migrate_to_database(
 ) -> list[SigningKey]:
     """Seal every key that the files store holds (and the database does not yet) into its row;
     return the keys sealed. Each is checked to be the key its row publishes before it is
-    sealed, so a wrong file stops the move instead of being trusted. The files are left in
-    place (the operator removes them once the move is committed and checked): the database
-    store reads a sealed key first, so they are no longer used."""
+    sealed, so a wrong file stops the move instead of being trusted, as does an active key
+    without its file. The files are left in place (the operator removes them once the move is
+    committed and checked): the database store reads a sealed key first, so they are no longer
+    used."""
     moved = []
     for key in session.scalars(
         select(SigningKey).where(SigningKey.sealed_private_key.is_(None)).order_by(SigningKey.id)
     ):
-        if key.status is KeyStatus.COMPROMISED and not files.exists(key.key_id):
-            continue  # a withdrawn key never signs again; nothing to move
+        if key.status is not KeyStatus.ACTIVE and not files.exists(key.key_id):
+            # A retired or withdrawn key never signs again: its file may be gone, and its
+            # credentials verify from the public key in the database.
+            continue
         private_key = load_private_key(files, key)
         key.sealed_private_key = database.seal(key.key_id, private_key)
         moved.append(key)

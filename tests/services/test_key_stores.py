@@ -200,3 +200,25 @@ def test_rewrap_changes_the_passphrase(
     with pytest.raises(SigningUnavailableError):
         keys.rewrap(session, DatabaseKeyStore(PASSPHRASE), "a third passphrase")
     assert keys.load_private_key(new, key)
+
+
+def test_migrate_skips_a_retired_key_without_its_file_but_not_an_active_one(
+    session: Session, keystore: KeyStore
+) -> None:
+    institution = institutions.create_institution(session, HAMK, keystore)
+    retired = keys.active_key(session, institution)
+    active = keys.rotate_key(session, institution, keystore)
+    keystore.delete(retired.key_id)  # a retired key never signs again
+    database = keys.database_keystore(get_settings())
+
+    assert keys.migrate_to_database(session, keystore, database) == [active]
+    assert retired.sealed_private_key is None
+
+    other = institutions.create_institution(
+        session, InstitutionDetails(slug="tamk", name_fi="TAMK"), keystore
+    )
+    missing = keys.active_key(session, other)
+    keystore.delete(missing.key_id)
+    with pytest.raises(SigningUnavailableError) as refused:
+        keys.migrate_to_database(session, keystore, database)
+    assert refused.value.reason == "key_missing"
