@@ -12,10 +12,12 @@
   serves verification, status lists and pages, so the answer is 200 "degraded" with the code,
   not 503: taking every instance out of rotation would stop verification too. Writes answer
   503 ``busy`` meanwhile (``issuer.web.errors``).
-* ``signing_keys``: the keys directory is readable, and every active institution key can be
-  read, decrypted with ``ISSUER_KEY_PASSPHRASE`` and matches the public key its DID document
-  publishes. A key costs about half a millisecond to decrypt; the result is kept for
-  ``KEY_CHECK_TTL`` seconds per app so that frequent probes stay cheap.
+* ``signing_keys``: every active institution key can be used from the configured key store
+  (``ISSUER_KEY_STORE``): sealed in the database and opened with ``ISSUER_KEY_PASSPHRASE``, a
+  file in the keys directory (which must then be readable), or an object in the PKCS#11 token;
+  and it matches the public key its DID document publishes. A key costs about half a
+  millisecond to open; the result is kept for ``KEY_CHECK_TTL`` seconds per app so that
+  frequent probes stay cheap.
 
 The public answer names each check and, when it failed, a short code; never a path, a key id or
 an exception text (a load balancer and anyone else may read it). The details go to the log.

@@ -222,3 +222,31 @@ def test_migrate_skips_a_retired_key_without_its_file_but_not_an_active_one(
     with pytest.raises(SigningUnavailableError) as refused:
         keys.migrate_to_database(session, keystore, database)
     assert refused.value.reason == "key_missing"
+
+
+def test_two_hosts_with_their_own_keys_folders_sign_with_every_key(
+    app: Flask, app_config: dict[str, object], tmp_path: Path, templates_dir: Path
+) -> None:
+    # Issue 16's report: a key made on host A could not sign on host B, and after a rotation on
+    # B, A could no longer issue. With the database store both reach every key.
+    from issuer import create_app
+    from issuer.db import dispose
+
+    host_b = create_app({**app_config, "KEYS_DIR": tmp_path / "host-b-keys"})
+    try:
+        with app.app_context(), unit_of_work() as session:  # host A
+            badge_classes.load_templates(session, templates_dir)
+            institutions.create_institution(session, HAMK, keys.keystore_for(get_settings()))
+        with host_b.app_context(), unit_of_work() as session:
+            hamk = institutions.get_institution(session, "hamk")
+            assert _verified(session, _issue(session, hamk, keys.keystore_for(get_settings())))
+            keys.rotate_key(session, hamk, keys.keystore_for(get_settings()))
+        with app.app_context(), unit_of_work() as session:
+            hamk = institutions.get_institution(session, "hamk")
+            credential = _issue(session, hamk, keys.keystore_for(get_settings()))
+            assert json.loads(credential.signed_json)["proof"][0]["verificationMethod"].endswith(
+                keys.active_key(session, hamk).public_key_multibase
+            )
+            assert _verified(session, credential)
+    finally:
+        dispose(host_b)
