@@ -133,3 +133,22 @@ def test_rewrap_needs_a_passphrase_in_the_variable(
     result = run(runner, "key", "rewrap", "--new-passphrase-env", "MERKKI_NEW_PASSPHRASE")
     assert result.exit_code == 1
     assert "MERKKI_NEW_PASSPHRASE holds no passphrase" in result.output
+
+
+def test_institution_create_and_key_rotate_seal_into_the_database(
+    app: Flask, runner: FlaskCliRunner, keys_dir: Path
+) -> None:
+    assert run(runner, "init").exit_code == 0
+    result = run(runner, "institution", "create", "hamk", "--name", "HAMK")
+    assert result.exit_code == 0, (result.output, result.exception)
+    printed = json.loads(result.stdout)
+    rotated = run(runner, "key", "rotate", "--institution", "hamk")
+    assert rotated.exit_code == 0, (rotated.output, rotated.exception)
+
+    sealed = _sealed(app)
+    assert printed["key_id"] in sealed
+    assert len(rotated_rows := json.loads(rotated.stdout)) == 2
+    assert {row["key_id"] for row in rotated_rows} <= set(sealed)
+    assert None not in sealed.values()
+    assert not keys_dir.exists() or not any(keys_dir.iterdir())
+    assert _issue(app, "Aino Virtanen")
