@@ -250,3 +250,20 @@ def test_two_hosts_with_their_own_keys_folders_sign_with_every_key(
             assert _verified(session, credential)
     finally:
         dispose(host_b)
+
+
+def test_rewrap_under_the_current_passphrase_moves_keys_off_the_previous_one(
+    session: Session, store: SigningKeyStore
+) -> None:
+    # Step 2 of "Change the key passphrase": the hosts run with the new passphrase and the old
+    # one as previous; `merkki key rewrap` (no variable) re-wraps under the current one.
+    key = keys.active_key(session, institutions.create_institution(session, HAMK, store))
+    changing = DatabaseKeyStore("the new passphrase", previous=[PASSPHRASE])
+    assert keys.load_private_key(changing, key)
+
+    assert keys.rewrap(session, changing, "the new passphrase") == 1
+
+    forget_cached_keys()
+    assert keys.load_private_key(DatabaseKeyStore("the new passphrase"), key)
+    with pytest.raises(SigningUnavailableError):
+        keys.load_private_key(DatabaseKeyStore(PASSPHRASE), key)
