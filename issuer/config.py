@@ -32,6 +32,11 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_DATABASE_URL": "DATABASE_URL",
     "ISSUER_KEYS_DIR": "KEYS_DIR",
     "ISSUER_KEY_PASSPHRASE": "KEY_PASSPHRASE",
+    "ISSUER_KEY_STORE": "KEY_STORE",
+    "ISSUER_KEY_PASSPHRASE_PREVIOUS": "KEY_PASSPHRASE_PREVIOUS",
+    "ISSUER_HSM_LIBRARY": "HSM_LIBRARY",
+    "ISSUER_HSM_TOKEN": "HSM_TOKEN",
+    "ISSUER_HSM_PIN": "HSM_PIN",
     "ISSUER_SECRET_KEY": "SECRET_KEY",
     "ISSUER_LOG_LEVEL": "LOG_LEVEL",
     "ISSUER_REMOTE_FETCH": "REMOTE_FETCH",
@@ -61,6 +66,9 @@ DATABASE_FILE_NAME = "merkki.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SWITCH_VALUES = {"on": True, "off": False}
 SETTINGS_EXTENSION = "issuer.settings"
+#: Where private keys live (``issuer.services.keys.keystore_for``): sealed into the database,
+#: encrypted files in ISSUER_KEYS_DIR, or a PKCS#11 token.
+KEY_STORES = ("database", "files", "pkcs11")
 
 
 class ConfigError(ValueError):
@@ -90,11 +98,20 @@ class Settings:
     #: Where the accessibility statement (``/accessibility``) sends feedback: an e-mail address
     #: or a short text. None: the statement names the institutions' own contact addresses.
     accessibility_contact: str | None = None
+    #: ``database`` (default), ``files`` or ``pkcs11`` (``KEY_STORES``).
+    key_store: str = "database"
+    #: Passphrases that opened the sealed keys before ``key_passphrase`` (while it changes).
+    key_passphrase_previous: tuple[str, ...] = ()
+    #: The PKCS#11 module, token label and user PIN of the ``pkcs11`` store.
+    hsm_library: str | None = None
+    hsm_token: str | None = None
+    hsm_pin: str | None = None
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
             f"Settings(base_url={self.base_url!r}, database_url={_redacted(self.database_url)!r}, "
-            f"keys_dir={str(self.keys_dir)!r}, log_level={self.log_level!r})"
+            f"keys_dir={str(self.keys_dir)!r}, key_store={self.key_store!r}, "
+            f"log_level={self.log_level!r})"
         )
 
 
@@ -145,7 +162,34 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         remote_fetch=_switch(config.get("REMOTE_FETCH", "on"), "ISSUER_REMOTE_FETCH"),
         smtp_url=_smtp_url(config.get("SMTP_URL")),
         accessibility_contact=_one_line(config.get("ACCESSIBILITY_CONTACT")),
+        key_store=_key_store(config.get("KEY_STORE", "database")),
+        key_passphrase_previous=_previous_passphrases(config.get("KEY_PASSPHRASE_PREVIOUS")),
+        hsm_library=_one_line(config.get("HSM_LIBRARY")),
+        hsm_token=_one_line(config.get("HSM_TOKEN")),
+        hsm_pin=_secret(config.get("HSM_PIN")),
     )
+
+
+def _key_store(value: object) -> str:
+    name = str(value).strip().lower() if isinstance(value, str) else value
+    if name not in KEY_STORES:
+        raise ConfigError(f"ISSUER_KEY_STORE must be one of {', '.join(KEY_STORES)}")
+    assert isinstance(name, str)
+    return name
+
+
+def _previous_passphrases(value: object) -> tuple[str, ...]:
+    """``ISSUER_KEY_PASSPHRASE_PREVIOUS``: one passphrase (passphrases may contain any
+    character, so there is no list syntax); a list only from a test's config."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if v)
+    return (str(value),)
+
+
+def _secret(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def normalize_base_url(value: object) -> str:
@@ -290,11 +334,12 @@ def init_app(app: Flask) -> Settings:
     app.logger.setLevel(getattr(logging, settings.log_level))
     if settings.key_passphrase_is_development:
         app.logger.warning(
-            "\n%s\n!!! ISSUER_KEY_PASSPHRASE is not set: private keys in %s are encrypted with\n"
-            "!!! the PUBLIC development passphrase. Anyone with the files can sign as your\n"
-            "!!! institutions. Set ISSUER_KEY_PASSPHRASE before issuing real credentials.\n%s",
+            "\n%s\n!!! ISSUER_KEY_PASSPHRASE is not set: private keys (%s) are encrypted with\n"
+            "!!! the PUBLIC development passphrase. Anyone with the database or the files can\n"
+            "!!! sign as your institutions. Set ISSUER_KEY_PASSPHRASE before issuing real\n"
+            "!!! credentials.\n%s",
             "!" * 78,
-            settings.keys_dir,
+            "sealed in the database" if settings.key_store == "database" else settings.keys_dir,
             "!" * 78,
         )
     _keep_keys_private(app, settings.keys_dir)

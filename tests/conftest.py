@@ -312,13 +312,24 @@ def keys_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app_config(database_url: str, keys_dir: Path, templates_dir: Path) -> dict[str, Any]:
+def key_store() -> str:
+    """The app's ``ISSUER_KEY_STORE``: the default, ``database``, which also reads the keys
+    that the ``keystore`` fixture (the files store) makes; tests about the files store itself
+    override this fixture."""
+    return "database"
+
+
+@pytest.fixture
+def app_config(
+    database_url: str, keys_dir: Path, templates_dir: Path, key_store: str
+) -> dict[str, Any]:
     return {
         "TESTING": True,
         "BASE_URL": BASE_URL,
         "DATABASE_URL": database_url,
         "KEYS_DIR": keys_dir,
         "KEY_PASSPHRASE": PASSPHRASE,
+        "KEY_STORE": key_store,
         "SECRET_KEY": "test secret key",
         "BADGE_TEMPLATES_DIR": templates_dir,
     }

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from issuer import create_app
 from issuer.config import ConfigError, Settings, get_settings
 from issuer.core.errors import EngineError
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.services import (
     keys,
 )
@@ -77,7 +77,7 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def settings_and_keystore() -> tuple[Settings, KeyStore]:
+def settings_and_keystore() -> tuple[Settings, SigningKeyStore]:
     settings = get_settings()
     return settings, keys.keystore_for(settings)
 

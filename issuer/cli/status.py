@@ -1,4 +1,4 @@
-"""``merkki revoke|suspend|unsuspend`` and ``merkki key rotate|compromised|list``.
+"""``merkki revoke|suspend|unsuspend`` and ``merkki key rotate|compromised|list|migrate|rewrap``.
 
 Attached to the ``merkki`` group by the import at the bottom of ``issuer/cli.py``. Each command
 is one unit of work: the change, the status list bit and the audit event are committed together
@@ -7,6 +7,7 @@ or not at all. The actor in the audit log is ``cli``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, revocation
+from issuer.services import institutions, keys, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -153,3 +154,58 @@ def key_compromised(institution_slug: str, key_id: str, reason: str | None) -> N
         err=True,
     )
     echo_json(rows)
+
+
+@key.command(
+    "migrate",
+    help="Seal the private keys in ISSUER_KEYS_DIR into the database (under "
+    "ISSUER_KEY_PASSPHRASE), all in one transaction; the files are left for you to remove.",
+)
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["database"]),
+    required=True,
+    help="The store to move the keys to.",
+)
+@with_app
+def key_migrate(target: str) -> None:
+    settings = get_settings()
+    with unit_of_work() as session:
+        moved = keys.migrate_to_database(
+            session, keys.file_keystore(settings), keys.database_keystore(settings)
+        )
+        key_ids = [k.key_id for k in moved]
+    click.echo(
+        f"{len(key_ids)} key(s) sealed into the {target}"
+        + ("" if settings.key_store == "database" else "; now set ISSUER_KEY_STORE=database"),
+        err=True,
+    )
+    echo_json(key_ids)
+
+
+@key.command(
+    "rewrap",
+    help="Re-wrap every key sealed in the database under a new passphrase, in one "
+    "transaction. Without --new-passphrase-env: under ISSUER_KEY_PASSPHRASE (keys still "
+    "under ISSUER_KEY_PASSPHRASE_PREVIOUS move to it).",
+)
+@click.option(
+    "--new-passphrase-env",
+    "variable",
+    metavar="VAR",
+    help="The environment variable that holds the new passphrase (never on the command line).",
+)
+@with_app
+def key_rewrap(variable: str | None) -> None:
+    settings = get_settings()
+    if variable is None:
+        new_passphrase = settings.key_passphrase
+    else:
+        new_passphrase = os.environ.get(variable, "")
+        if not new_passphrase.strip():
+            raise click.ClickException(f"the environment variable {variable} holds no passphrase")
+    with unit_of_work() as session:
+        count = keys.rewrap(session, keys.database_keystore(settings), new_passphrase)
+    click.echo(f"{count} key(s) re-wrapped under the new passphrase", err=True)
+    echo_json({"rewrapped": count})

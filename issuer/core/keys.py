@@ -1,11 +1,15 @@
-"""Ed25519 signing keys and their encrypted storage on disk.
+"""Ed25519 signing keys, the key-store interface, and the encrypted storage on disk.
 
-Private keys are kept as PKCS#8 PEM files encrypted with a passphrase (``ISSUER_KEY_PASSPHRASE``
-in the service configuration), one file per key id, in a directory only the service user can
-read (DESIGN.md "Shape of the code": ``keys/`` holds keys, private keys encrypted). Files are
-written atomically so a crash never leaves half a key behind, and an existing key is never
-overwritten by accident: a lost signing key cannot sign again, and a replaced one no longer
-matches the key its DID document publishes.
+``SigningKeyStore`` is what issuing needs of a key store, whichever is configured
+(``ISSUER_KEY_STORE``): ``database`` (``issuer.core.key_envelope``: sealed into the key's row),
+``files`` (``KeyStore`` below) or ``pkcs11`` (``issuer.core.pkcs11_keys``: kept in a token).
+
+With the ``files`` store, private keys are kept as PKCS#8 PEM files encrypted with a passphrase
+(``ISSUER_KEY_PASSPHRASE`` in the service configuration), one file per key id, in a directory
+only the service user can read (DESIGN.md "Shape of the code": ``keys/`` holds keys, private
+keys encrypted). Files are written atomically so a crash never leaves half a key behind, and
+an existing key is never overwritten by accident: a lost signing key cannot sign again, and a
+replaced one no longer matches the key its DID document publishes.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from issuer.core.errors import KeyError_
 
@@ -48,7 +53,30 @@ def passphrase_or_development(value: str | None) -> tuple[str, bool]:
     return value, False
 
 
-def _check_key_id(key_id: object) -> str:
+class SigningKeyStore(Protocol):
+    """Where the private halves of the signing keys live (the public halves and their status
+    are rows in the database). Every method names a key by its id and hands in the sealed
+    private key its row holds (``SigningKey.sealed_private_key``: None unless the ``database``
+    store wrote it), so that no store needs a database session of its own."""
+
+    #: ``database``, ``files`` or ``pkcs11`` (the ``ISSUER_KEY_STORE`` value).
+    kind: str
+
+    def new_key(self, key_id: str) -> tuple[Ed25519PublicKey, str | None]:
+        """Make a new Ed25519 key named ``key_id``; return its public half and the sealed
+        private key to keep in its row (None when the store keeps the private key itself)."""
+        ...
+
+    def private_key(self, key_id: str, sealed: str | None) -> Ed25519PrivateKey:
+        """The key that signs as ``key_id``; ``KeyError_`` when it is missing or unusable."""
+        ...
+
+    def has_private_key(self, key_id: str, sealed: str | None) -> bool:
+        """Whether the store holds something for ``key_id`` (usable or not)."""
+        ...
+
+
+def check_key_id(key_id: object) -> str:
     if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
         raise KeyError_(
             f"invalid key id {key_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
@@ -72,7 +100,11 @@ def tighten_directory(directory: Path) -> int | None:
 
 
 class KeyStore:
-    """Encrypted PEM files ``<directory>/<key_id>.pem`` (PKCS#8, mode 0600)."""
+    """Encrypted PEM files ``<directory>/<key_id>.pem`` (PKCS#8, mode 0600): the ``files``
+    store. The files are on one host's disk, so this store fits a single app server only; the
+    ``database`` store reads such files for keys that it has not sealed yet."""
+
+    kind = "files"
 
     def __init__(self, directory: Path, passphrase: str) -> None:
         if not isinstance(passphrase, str) or not passphrase:
@@ -83,9 +115,21 @@ class KeyStore:
     def __repr__(self) -> str:  # never show the passphrase
         return f"KeyStore({str(self.directory)!r})"
 
+    def new_key(self, key_id: str) -> tuple[Ed25519PublicKey, str | None]:
+        private_key = generate_private_key()
+        self.save(key_id, private_key)
+        return private_key.public_key(), None
+
+    def private_key(self, key_id: str, sealed: str | None) -> Ed25519PrivateKey:
+        # A sealed key is the database store's; this store reads its own files only.
+        return self.load(key_id)
+
+    def has_private_key(self, key_id: str, sealed: str | None) -> bool:
+        return self.exists(key_id)
+
     def path_for(self, key_id: str) -> Path:
         """The file that holds ``key_id`` (validated: it cannot point outside the directory)."""
-        return self.directory / (_check_key_id(key_id) + _SUFFIX)
+        return self.directory / (check_key_id(key_id) + _SUFFIX)
 
     def exists(self, key_id: str) -> bool:
         return self.path_for(key_id).is_file()

@@ -81,7 +81,9 @@ class Institution(Base):
 
 
 class SigningKey(Base):
-    """An Ed25519 key of an institution; the private half is a file in the KeyStore."""
+    """An Ed25519 key of an institution. Its private half is sealed into this row by the
+    ``database`` key store (``sealed_private_key``), or kept by the ``files`` or ``pkcs11``
+    store under ``key_id`` (``issuer.core.keys.SigningKeyStore``)."""
 
     __tablename__ = "signing_key"
     __table_args__ = (
@@ -97,7 +99,8 @@ class SigningKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
-    # The KeyStore file name (``<key_id>.pem``).
+    # The name of the key in every store (a file ``<key_id>.pem``, a token object's label), and
+    # the associated data its sealed private key opens under.
     key_id: Mapped[str] = mapped_column(String(128), unique=True)
     public_key_multibase: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[KeyStatus] = mapped_column(
@@ -113,6 +116,9 @@ class SigningKey(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     retired_at: Mapped[datetime | None]
+    #: The private key encrypted under ``ISSUER_KEY_PASSPHRASE`` (``issuer.core.key_envelope``),
+    #: written in the same transaction as the row; None when another store keeps it.
+    sealed_private_key: Mapped[str | None] = mapped_column(Text)
 
     institution: Mapped[Institution] = relationship(back_populates="signing_keys")
 

@@ -16,7 +16,7 @@ from issuer import urls
 from issuer.core.contexts import OB_V3, VC_V2
 from issuer.core.credential import issuer_profile
 from issuer.core.did import did_web_document, did_web_for
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.models import Institution, KeyStatus
 from issuer.services import emails, keys, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
@@ -158,7 +158,7 @@ def get_institution(session: Session, slug: str) -> Institution:
 def create_institution(
     session: Session,
     details: InstitutionDetails,
-    keystore: KeyStore,
+    keystore: SigningKeyStore,
     *,
     now: datetime | None = None,
 ) -> Institution:
@@ -191,7 +191,7 @@ def create_institution(
 
 
 def ensure_demo_institution(
-    session: Session, keystore: KeyStore, *, now: datetime | None = None
+    session: Session, keystore: SigningKeyStore, *, now: datetime | None = None
 ) -> tuple[Institution, bool]:
     """The demo institution used by ``make run``; ``(institution, created)``."""
     existing = find_institution(session, DEMO_SLUG)

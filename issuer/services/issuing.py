@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
 from issuer.services import audit
 from issuer.services.errors import NotFoundError
@@ -76,7 +76,7 @@ def issue_credential(
     lang: str,
     *,
     base_url: str,
-    keystore: KeyStore,
+    keystore: SigningKeyStore,
     secret: str,
     now: datetime | None = None,
     actor: audit.AuditActor | None = None,

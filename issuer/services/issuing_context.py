@@ -28,7 +28,7 @@ from issuer.core.dataintegrity.cryptosuite import hash_data, proof_configuration
 from issuer.core.dataintegrity.signing import create_proof, sign
 from issuer.core.did import verification_method_id
 from issuer.core.errors import EngineError, UndefinedTermError
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.models import BadgeClass, BadgeClassVersion, Credential, Institution
 from issuer.services import badge_classes, institutions, keys, mail, status
 from issuer.services.credential_json import serialize
@@ -72,7 +72,7 @@ class IssuingContext:
     the module docstring."""
 
     base_url: str
-    keystore: KeyStore
+    keystore: SigningKeyStore
     secret: str
     _keys: dict[int, tuple[str, Ed25519PrivateKey]] = field(default_factory=dict)
     _achievements: dict[tuple[int, str, int | None], dict[str, Any]] = field(default_factory=dict)

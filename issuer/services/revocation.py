@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer import urls
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
 from issuer.models.audit import AuditEvent
 from issuer.models.issuing import StatusList
@@ -302,7 +302,7 @@ def find_key(session: Session, institution: Institution, reference: str) -> Sign
 
 
 def _resign_status_lists(
-    session: Session, institution: Institution, withdrawn: SigningKey, keystore: KeyStore
+    session: Session, institution: Institution, withdrawn: SigningKey, keystore: SigningKeyStore
 ) -> None:
     """Sign again, with the active key and in this transaction, every status list of the
     institution that ``withdrawn`` signed (or that has no signature): a list signed with a
@@ -331,7 +331,7 @@ def _signed_by(signed_json: str, key: SigningKey) -> bool:
 def rotate_key(
     session: Session,
     institution: Institution,
-    keystore: KeyStore,
+    keystore: SigningKeyStore,
     *,
     actor: AuditActor,
     now: datetime | None = None,
@@ -360,7 +360,7 @@ def withdraw_compromised_key(
     session: Session,
     institution: Institution,
     reference: str,
-    keystore: KeyStore,
+    keystore: SigningKeyStore,
     *,
     actor: AuditActor,
     reason: str | None = None,

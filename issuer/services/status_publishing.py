@@ -34,7 +34,7 @@ from issuer import urls
 from issuer.core.credential import xsd_datetime
 from issuer.core.dataintegrity.signing import sign
 from issuer.core.did import verification_method_id
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.core.status_list import DEFAULT_TTL_MS, Bitstring, status_list_credential
 from issuer.models import Institution
 from issuer.models.issuing import StatusList
@@ -102,7 +102,7 @@ def sign_changed_lists(
     session: Session,
     *,
     base_url: str | None = None,
-    keystore: KeyStore | None = None,
+    keystore: SigningKeyStore | None = None,
     signer: Signer | None = None,
     now: datetime | None = None,
 ) -> int:
@@ -122,7 +122,7 @@ def sign_unsigned_lists(
     session: Session,
     *,
     base_url: str | None = None,
-    keystore: KeyStore | None = None,
+    keystore: SigningKeyStore | None = None,
     now: datetime | None = None,
 ) -> int:
     """Sign every list whose stored signature does not cover its bits (``merkki init``: lists
@@ -145,7 +145,7 @@ def _sign_rows(
     session: Session,
     rows: list[StatusList],
     base_url: str | None,
-    keystore: KeyStore | None,
+    keystore: SigningKeyStore | None,
     signer: Signer | None,
     now: datetime | None,
 ) -> int:
@@ -198,10 +198,10 @@ def _sign(
 #: before-commit hook signs with it, so that no service reaches for the app's settings.
 PUBLISHER = "merkki.status_publisher"
 
-Publisher = Callable[[], tuple[str, KeyStore]]
+Publisher = Callable[[], tuple[str, SigningKeyStore]]
 
 
-def _publisher(session: Session) -> tuple[str, KeyStore]:
+def _publisher(session: Session) -> tuple[str, SigningKeyStore]:
     found = session.info.get(PUBLISHER)
     if found is None:
         raise RuntimeError(

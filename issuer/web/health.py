@@ -12,10 +12,12 @@
   serves verification, status lists and pages, so the answer is 200 "degraded" with the code,
   not 503: taking every instance out of rotation would stop verification too. Writes answer
   503 ``busy`` meanwhile (``issuer.web.errors``).
-* ``signing_keys``: the keys directory is readable, and every active institution key can be
-  read, decrypted with ``ISSUER_KEY_PASSPHRASE`` and matches the public key its DID document
-  publishes. A key costs about half a millisecond to decrypt; the result is kept for
-  ``KEY_CHECK_TTL`` seconds per app so that frequent probes stay cheap.
+* ``signing_keys``: every active institution key can be used from the configured key store
+  (``ISSUER_KEY_STORE``): sealed in the database and opened with ``ISSUER_KEY_PASSPHRASE``, a
+  file in the keys directory (which must then be readable), or an object in the PKCS#11 token;
+  and it matches the public key its DID document publishes. A key costs about half a
+  millisecond to open; the result is kept for ``KEY_CHECK_TTL`` seconds per app so that
+  frequent probes stay cheap.
 
 The public answer names each check and, when it failed, a short code; never a path, a key id or
 an exception text (a load balancer and anyone else may read it). The details go to the log.
@@ -30,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -38,7 +41,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from issuer.config import get_settings
-from issuer.core.keys import KeyStore
+from issuer.core.errors import KeyError_
+from issuer.core.key_envelope import DatabaseKeyStore
+from issuer.core.keys import KeyStore, SigningKeyStore
 from issuer.db import get_database, storage_problem
 from issuer.models import KeyStatus, SigningKey
 from issuer.services import keys
@@ -251,13 +256,16 @@ def check_signing_keys(app: Flask) -> Check:
         except SQLAlchemyError as error:
             log.error("health: cannot list the signing keys: %s", _one_line(error))
             return Check("database_unavailable")
-        directory = keystore.directory
-        if not active and not directory.exists():
-            # A fresh installation: the folder appears with the first institution's key.
-            return Check()
-        if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
-            log.error("health: the keys directory %s is not a readable directory", directory)
-            return Check("keys_dir_unreadable")
+        # The keys folder matters to the files store, and to the database store for keys it has
+        # not sealed yet; sealed and token keys are checked one by one below.
+        directory = _files_directory(keystore, active)
+        if directory is not None:
+            if not active and not directory.exists():
+                # A fresh installation: the folder appears with the first institution's key.
+                return Check()
+            if not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+                log.error("health: the keys directory %s is not a readable directory", directory)
+                return Check("keys_dir_unreadable")
         for key in active:
             code = _key_problem(keystore, key)
             if code is not None:
@@ -265,9 +273,24 @@ def check_signing_keys(app: Flask) -> Check:
     return Check()
 
 
-def _key_problem(keystore: KeyStore, key: SigningKey) -> str | None:
-    if not keystore.exists(key.key_id):
-        log.error("health: the file of active key %s is missing", key.key_id)
+def _files_directory(keystore: SigningKeyStore, active: list[SigningKey]) -> Path | None:
+    if isinstance(keystore, KeyStore):
+        return keystore.directory
+    if isinstance(keystore, DatabaseKeyStore) and any(
+        key.sealed_private_key is None for key in active
+    ):
+        return keystore.directory
+    return None
+
+
+def _key_problem(keystore: SigningKeyStore, key: SigningKey) -> str | None:
+    try:
+        held = keystore.has_private_key(key.key_id, key.sealed_private_key)
+    except KeyError_ as error:
+        log.error("health: active key %s: %s", key.key_id, error.message)
+        return "key_unusable"
+    if not held:
+        log.error("health: the private half of active key %s is missing", key.key_id)
         return "key_missing"
     try:
         keys.load_private_key(keystore, key)

@@ -12,7 +12,9 @@ that a client of another host sees:
   others (every host needs the same key);
 * an SQLite database: a file on one host, so every host would issue into a database of its own;
 * bulk jobs without Redis (``ISSUER_JOB_RUNNER`` ``thread`` or ``inline``): a job runs only in
-  the process that started it and stops with it, instead of on any host's RQ worker.
+  the process that started it and stops with it, instead of on any host's RQ worker;
+* the ``files`` key store (``ISSUER_KEY_STORE=files``): a key made on one host is a file in
+  that host's keys folder, so the other hosts cannot sign with it (issue 16's report).
 
 Each is a warning in the log, not a refusal to start: the operator may be moving a deployment
 step by step. ``problems`` returns them for tests and for ``init_app``'s log lines.
@@ -81,6 +83,12 @@ def problems(app: Flask) -> list[str]:
             f"bulk jobs run in-process (ISSUER_JOB_RUNNER={runner}) while ISSUER_HOSTS={hosts}: "
             "a job stops with the process that started it; set ISSUER_REDIS_URL so that any "
             "host's worker can run and finish it"
+        )
+    if settings.key_store == "files":
+        found.append(
+            f"private keys are files in this host's ISSUER_KEYS_DIR (ISSUER_KEY_STORE=files) "
+            f"while ISSUER_HOSTS={hosts}: a key made or rotated on one host cannot sign on the "
+            "others; set ISSUER_KEY_STORE=database (after `merkki key migrate --to database`)"
         )
     return found
 

@@ -9,7 +9,7 @@ import functools
 from flask import Flask
 
 from issuer.config import get_settings
-from issuer.core.keys import KeyStore
+from issuer.core.keys import SigningKeyStore
 from issuer.db import get_database
 from issuer.services import keys
 from issuer.services.status_publishing import PUBLISHER
@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     """Give the app's sessions their publisher (made on first use: the key store reads files)."""
 
     @functools.cache
-    def publisher() -> tuple[str, KeyStore]:
+    def publisher() -> tuple[str, SigningKeyStore]:
         settings = get_settings(app)
         return settings.base_url, keys.keystore_for(settings)
 

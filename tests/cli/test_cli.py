@@ -41,6 +41,13 @@ def fails(runner: FlaskCliRunner, *args: str) -> str:
 
 
 @pytest.fixture
+def key_store() -> str:
+    """These commands are checked against the files store (the key file is looked for);
+    tests/cli/test_key_store_commands.py runs them on the database store."""
+    return "files"
+
+
+@pytest.fixture
 def initialised(runner: FlaskCliRunner) -> FlaskCliRunner:
     ok(runner, "init")
     ok(runner, "institution", "create", "hamk", "--name", "Hämeen ammattikorkeakoulu")

@@ -32,6 +32,8 @@ def _environment(tmp_path: Path, port: int) -> dict[str, str]:
         ISSUER_BASE_URL=f"http://127.0.0.1:{port}",
         ISSUER_DATABASE_URL=f"sqlite:///{tmp_path / 'merkki.sqlite3'}",
         ISSUER_KEYS_DIR=str(tmp_path / "keys"),
+        # The files store: the test looks for the demo key's file.
+        ISSUER_KEY_STORE="files",
         ISSUER_KEY_PASSPHRASE="console test passphrase",
         ISSUER_SECRET_KEY="console test secret",
     )

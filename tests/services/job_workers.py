@@ -36,6 +36,7 @@ def worker_environment(app_config: dict[str, Any], **variables: str) -> dict[str
             "ISSUER_BASE_URL": str(app_config["BASE_URL"]),
             "ISSUER_DATABASE_URL": str(app_config["DATABASE_URL"]),
             "ISSUER_KEYS_DIR": str(app_config["KEYS_DIR"]),
+            "ISSUER_KEY_STORE": str(app_config.get("KEY_STORE", "database")),
             "ISSUER_KEY_PASSPHRASE": str(app_config["KEY_PASSPHRASE"]),
             "ISSUER_SECRET_KEY": str(app_config["SECRET_KEY"]),
             "ISSUER_LOG_FORMAT": "text",

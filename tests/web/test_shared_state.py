@@ -98,3 +98,14 @@ def test_configured_hosts_defaults_to_one(tmp_path: Path) -> None:
         assert shared_state.problems(app) == []
     finally:
         dispose(app)
+
+
+def test_the_files_key_store_with_several_hosts_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    said = warnings(caplog, config(tmp_path, KEY_STORE="files"))
+    assert len(said) == 1
+    assert "ISSUER_KEY_STORE=database" in said[0]
+    assert "merkki key migrate --to database" in said[0]
+    assert warnings(caplog, config(tmp_path, KEY_STORE="files", HOSTS=None)) == []
+    assert warnings(caplog, config(tmp_path, KEY_STORE="database")) == []

@@ -34,6 +34,12 @@ def failed(code: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def key_store() -> str:
+    """These tests break key files and folders: the app runs the files store."""
+    return "files"
+
+
+@pytest.fixture
 def key_ids(app: Flask) -> list[str]:
     """Two institutions, one of them with a retired key too; their active key ids."""
     with app.app_context(), unit_of_work() as session:
