@@ -187,7 +187,9 @@ def _no_cell_starts_a_formula(text: str) -> None:
                 io.StringIO(text, newline=""),
                 delimiter=delimiter,
                 quoting=quoting,
-                escapechar=None if quoting == csv.QUOTE_MINIMAL else "\x00",
+                # No escape character: a spreadsheet has none, and any one chosen here (NUL
+                # was) lets a value that holds it hide the next character from the check.
+                escapechar=None,
             )
             for row in reader:
                 for cell in row:
