@@ -51,6 +51,7 @@ REAL: dict[str, Callable[[World], str]] = {
     "job_id": lambda w: "1",
     "offer_id": lambda w: "1",
     "mail_id": lambda w: "1",
+    "integration_id": lambda w: "1",
     "decision": lambda w: "approve",
     "version": lambda w: "1",
     "lang": lambda w: "fi",

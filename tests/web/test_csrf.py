@@ -37,7 +37,8 @@ from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import BadgeClass, Credential
 from issuer.models.accounts import StaffUser
 from issuer.models.issuing import OutboxMail
-from issuer.services import badge_classes, institutions, issue_input, issuing
+from issuer.services import badge_classes, institutions, integrations, issue_input, issuing
+from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from tests.web.staff.support import (
     PASSWORD,
@@ -68,6 +69,8 @@ FORMS: dict[str, Who] = {
     "staff.reset_user_password": "admin",
     "staff.tokens": "admin",
     "staff.revoke_token": "admin",
+    "staff.integrations_page": "admin",
+    "staff.revoke_integration": "admin",
     "staff.badge_class_new": "admin",
     "staff.badge_class_edit": "admin",
     "staff.badge_class_copy": "admin",
@@ -96,6 +99,9 @@ API_TOKEN_ROUTES = frozenset(
         "api.revoke_credential",
         "api.suspend_credential",
         "api.unsuspend_credential",
+        # The completion webhook: an integration's HMAC signature or bearer token, never a
+        # session cookie.
+        "api.report_completion",
     }
 )
 
@@ -140,6 +146,13 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
             select(OutboxMail.id).where(OutboxMail.institution_id == institution.id)
         )
         credential_id, manage_token = issued.credential.id, issued.manage_token
+        integration_id = integrations.create_integration(
+            session,
+            institution,
+            name="Moodle",
+            actor=SystemActor(),
+            passphrase=get_settings().key_passphrase,
+        ).integration.id
     assert mail_id is not None
     assert world.b.credential_id is not None
     values = {
@@ -149,6 +162,7 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
         "token_id": world.b.token_id,
         "user_id": world.b.issuer_id,
         "mail_id": mail_id,
+        "integration_id": integration_id,
         "offer_id": 1,
         "decision": "approve",
     }
@@ -273,7 +287,11 @@ def test_api_routes_ignore_the_session_cookie(setting: Setting) -> None:
         url = url_for_rule(setting, rule)
         response = admin.open(url, method=method, json={"reason": "x"})
         assert response.status_code == 401, f"{method} {url}: {response.status_code}"
-        assert response.get_json()["error"] == "unauthorized"
+        # The completion webhook's 401 names what is missing (docs/integrations.md).
+        expected = (
+            "signature_missing" if rule.endpoint == "api.report_completion" else "unauthorized"
+        )
+        assert response.get_json()["error"] == expected
     assert database_fingerprint(app) == before
 
 
