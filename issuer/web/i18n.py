@@ -20,6 +20,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import HTTPException
 
 from issuer.services import dates, submissions
 from issuer.services.errors import InvalidInputError
@@ -139,9 +140,15 @@ class LanguageSwitch:
 def _verification_fields() -> list[tuple[str, str]] | None:
     """The verification form's fields, the uploaded file's credential as pasted JSON (a
     browser cannot be made to send a file again); None when the file holds none to paste."""
-    fields = [(name, value) for name, value in request.form.items(multi=True) if name != "json"]
-    pasted = request.form.get("json", "")
-    upload = request.files.get("file")
+    try:
+        form, files = request.form, request.files
+    except HTTPException:
+        # The body itself was refused (413, a broken multipart body): the answer is that
+        # refusal's page, and there is nothing to send again.
+        return None
+    fields = [(name, value) for name, value in form.items(multi=True) if name != "json"]
+    pasted = form.get("json", "")
+    upload = files.get("file")
     if isinstance(upload, FileStorage) and upload.filename:
         try:
             upload.stream.seek(0)

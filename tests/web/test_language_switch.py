@@ -148,3 +148,20 @@ def test_what_is_sent_again_holds_no_markup(client: FlaskClient, scenario: Scena
     assert "&lt;" not in sent.group(1)
     assert "&amp;" not in sent.group(1)
     assert json.loads(html.unescape(sent.group(1))) == document
+
+
+def test_a_refused_body_gets_its_refusal_page_with_plain_links(
+    app: Flask, client: FlaskClient, scenario: Scenario
+) -> None:
+    """Too large a verification body: the 413 page, whose switcher cannot read the body to
+    send it again (reading it raises the refusal again) and so links instead."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    for content_type in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        response = client.post(
+            "/verify?lang=sv", data=b"x" * (limit + 1), content_type=content_type
+        )
+        assert response.status_code == 413, content_type
+        page = response.get_data(as_text=True)
+        assert '<html lang="sv">' in page
+        assert set(_links(page)) == {"fi", "en"}  # the other two languages
+        assert '<input type="hidden" name="json"' not in page
