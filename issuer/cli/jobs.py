@@ -25,7 +25,7 @@ from flask import current_app
 from issuer.cli.base import main, with_app
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models.issuing import BulkJob
-from issuer.services import badge_classes, bulk, institutions, issue_input, jobs
+from issuer.services import badge_classes, bulk, bulk_csv, institutions, issue_input, jobs
 from issuer.services.actors import CLI_ACTOR
 from issuer.wiring import mail as app_mail
 from issuer.wiring.jobs import job_host
@@ -34,16 +34,16 @@ from issuer.wiring.jobs import job_host
 def _read(path: Path) -> bytes:
     try:
         size = path.stat().st_size
-        if size > bulk.MAX_CSV_BYTES:
+        if size > bulk_csv.MAX_CSV_BYTES:
             raise click.ClickException(
-                f"{path} is larger than {bulk.MAX_CSV_BYTES // (1024 * 1024)} MB"
+                f"{path} is larger than {bulk_csv.MAX_CSV_BYTES // (1024 * 1024)} MB"
             )
         return path.read_bytes()
     except OSError as error:
         raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
 
 
-def _report_csv_errors(path: Path, error: bulk.CsvError) -> None:
+def _report_csv_errors(path: Path, error: bulk_csv.CsvError) -> None:
     click.echo(f"Error: {path} cannot be issued ({error.total_errors} problem(s)):", err=True)
     for row in error.errors:
         where = f"line {row.line}" if row.line else "file"
@@ -103,13 +103,13 @@ def issue_bulk(institution_slug: str, badge_reference: str, lang: str, file: Pat
         )
     parsed_class = badge_classes.parsed(badge_classes.current_version(session, badge_class))
     try:
-        parsed = bulk.parse_csv(
+        parsed = bulk_csv.parse_csv(
             _read(file),
             default_lang=lang,
             languages=issue_input.complete_languages(parsed_class),
             missing=issue_input.missing_fields(parsed_class),
         )
-    except bulk.CsvError as error:
+    except bulk_csv.CsvError as error:
         _report_csv_errors(file, error)
         click.get_current_context().exit(1)
     with unit_of_work() as write:

@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pyld import jsonld
-
 from issuer.core.contexts import (
     VC_V1,
     VC_V2,
     VOCAB_CONTEXTS,
     DocumentLoader,
-    default_document_loader,
 )
 from issuer.core.dataintegrity.caches import SourceKey, json_text_or_none
 from issuer.core.dataintegrity.verifying import ProofResult, verify_proofs
@@ -33,7 +30,8 @@ from issuer.core.resolver import KeyResolver
 from issuer.core.schema import (
     ACHIEVEMENT_CREDENTIAL_SCHEMA,
     ENDORSEMENT_CREDENTIAL_SCHEMA,
-    schema_errors,
+    credential_schema_errors,
+    url_contexts,
 )
 from issuer.core.signed_view import (
     OB_CREDENTIAL_TYPES,
@@ -190,7 +188,7 @@ def _vocab_covers_terms(credential: dict[str, Any]) -> bool:
     unset one, so only context URLs count."""
     context = credential.get("@context")
     contexts = context if isinstance(context, list) else [context]
-    return _url_contexts(context) and any(c in VOCAB_CONTEXTS for c in contexts)
+    return url_contexts(context) and any(c in VOCAB_CONTEXTS for c in contexts)
 
 
 def _check_format(credential: dict[str, Any], view: SignedView) -> Check:
@@ -228,81 +226,6 @@ def _check_format(credential: dict[str, Any], view: SignedView) -> Check:
     return Check("format", True, f"Open Badges 3.0 credential (VC {version})")
 
 
-#: Schema messages of documents that arrived as JSON text, by (``SourceKey.derive``, schema):
-#: the verdict is a pure function of the text and the (built-in) schema.
-SCHEMA_VERDICTS: BoundedCache[tuple[bytes, str], tuple[str, ...]] = BoundedCache(4096)
-
-
-def _url_contexts(context: Any) -> bool:
-    contexts = context if isinstance(context, list) else [context]
-    return all(isinstance(c, str) for c in contexts)
-
-
-def _is_plain(document: dict[str, Any]) -> bool:
-    """Is the document written the usual way: context URLs only, and every key a term of them
-    (no keywords, compact or absolute IRIs as keys, no embedded contexts)? Then its JSON shape
-    is what the contexts say it means, and the JSON Schema can judge the JSON as it is."""
-    if not _url_contexts(document.get("@context")):
-        return False
-    stack: list[Any] = [v for k, v in document.items() if k != "@context"]
-    if any(k != "@context" and (k[:1] == "@" or ":" in k) for k in document):
-        return False
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key == "@context" and _url_contexts(item):
-                    # An embedded credential (an endorsement) carries its own context URLs.
-                    continue
-                if key[:1] == "@" or ":" in key:
-                    return False
-                stack.append(item)
-        elif isinstance(value, list):
-            stack.extend(value)
-    return True
-
-
-def _schema_document(credential: dict[str, Any], loader: DocumentLoader | None) -> Any:
-    """The JSON the OB 3.0 JSON Schema judges. A credential written the usual way is judged
-    as it is; any other spelling of the same signed data (aliases, keywords, IRIs as keys) is
-    first compacted with its own context URLs (JSON-LD 1.1 §"Compaction"), so that two
-    documents with the same signed graph get the same schema verdict."""
-    if _is_plain(credential):
-        return credential
-    context = credential.get("@context")
-    urls = [c for c in (context if isinstance(context, list) else [context]) if isinstance(c, str)]
-    unsecured = {k: v for k, v in credential.items() if k != "proof"}
-    compacted = jsonld.compact(
-        unsecured,
-        {"@context": urls},
-        {"documentLoader": loader or default_document_loader, "base": None},
-    )
-    compacted["@context"] = urls
-    if "proof" in credential:
-        compacted["proof"] = credential["proof"]
-    return compacted
-
-
-def _schema_errors(
-    credential: dict[str, Any],
-    schema: str,
-    source: SourceKey | None,
-    loader: DocumentLoader | None,
-) -> tuple[str, ...]:
-    if source is not None:
-        key = (source.derive("schema"), schema)
-        known = SCHEMA_VERDICTS.get(key)
-        if known is not None:
-            return known
-    try:
-        found = tuple(schema_errors(_schema_document(credential, loader), schema))
-    except Exception as error:  # compaction of odd JSON-LD: reported, never raised
-        found = (f"the credential could not be read for the schema check: {error}",)
-    if source is not None:
-        SCHEMA_VERDICTS.put((source.derive("schema"), schema), found)
-    return found
-
-
 def _check_schema(
     credential: dict[str, Any],
     view: SignedView | None,
@@ -319,7 +242,7 @@ def _check_schema(
         types = credential.get("type")
         endorsement = isinstance(types, list) and "EndorsementCredential" in types
     schema = ENDORSEMENT_CREDENTIAL_SCHEMA if endorsement else ACHIEVEMENT_CREDENTIAL_SCHEMA
-    errors = _schema_errors(credential, schema, source, loader)
+    errors = credential_schema_errors(credential, schema, source, loader)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return Check("schema", False, f"OB 3.0 JSON Schema: {errors[0]}{more}", "schema")

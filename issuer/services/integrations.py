@@ -37,7 +37,7 @@ from issuer.core.webhook_signature import SignatureError
 from issuer.models import BadgeClass, Institution
 from issuer.models.integrations import AuthKind, CompletionEvent, Integration
 from issuer.models.issuing import BulkJob
-from issuer.services import audit, badge_classes, bulk, issue_input
+from issuer.services import audit, badge_classes, bulk, bulk_csv, issue_input
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors
 
@@ -482,9 +482,9 @@ def record_completion(
     session.add(event)
     session.flush()
     options = checked.options
-    parsed = bulk.ParsedCsv(
+    parsed = bulk_csv.ParsedCsv(
         rows=[
-            bulk.CsvRow(
+            bulk_csv.CsvRow(
                 line=1,
                 email=checked.email,
                 name=checked.name,

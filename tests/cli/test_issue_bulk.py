@@ -84,14 +84,14 @@ def test_bad_arguments_end_with_a_message(
 
 def test_jobs_run_finishes_pending_jobs(app: Flask, world: World, runner: FlaskCliRunner) -> None:
     from issuer.db import unit_of_work
-    from issuer.services import badge_classes, bulk, institutions
+    from issuer.services import badge_classes, bulk, bulk_csv, institutions
 
     with app.app_context(), unit_of_work() as session:
         bulk.create_job(
             session,
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
-            bulk.parse_csv(b"email,name\na@example.fi,A\n"),
+            bulk_csv.parse_csv(b"email,name\na@example.fi,A\n"),
             actor=SystemActor(),
         )
     result = runner.invoke(main, ["jobs", "run"])

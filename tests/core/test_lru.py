@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from issuer.core import lru
 from issuer.core.dataintegrity.caches import VERIFIED_PROOFS, clear_verification_caches
-from issuer.core.verifier import SCHEMA_VERDICTS, VIEWS
+from issuer.core.schema import SCHEMA_VERDICTS
+from issuer.core.verifier import VIEWS
 
 
 def test_a_bounded_cache_drops_the_least_recently_used() -> None:

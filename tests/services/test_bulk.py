@@ -14,7 +14,7 @@ from issuer.config import get_settings
 from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState, StatusAllocation
-from issuer.services import badge_classes, bulk, institutions, jobs
+from issuer.services import badge_classes, bulk, bulk_csv, institutions, jobs
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from issuer.wiring.jobs import job_host
@@ -29,8 +29,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _errors(data: bytes, **options: object) -> list[tuple[int, str]]:
-    with pytest.raises(bulk.CsvError) as caught:
-        bulk.parse_csv(data, now=NOW, **options)  # type: ignore[arg-type]
+    with pytest.raises(bulk_csv.CsvError) as caught:
+        bulk_csv.parse_csv(data, now=NOW, **options)  # type: ignore[arg-type]
     return [(error.line, error.message) for error in caught.value.errors]
 
 
@@ -40,11 +40,11 @@ def test_comma_semicolon_bom_and_header_case_are_all_fine() -> None:
         "\ufeffEMAIL;Name\r\nliisa@example.fi;Liisa\r\n",
         "Email ; NAME ; Lang\nliisa@example.fi ; Liisa ; sv\n",
     ):
-        parsed = bulk.parse_csv(text.encode("utf-8"), now=NOW)
+        parsed = bulk_csv.parse_csv(text.encode("utf-8"), now=NOW)
         assert [(row.line, row.email, row.name) for row in parsed.rows] == [
             (2, "liisa@example.fi", "Liisa")
         ]
-    assert bulk.parse_csv(b"email;name\na@example.fi;A\n", now=NOW).delimiter == ";"
+    assert bulk_csv.parse_csv(b"email;name\na@example.fi;A\n", now=NOW).delimiter == ";"
 
 
 def test_all_optional_columns() -> None:
@@ -52,7 +52,7 @@ def test_all_optional_columns() -> None:
         "email,name,lang,evidence_url,evidence_narrative,grade,valid_until\n"
         'a@example.fi,"Virtanen, Liisa",en,https://x.example/p,"Built a ""thing""",5,2027-01-31\n'
     )
-    [row] = bulk.parse_csv(text.encode(), now=NOW).rows
+    [row] = bulk_csv.parse_csv(text.encode(), now=NOW).rows
     assert row.name == "Virtanen, Liisa"
     assert row.lang == "en"
     assert row.evidence_url == "https://x.example/p"
@@ -91,7 +91,7 @@ def test_the_file_itself_can_be_wrong() -> None:
     assert "unknown column 'phone'" in _errors(b"email,name,phone\na@b.fi,A,1\n")[0][1]
     assert "missing column(s) name" in _errors(b"email,grade\na@b.fi,1\n")[0][1]
     assert "no rows" in _errors(b"email,name\n")[0][1]
-    assert "larger than" in _errors(b"email,name\n" + b"a" * (bulk.MAX_CSV_BYTES + 1))[0][1]
+    assert "larger than" in _errors(b"email,name\n" + b"a" * (bulk_csv.MAX_CSV_BYTES + 1))[0][1]
     assert "translated" in _errors(b"email,name,lang\na@b.fi,A,sv\n", languages=["fi"])[0][1]
 
 
@@ -99,7 +99,7 @@ def _job(app: Flask, text: str, badge: str = "test-badge") -> int:
     with app.app_context(), unit_of_work() as session:
         institution = institutions.get_institution(session, "hamk")
         badge_class = badge_classes.get_badge_class(session, badge)
-        parsed = bulk.parse_csv(text.encode("utf-8"))
+        parsed = bulk_csv.parse_csv(text.encode("utf-8"))
         job = bulk.create_job(
             session, institution, badge_class, parsed, actor=SystemActor(), file_name="c.csv"
         )
@@ -245,7 +245,7 @@ def test_csv_rows_normalise_tabs_and_crlf_in_the_signed_credential(
         "email,name,evidence_narrative,grade\r\n"
         'tab@example.fi,Liisa\tVirtanen,"Näyttö\t1\r\nrivi 2",hyvä\t4\r\n'
     )
-    [row] = bulk.parse_csv(text.encode(), now=NOW).rows
+    [row] = bulk_csv.parse_csv(text.encode(), now=NOW).rows
     assert (row.name, row.evidence_narrative, row.grade) == (
         "Liisa Virtanen",
         "Näyttö 1\nrivi 2",

@@ -27,6 +27,7 @@ from issuer.services import (
     audit,
     badge_classes,
     bulk,
+    bulk_csv,
     credential_json,
     institutions,
     issue_input,
@@ -246,9 +247,9 @@ def test_an_invalid_recipient_stops_the_batch_before_anything_is_written(
 def _job(app: Flask, rows: list[tuple[str, str]]) -> int:
     """A job with exactly these rows (no upfront check: duplicates stay)."""
     with app.app_context(), unit_of_work() as session:
-        parsed = bulk.ParsedCsv(
+        parsed = bulk_csv.ParsedCsv(
             rows=[
-                bulk.CsvRow(line=n + 2, email=email, name=name, lang="fi")
+                bulk_csv.CsvRow(line=n + 2, email=email, name=name, lang="fi")
                 for n, (email, name) in enumerate(rows)
             ],
             sha256="0" * 64,

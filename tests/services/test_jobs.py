@@ -19,7 +19,7 @@ from issuer.config import ConfigError, from_environment
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, JobState
-from issuer.services import badge_classes, bulk, institutions, jobs
+from issuer.services import badge_classes, bulk, bulk_csv, institutions, jobs
 from issuer.services.audit import SystemActor
 from issuer.wiring.jobs import job_host
 from tests.db_errors import lost_race
@@ -126,7 +126,7 @@ def _job(app: Flask, size: int) -> int:
             session,
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
-            bulk.parse_csv(text.encode()),
+            bulk_csv.parse_csv(text.encode()),
             actor=SystemActor(),
         )
         return job.id

@@ -23,7 +23,7 @@ from issuer.config import get_settings
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState, StatusAllocation
-from issuer.services import badge_classes, bulk, institutions, learner_keys, verification
+from issuer.services import badge_classes, bulk, bulk_csv, institutions, learner_keys, verification
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL
@@ -66,7 +66,7 @@ def _store_job(app: Flask, data: bytes) -> int:
             session,
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
-            bulk.parse_csv(data),
+            bulk_csv.parse_csv(data),
             actor=SystemActor(),
             file_name="cohort.csv",
         )

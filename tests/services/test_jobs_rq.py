@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from issuer.db import get_database, unit_of_work
 from issuer.models import Credential
 from issuer.models.issuing import BulkJob, JobState
-from issuer.services import badge_classes, bulk, institutions, jobs, jobs_rq
+from issuer.services import badge_classes, bulk, bulk_csv, institutions, jobs, jobs_rq
 from issuer.services.audit import SystemActor
 from issuer.wiring import jobs as app_jobs
 from issuer.wiring import worker
@@ -74,7 +74,7 @@ def _stored_job(app: Flask, size: int, offset: int = 0) -> int:
             session,
             institutions.get_institution(session, "hamk"),
             badge_classes.get_badge_class(session, "test-badge"),
-            bulk.parse_csv(_cohort(size, offset)),
+            bulk_csv.parse_csv(_cohort(size, offset)),
             actor=SystemActor(),
         )
         return job.id

@@ -18,6 +18,7 @@ from issuer.services import (
     badge_class_admin,
     badge_classes,
     bulk,
+    bulk_csv,
     institutions,
     issue_input,
     jobs,
@@ -165,7 +166,7 @@ def test_a_bulk_job_completes_packages_too(app: Flask, world: World) -> None:
     _auto(app, True)
     issue(app, badge="module-a", email="a@example.fi")
     with app.app_context(), unit_of_work() as session:
-        parsed = bulk.parse_csv(b"email,name\na@example.fi,A\nb@example.fi,B\n")
+        parsed = bulk_csv.parse_csv(b"email,name\na@example.fi,A\nb@example.fi,B\n")
         job = bulk.create_job(
             session,
             institutions.get_institution(session, "hamk"),

@@ -15,7 +15,13 @@ from issuer.core.badgeclass.fileformat import parse_badge_class
 from issuer.core.badgeclass.model import claimed_languages
 from issuer.core.keys import KeyStore
 from issuer.models import Institution
-from issuer.services import badge_class_admin, bulk, field_labels, institutions, issue_input
+from issuer.services import (
+    badge_class_admin,
+    bulk_csv,
+    field_labels,
+    institutions,
+    issue_input,
+)
 from issuer.services.badge_class_admin import NotTranslatedError
 from issuer.services.institutions import InstitutionDetails
 from issuer.services.issue_input import IssueInput
@@ -200,8 +206,8 @@ def test_issue_input_refusals_are_in_the_readers_language(finnish_reader: None) 
 def test_cohort_file_refusals_are_in_the_readers_language(finnish_reader: None) -> None:
     bc = parse_badge_class(half_swedish("half"))
     data = b"email;name;lang\na@b.fi;A;sv\na@b.fi;B;fi\nc@b.fi;C;fi;x\n"
-    with pytest.raises(bulk.CsvError) as refused:
-        bulk.parse_csv(
+    with pytest.raises(bulk_csv.CsvError) as refused:
+        bulk_csv.parse_csv(
             data,
             languages=issue_input.complete_languages(bc),
             missing=issue_input.missing_fields(bc),
@@ -215,8 +221,8 @@ def test_cohort_file_refusals_are_in_the_readers_language(finnish_reader: None) 
         (4, "rivillä on 4 kenttää, otsikkorivillä 3"),
     ]
     assert refused.value.message.startswith("CSV-tiedostossa on 2 ongelmaa: rivi 2: ")
-    with pytest.raises(bulk.CsvError) as empty:
-        bulk.parse_csv(b"email;name\n")
+    with pytest.raises(bulk_csv.CsvError) as empty:
+        bulk_csv.parse_csv(b"email;name\n")
     assert [e.message for e in empty.value.errors] == [
         "tiedostossa on otsikkorivi mutta ei yhtään riviä"
     ]

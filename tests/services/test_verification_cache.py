@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from issuer.config import get_settings
-from issuer.core import lru, verifier
+from issuer.core import lru, schema
 from issuer.core.dataintegrity import caches
 from issuer.core.keys import KeyStore
 from issuer.models import Credential
@@ -46,7 +46,7 @@ def hamk(session: Session, keystore: KeyStore, templates_dir: Path) -> Any:
 def _empty_caches() -> None:
     caches.VERIFIED_PROOFS.clear()
     caches.DOCUMENT_TERMS.clear()
-    verifier.SCHEMA_VERDICTS.clear()
+    schema.SCHEMA_VERDICTS.clear()
     key_resolution.OWN_KEYS.clear()
 
 
@@ -196,10 +196,10 @@ def test_a_credential_verified_again_from_its_text_is_not_re_serialized(
         return real(value)
 
     monkeypatch.setattr(caches, "json_text", counting)
-    schema_hits = verifier.SCHEMA_VERDICTS.hits
+    schema_hits = schema.SCHEMA_VERDICTS.hits
     assert _stored(session, credential).verdict == "valid"
     assert _posted(session, credential.signed_json).verdict == "valid"
-    assert verifier.SCHEMA_VERDICTS.hits == schema_hits + 2
+    assert schema.SCHEMA_VERDICTS.hits == schema_hits + 2
     credential_id = json.loads(credential.signed_json)["id"]
     assert not [value for value in serialized if value.get("id") == credential_id]
     # A re-spelled text of the same credential is another key: judged afresh, the same way.

@@ -438,7 +438,7 @@ def _issue_form_errors(app: Flask, client: FlaskClient, seen: Seen) -> None:
         seen.check(f"issue form: {name}", response)
 
 
-#: Cohort files, each with problems the check reports (every message ``bulk.parse_csv`` has,
+#: Cohort files, each with problems the check reports (every message ``bulk_csv.parse_csv`` has,
 #: but for the 10 MB and 50,000-row limits).
 BAD_FILES: dict[str, bytes] = {
     "UTF-16": codecs.BOM_UTF16_LE + "email;name\n".encode("utf-16-le"),

@@ -29,7 +29,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import IdempotencyRecord
-from issuer.services import badge_classes, bulk, issue_input, issuing
+from issuer.services import badge_classes, bulk, bulk_csv, issue_input, issuing
 from issuer.services.errors import InvalidInputError, NotFoundError
 from issuer.services.issue_input import Evidence, FieldError, FieldErrors, IssueInput
 from issuer.web import issuing_context
@@ -293,18 +293,21 @@ def issue_credential() -> ResponseReturnValue:
 
 
 def _csv_upload() -> tuple[bytes, str | None]:
-    if request.content_length is not None and request.content_length > bulk.MAX_CSV_BYTES + 65536:
+    if (
+        request.content_length is not None
+        and request.content_length > bulk_csv.MAX_CSV_BYTES + 65536
+    ):
         raise InvalidInputError(
-            f"the upload is larger than {bulk.MAX_CSV_BYTES // (1024 * 1024)} MB"
+            f"the upload is larger than {bulk_csv.MAX_CSV_BYTES // (1024 * 1024)} MB"
         )
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInputError("send the CSV file in the form field 'file'")
-        data = upload.stream.read(bulk.MAX_CSV_BYTES + 1)
+        data = upload.stream.read(bulk_csv.MAX_CSV_BYTES + 1)
         return data, upload.filename
     if request.mimetype in ("text/csv", "application/csv", "text/plain"):
-        return request.get_data(cache=False)[: bulk.MAX_CSV_BYTES + 1], None
+        return request.get_data(cache=False)[: bulk_csv.MAX_CSV_BYTES + 1], None
     raise InvalidInputError("send the CSV as text/csv or as multipart/form-data field 'file'")
 
 
@@ -335,13 +338,13 @@ def issue_bulk() -> ResponseReturnValue:
         )
     parsed_class = badge_classes.parsed(badge_classes.current_version(session, badge_class))
     try:
-        parsed = bulk.parse_csv(
+        parsed = bulk_csv.parse_csv(
             data,
             default_lang=lang,
             languages=issue_input.complete_languages(parsed_class),
             missing=issue_input.missing_fields(parsed_class),
         )
-    except bulk.CsvError as error:
+    except bulk_csv.CsvError as error:
         return _json_response(
             {
                 "error": error.code,

@@ -39,7 +39,16 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, MailState
-from issuer.services import badge_classes, bulk, cohort, issue_input, issuing, mail, stacking
+from issuer.services import (
+    badge_classes,
+    bulk,
+    bulk_csv,
+    cohort,
+    issue_input,
+    issuing,
+    mail,
+    stacking,
+)
 from issuer.services.errors import ConflictError, NotFoundError
 from issuer.services.issue_input import FieldError, FieldErrors, IssueInput
 from issuer.web import issuing_context
@@ -337,7 +346,7 @@ def bulk_upload() -> ResponseReturnValue:
         (found for found, _name in choices if str(found.id) == values["badge_class"]), None
     )
     errors: dict[str, str] = {}
-    row_errors: list[bulk.RowError] = []
+    row_errors: list[bulk_csv.RowError] = []
     total_errors = 0
     if request.method == "POST":
         badge_class = next(
@@ -351,17 +360,17 @@ def bulk_upload() -> ResponseReturnValue:
         if upload is None or not upload.filename:
             errors["file"] = _("Choose a CSV file.")
         if badge_class is not None and upload is not None and upload.filename and not errors:
-            data = upload.stream.read(bulk.MAX_CSV_BYTES + 1)
+            data = upload.stream.read(bulk_csv.MAX_CSV_BYTES + 1)
             parsed_class = badge_classes.parsed(badge_classes.current_version(session, badge_class))
             languages = issue_input.complete_languages(parsed_class)
             try:
-                parsed = bulk.parse_csv(
+                parsed = bulk_csv.parse_csv(
                     data,
                     default_lang=values["lang"],
                     languages=languages,
                     missing=issue_input.missing_fields(parsed_class),
                 )
-            except bulk.CsvError as error:
+            except bulk_csv.CsvError as error:
                 row_errors = error.errors
                 total_errors = error.total_errors
             else:
@@ -386,7 +395,7 @@ def bulk_upload() -> ResponseReturnValue:
         errors=errors,
         row_errors=row_errors,
         total_errors=total_errors,
-        columns=bulk.COLUMNS,
+        columns=bulk_csv.COLUMNS,
         offered_languages=_offered_languages(session, chosen),
     )
 
