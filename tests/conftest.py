@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy.orm import Session
 
 from issuer import create_app
@@ -73,6 +74,34 @@ def _memoize_url_builders() -> None:
 
 
 _memoize_url_builders()
+
+
+class SharedTemplateCode(BytecodeCache):
+    """Jinja's compiled templates, kept in memory and shared by the suite's many apps.
+
+    Each app has its own Jinja environment, which parses and compiles every template it renders
+    the first time: a few tenths of a second per test, in thousands of tests. Jinja's bytecode
+    cache (``Environment(bytecode_cache=...)``, "Bytecode Cache" in Jinja's API docs) keys a
+    compiled template by its name and file and checks it against the source's checksum, so a
+    changed template is compiled again. Every app of the suite has the same Jinja options
+    (``Flask.jinja_options``, the i18n extension), so the code one compiled is the code another
+    would. Code objects are kept as they are rather than marshalled to bytes.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, Any]] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        hit = self.code.get(bucket.key)
+        if hit is not None and hit[0] == bucket.checksum:
+            bucket.code = hit[1]
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+SHARED_TEMPLATE_CODE = SharedTemplateCode()
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SHARED_TEMPLATE_CODE}
 
 
 # --- parallel runs (pytest-xdist) --------------------------------------------------------------

@@ -4,6 +4,7 @@ databases are empty, and the memoized URL builders are the ones werkzeug compile
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,35 @@ def test_memoized_url_builders_are_the_ones_werkzeug_compiles(
     finally:
         dispose(memoized)
         dispose(compiled)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_shared_template_code_renders_what_a_fresh_compile_renders(
+    app: Flask, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import SHARED_TEMPLATE_CODE
+
+    pages = ("/", "/verify", "/catalog", "/staff/login", "/no-such-page")
+    shared = app  # on the migrated database, which the second app shares
+    monkeypatch.setattr(Flask, "jinja_options", {})
+    fresh = create_app(app_config)
+    try:
+        assert shared.jinja_env.bytecode_cache is SHARED_TEMPLATE_CODE
+        assert fresh.jinja_env.bytecode_cache is None
+        answers = {}
+        for name, app in (("shared", shared), ("fresh", fresh)):
+            client = app.test_client()
+            answers[name] = []
+            for page in pages:
+                response = client.get(page, headers={"Accept-Language": "fi"})
+                # The CSP nonce and the CSRF token differ per request; the rest must not.
+                text = re.sub(r'(nonce|value)="[^"]{16,}"', "", response.get_data(as_text=True))
+                answers[name].append((response.status_code, text))
+        assert [status for status, _ in answers["fresh"]][:4] == [200, 200, 200, 200]
+        assert answers["shared"] == answers["fresh"]
+        assert len(SHARED_TEMPLATE_CODE.code) > 5
+    finally:
+        dispose(fresh)
 
 
 def test_parallel_groups_keep_shared_set_ups_together(request: pytest.FixtureRequest) -> None:
