@@ -320,16 +320,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _MIGRATED_COPIES.discard(url)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    if migrated:
-        copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
-        name = copies.take()
-        _MIGRATED_COPIES.add(server.url(name))
-    else:
+    if not migrated:
         name = f"merkki_test_{uuid.uuid4().hex[:16]}"
         server.create_database(name)
+        yield server.url(name)
+        server.drop_database(name)
+        return
+    copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
+    name = copies.take()
+    _MIGRATED_COPIES.add(server.url(name))
     yield server.url(name)
     _MIGRATED_COPIES.discard(server.url(name))
-    server.drop_database(name)
+    copies.give_back(name)
 
 
 # --- the app -----------------------------------------------------------------------------------
