@@ -25,6 +25,7 @@ from tests.db_servers import (
     TemplateCopies,
     start_postgres,
 )
+from tests.snapshots import Snapshots
 from tests.spec_files import require_spec_dir
 
 BASE_URL = "http://127.0.0.1:5000"
@@ -332,6 +333,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield server.url(name)
     _MIGRATED_COPIES.discard(server.url(name))
     copies.give_back(name)
+
+
+@pytest.fixture(scope="session")
+def world_snapshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snapshots]:
+    """The worlds built once per session and backend (``tests/snapshots.py``)."""
+    snapshots = Snapshots(tmp_path_factory.mktemp("worlds"))
+    yield snapshots
+    snapshots.close()
 
 
 # --- the app -----------------------------------------------------------------------------------

@@ -99,6 +99,19 @@ class PostgresServer:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
+    def rename_database(self, name: str, new_name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(name), sql.Identifier(new_name)
+                )
+            )
+
     def stop(self) -> None:
         if self.data_dir is None or self._pg_ctl is None:
             return

@@ -32,6 +32,7 @@ from issuer.models.accounts import ApiToken, StaffUser
 from issuer.models.integrations import AuthKind
 from issuer.services import badge_classes, integrations
 from issuer.services.audit import SystemActor
+from tests.snapshots import restore_or_build
 from tests.web.staff.support import (
     World,
     bearer,
@@ -102,9 +103,14 @@ PARAMETERS: dict[str, Callable[[World, dict[str, Any]], Any]] = {
 
 
 @pytest.fixture
-def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    keystore: KeyStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
     fast_password_hashing(monkeypatch)
-    return make_world(app, keystore)
+    return restore_or_build(request, app, "make_world", lambda: make_world(app, keystore))
 
 
 @pytest.fixture
