@@ -314,7 +314,7 @@ def sign_in_choices(session: Session) -> list[tuple[Institution, OidcProvider]]:
         .where(OidcProvider.enabled.is_(True))
         .order_by(Institution.name_fi)
     )
-    return [(institution, provider) for institution, provider in rows.tuples()]
+    return [(institution, provider) for institution, provider in rows]
 
 
 def provider_for_sign_in(session: Session, slug: str) -> tuple[Institution, OidcProvider]:
