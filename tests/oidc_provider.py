@@ -119,6 +119,8 @@ class Provider:
     cert_file: Path
     person: dict[str, Any] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    #: The PKCE challenge of each authorization request, in order.
+    challenges: list[str | None] = field(default_factory=list)
     codes: dict[str, Code] = field(default_factory=dict)
 
     def fetcher(self) -> SafeFetcher:
@@ -186,6 +188,7 @@ def _op_app(provider: Provider, signing_key: RSAKey) -> Flask:
 
         def save_authorization_code(self, code: str, request: Any) -> None:
             payload = request.payload
+            provider.challenges.append(payload.data.get("code_challenge"))
             provider.codes[code] = Code(
                 code=code,
                 client_id=request.client.client_id,

@@ -175,12 +175,20 @@ def parse_metadata(document: Any, issuer: str) -> ProviderMetadata:
     )
 
 
+def _reason(error: Exception) -> str:
+    """A fetch failure in words: the guarded fetcher's message, or (a host name the resolver
+    cannot encode, say) the kind of error."""
+    if isinstance(error, FetchRefused | FetchFailed):
+        return error.message
+    return f"the address cannot be used ({type(error).__name__})"
+
+
 def discover(fetcher: Fetcher, issuer: str) -> ProviderMetadata:
     """The provider's metadata, fetched through the guarded fetcher (cached there)."""
     try:
         document = fetcher.fetch_json(discovery_url(check_issuer(issuer)))
-    except (FetchRefused, FetchFailed) as error:
-        raise OidcError("discovery_failed", f"the provider's metadata: {error.message}") from None
+    except (FetchRefused, FetchFailed, ValueError) as error:
+        raise OidcError("discovery_failed", f"the provider's metadata: {_reason(error)}") from None
     return parse_metadata(document, issuer)
 
 
@@ -256,8 +264,8 @@ def redeem_code(
         status, answer = fetcher.post_form(
             metadata.token_endpoint, fields, headers=headers, ok_statuses=(200, 400, 401)
         )
-    except (FetchRefused, FetchFailed) as error:
-        raise OidcError("token_failed", f"the token request: {error.message}") from None
+    except (FetchRefused, FetchFailed, ValueError) as error:
+        raise OidcError("token_failed", f"the token request: {_reason(error)}") from None
     if status != 200 or not isinstance(answer, dict):
         # RFC 6749 section 5.2: the error code is ASCII; anything else is not repeated.
         reason = answer.get("error") if isinstance(answer, dict) else None
@@ -361,9 +369,9 @@ def verify_id_token(
     for fresh in (False, True):
         try:
             key_set = fetcher.fetch_json(metadata.jwks_uri, fresh=fresh)
-        except (FetchRefused, FetchFailed) as error:
+        except (FetchRefused, FetchFailed, ValueError) as error:
             raise OidcError(
-                "invalid_id_token", f"the provider's key set: {error.message}"
+                "invalid_id_token", f"the provider's key set: {_reason(error)}"
             ) from None
         if not isinstance(key_set, dict):
             raise OidcError("invalid_id_token", "the provider's key set is not a JSON object")

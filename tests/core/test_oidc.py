@@ -134,6 +134,10 @@ def test_a_rotated_key_is_fetched_again_once() -> None:
     assert fetcher.fetched == [(METADATA.jwks_uri, False), (METADATA.jwks_uri, True)]
 
 
+def _unencodable(fresh: bool) -> Any:
+    raise UnicodeError("label too long")
+
+
 def test_discovery_must_name_the_configured_issuer() -> None:
     document = {
         "issuer": ISSUER,
@@ -153,6 +157,11 @@ def test_discovery_must_name_the_configured_issuer() -> None:
     with pytest.raises(oidc.OidcError) as unreachable:
         oidc.discover(_Fetcher({}), ISSUER)
     assert unreachable.value.code == "discovery_failed"
+    # A host name the resolver cannot even encode is a failed discovery, not a crash.
+    unencodable = _Fetcher({f"{ISSUER}/.well-known/openid-configuration": _unencodable})
+    with pytest.raises(oidc.OidcError) as odd:
+        oidc.discover(unencodable, ISSUER)
+    assert odd.value.code == "discovery_failed"
     for bad in ("http://op.example", "https://op.example/?a=1", "https://op.example/#x", "op"):
         with pytest.raises(oidc.OidcError):
             oidc.check_issuer(bad)

@@ -19,13 +19,23 @@ import hmac
 import time
 from typing import Any
 
-from flask import current_app, flash, make_response, redirect, render_template, request, session
+from flask import (
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 
 # ``_`` is lazy here, as in ``issuer.web.staff.forms``: labels are made at import time.
 from flask_babel import lazy_gettext as _
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from wtforms import (
     BooleanField,
     PasswordField,
@@ -232,13 +242,19 @@ def oidc_callback(institution_slug: str) -> ResponseReturnValue:
         with unit_of_work() as write:
             user = oidc.sign_in(write, institution, provider, claims)
             user_id, stamp = user.id, accounts.session_stamp(user)
+    except IntegrityError:
+        # The same person's first sign-in twice at once (two tabs): the other one made the
+        # account or the link; this one starts again and finds it.
+        return _failure("provider_error", 409, "a concurrent first sign-in")
     except oidc.SignInRefused as refused:
         with unit_of_work() as write:
             oidc.record_refusal(write, institution, provider, claims, refused)
         return _failure(refused.code, 403, refused.message)
     sign_in(user_id, stamp)
     target = flow.get("next")
-    return redirect(safe_next(target if isinstance(target, str) else None) or "/staff/")
+    return redirect(
+        safe_next(target if isinstance(target, str) else None) or url_for("staff.index")
+    )
 
 
 # --- the settings page -------------------------------------------------------------------------

@@ -175,6 +175,7 @@ def test_first_sign_in_provisions_an_account_and_the_next_one_finds_it(site: Sit
     [token_request] = site.provider.token_requests[before:]
     verifier = token_request["code_verifier"]
     assert 43 <= len(verifier) <= 128
+    assert site.provider.challenges[-1] == create_s256_code_challenge(verifier)
     started = client.get("/staff/sign-in/oidc/a")
     query = parse_qs(urlsplit(started.headers["Location"]).query)
     assert query["code_challenge_method"] == ["S256"]
