@@ -80,6 +80,9 @@ QUERY = (
     "min_ects",
     "max_ects",
     "language",
+    # The sign-in provider's callback (issuer.web.staff.oidc).
+    "code",
+    "error",
 )
 
 #: Form fields and JSON members the views read; each body sets all of them at once.
@@ -117,6 +120,18 @@ FIELDS = (
     "ects",
     "hours",
     "eqf_level",
+    # The sign-in provider's settings (issuer.web.staff.oidc).
+    "display_name",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "allowed_domains",
+    "email_claim",
+    "default_role",
+    "role_claim",
+    "role_map",
+    "update_role",
+    "enabled",
 )
 
 #: Routes left out, and why.

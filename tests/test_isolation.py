@@ -30,7 +30,7 @@ from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
 from issuer.models.integrations import AuthKind
-from issuer.services import badge_classes, integrations
+from issuer.services import badge_classes, integrations, oidc
 from issuer.services.audit import SystemActor
 from tests.snapshots import restore_or_build
 from tests.web.staff.support import (
@@ -80,6 +80,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.status_list",
         "observability.metrics",
         "staff.login",
+        # Signing in through an institution's own provider: anyone may start it; the callback
+        # signs in only whom the provider vouches for (tests/web/staff/test_oidc.py).
+        "staff.oidc_start",
+        "staff.oidc_callback",
     }
 )
 
@@ -158,6 +162,19 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         ).integration
+        oidc.set_provider(
+            session,
+            _institution(world.b),
+            oidc.ProviderSettings(
+                display_name="B Haka",
+                issuer="https://login.b.example",
+                client_id="b-client",
+                client_secret="b client secret",
+                allowed_domains="b.test",
+            ),
+            actor=SystemActor(),
+            passphrase=get_settings().key_passphrase,
+        )
         a_integration = integrations.create_integration(
             session,
             _institution(world.a),
@@ -203,6 +220,7 @@ def _methods(rule: Rule) -> list[str]:
 def _b_markers(world: World) -> list[str]:
     """Strings only B's data contains."""
     markers = [world.b.admin_email, world.b.issuer_email, world.b.badge_slug, "Oppilaitos B"]
+    markers.append("login.b.example")  # B's sign-in provider (``b_objects``)
     if world.b.credential_id:
         markers.append(world.b.credential_id)
     return markers
@@ -252,6 +270,11 @@ def _snapshot(app: Flask, world: World) -> dict[str, Any]:
             "integrations": [
                 (found.revoked_at, found.secret_sealed)
                 for found in integrations.list_integrations(session, _institution(world.b))
+            ],
+            "oidc": [
+                (found.issuer, found.client_secret_sealed, found.enabled, found.updated_at)
+                for found in [oidc.get_provider(session, _institution(world.b))]
+                if found is not None
             ],
         }
 

@@ -43,6 +43,12 @@ ACTIONS: tuple[str, ...] = (
     # (issuer.services.integrations).
     "integration.create",
     "integration.revoke",
+    # Staff sign-in through the institution's OpenID Connect provider: its settings set or
+    # switched off, a sign-in (and provisioning), a refused person (issuer.services.oidc).
+    "oidc.configure",
+    "oidc.disable",
+    "oidc.sign_in",
+    "oidc.refused",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

@@ -2,7 +2,7 @@
 (``test_every_page.py``: axe, reflow, contrast): the public pages (catalogue, badge pages,
 learner pages, the verification page with each verdict, the forms and their error answers) and
 the staff pages (sign-in, dashboard, badge classes, issuing, credentials, audit log,
-administration, outbox and one of its mails).
+administration, the sign-in provider, outbox and one of its mails).
 
 ``build_site`` adds to the live server's seeded institution what the pages need to show
 something: credentials in each state (valid, revoked, suspended, expired, not yet valid,
@@ -25,11 +25,12 @@ from urllib.parse import urlsplit
 from playwright.sync_api import FilePayload, Page
 from sqlalchemy import select
 
+from issuer.config import get_settings
 from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
 from issuer.models.issuing import OutboxMail
-from issuer.services import accounts, badge_class_admin, institutions, revocation
+from issuer.services import accounts, badge_class_admin, institutions, oidc, revocation
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
 from tests.web.staff.support import complete_micro_credential
@@ -211,6 +212,9 @@ class Site:
             submit("api token created", "/staff/tokens", _new_token),
             get("integrations", "/staff/integrations"),
             submit("integration created", "/staff/integrations", _new_integration),
+            get("sign-in provider", "/staff/sign-in-provider"),
+            submit("sign-in provider errors", "/staff/sign-in-provider", _bad_provider),
+            get("sign-in provider unknown", "/staff/sign-in/oidc/nobody"),
             get("password", "/staff/password"),
             submit("password form errors", "/staff/password", _no_fill),
         ]
@@ -288,6 +292,11 @@ def _new_integration(page: Page) -> None:
     page.locator("#name").fill(f"Moodle {next(_counter)}")
 
 
+def _bad_provider(page: Page) -> None:
+    page.locator("#issuer").fill("http://login.example.fi")
+    page.locator("#allowed_domains").fill("not a domain!")
+
+
 def build_site(live_server: LiveServer) -> Site:
     now = datetime.now(UTC)
     ids = {
@@ -323,6 +332,21 @@ def build_site(live_server: LiveServer) -> Site:
             name="Ilmari Myöntäjä",
         )
         accounts.create_token(session, institution, name="Moodle", created_by="browser test")
+        # A sign-in provider, so that the sign-in page shows its button (nothing is fetched
+        # until someone presses it).
+        oidc.set_provider(
+            session,
+            institution,
+            oidc.ProviderSettings(
+                display_name="Haka",
+                issuer="https://login.example.fi",
+                client_id="merkki",
+                client_secret="browser test secret",
+                allowed_domains="hamk.test",
+            ),
+            actor=ACTOR,
+            passphrase=get_settings(live_server.app).key_passphrase,
+        )
         mail_id = session.scalar(
             select(OutboxMail.id)
             .where(OutboxMail.credential_id == ids["valid"])

@@ -71,6 +71,7 @@ FORMS: dict[str, Who] = {
     "staff.revoke_token": "admin",
     "staff.integrations_page": "admin",
     "staff.revoke_integration": "admin",
+    "staff.oidc_settings": "admin",
     "staff.badge_class_new": "admin",
     "staff.badge_class_edit": "admin",
     "staff.badge_class_copy": "admin",

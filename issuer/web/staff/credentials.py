@@ -70,6 +70,10 @@ def action_labels() -> dict[str, str]:
         "learners.export": gettext("Learner list downloaded"),
         "integration.create": gettext("Integration created"),
         "integration.revoke": gettext("Integration revoked"),
+        "oidc.configure": gettext("Sign-in provider set"),
+        "oidc.disable": gettext("Sign-in provider switched off"),
+        "oidc.sign_in": gettext("Signed in through the provider"),
+        "oidc.refused": gettext("Sign-in through the provider refused"),
     }
 
 
