@@ -83,6 +83,21 @@ def status_prefix(base_url: str) -> str:
     return f"{base_url}{STATUS}"
 
 
+def oid4vci_token_url(base_url: str) -> str:
+    """The OpenID4VCI token endpoint (OpenID4VCI 1.0 §6; in the RFC 8414 metadata)."""
+    return f"{base_url}/oid4vci/token"
+
+
+def oid4vci_nonce_url(base_url: str) -> str:
+    """The OpenID4VCI nonce endpoint (§7; ``nonce_endpoint`` in the issuer metadata)."""
+    return f"{base_url}/oid4vci/nonce"
+
+
+def oid4vci_credential_url(base_url: str) -> str:
+    """The OpenID4VCI credential endpoint (§8; ``credential_endpoint``)."""
+    return f"{base_url}/oid4vci/credential"
+
+
 def api_badge_class_url(base_url: str, slug: str) -> str:
     """A badge class in the JSON API (the ``Location`` of a created one)."""
     return f"{base_url}/api/v1/badge-classes/{slug}"

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         i18n,
         learner,
         observability,
+        oid4vci,
         pages,
         public,
         ratelimit,
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(vcapi.bp)
+    app.register_blueprint(oid4vci.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(credentials.bp)
     app.register_blueprint(staff.bp)
