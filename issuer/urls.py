@@ -13,6 +13,9 @@ the CLI can all use it.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+from uuid import UUID
+
 CREDENTIALS = "/credentials/"
 ISSUERS = "/issuers/"
 STATUS = "/status/"
@@ -110,3 +113,37 @@ def staff_login_url(base_url: str) -> str:
 def staff_outbox_url(base_url: str) -> str:
     """Where staff read the mails that wait for a mail server (printed by ``make run``)."""
     return f"{base_url}/staff/issue/outbox"
+
+
+# --- wallets (issue 18) -----------------------------------------------------------------------
+
+
+def wallet_url(base_url: str, token: str) -> str:
+    """An offer's interaction URL (the "Add to wallet" QR code): a wallet reads the protocols
+    from it (``Accept: application/json``), a browser gets a page about them."""
+    return f"{base_url}/wallet/{token}"
+
+
+def wallet_exchange_url(base_url: str, token: str) -> str:
+    """The VC-API exchange of an offer (what the Learner Credential Wallet posts to)."""
+    return f"{base_url}/wallet/{token}/exchange"
+
+
+def oid4vci_offer_url(base_url: str, pre_authorized_code: str) -> str:
+    """The OpenID4VCI credential offer by reference (OpenID4VCI 1.0 §4.1.3
+    ``credential_offer_uri``), named by the offer's pre-authorized code."""
+    return f"{base_url}/oid4vci/offers/{pre_authorized_code}"
+
+
+def credential_offer_uri(base_url: str, pre_authorized_code: str) -> str:
+    """The OpenID4VCI credential offer as a wallet link (OpenID4VCI 1.0 §4.1:
+    ``openid-credential-offer://?credential_offer_uri=<URL-encoded offer URL>``)."""
+    target = quote(oid4vci_offer_url(base_url, pre_authorized_code), safe="")
+    return f"openid-credential-offer://?credential_offer_uri={target}"
+
+
+def holder_bound_copy_id(copy_id: str) -> str:
+    """The ``id`` of a holder-bound copy of a credential: a ``urn:uuid`` (VC 2.0 §4.4 allows
+    any URL), not a page of ours: the copy is the holder's, the learner page stays the
+    original's."""
+    return UUID(hex=copy_id).urn

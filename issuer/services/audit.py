@@ -43,6 +43,8 @@ ACTIONS: tuple[str, ...] = (
     # (issuer.services.integrations).
     "integration.create",
     "integration.revoke",
+    # A holder-bound copy of a credential went into a learner's wallet (issuer.services.wallet).
+    "wallet.copy",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

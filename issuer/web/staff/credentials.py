@@ -70,6 +70,7 @@ def action_labels() -> dict[str, str]:
         "learners.export": gettext("Learner list downloaded"),
         "integration.create": gettext("Integration created"),
         "integration.revoke": gettext("Integration revoked"),
+        "wallet.copy": gettext("Copy sent to a wallet"),
     }
 
 
