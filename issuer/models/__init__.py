@@ -1,12 +1,13 @@
 """The tables, one package: institutions, keys, badge classes and credentials (``core``); status
 lists, bulk jobs and the outbox (``issuing``); the audit log (``audit``); staff accounts, API
 tokens and their settings (``accounts``); platform integrations and their completions
-(``integrations``); wallet offers and holder-bound copies (``wallet``). Importing the package
+(``integrations``); wallet offers and holder-bound copies (``wallet``) and the OpenID4VCI
+access tokens and used nonces (``oid4vci``). Importing the package
 puts every table on ``Base.metadata``, which Alembic and tests/test_migrations compare with the
 migrations."""
 
 # Imported so that their tables join the metadata.
-from issuer.models import accounts, audit, integrations, issuing, wallet  # noqa: F401
+from issuer.models import accounts, audit, integrations, issuing, oid4vci, wallet  # noqa: F401
 from issuer.models.core import (
     BadgeClass,
     BadgeClassVersion,

@@ -352,9 +352,7 @@ def exchange_pre_authorized_code(
             raise _token_error("invalid_request", "this offer needs its transaction code")
         offer = wallet.redeem_pre_authorized_code(session, code, tx_code, now=now)
     except wallet.OfferUnavailableError as error:
-        raise _token_error(
-            "invalid_grant", f"the pre-authorized code is {error.reason}"
-        ) from None
+        raise _token_error("invalid_grant", f"the pre-authorized code is {error.reason}") from None
     except wallet.WrongTxCodeError:
         raise _token_error("invalid_grant", "the transaction code is wrong") from None
     token = new_access_token(session, offer.id, now)

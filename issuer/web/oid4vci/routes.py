@@ -62,9 +62,7 @@ def authorization_server_metadata() -> Response:
 @ratelimit.limit_verify
 def credential_offer(code: str) -> Response:
     try:
-        body = oid4vci.credential_offer(
-            get_session(), get_settings().base_url, code, now=utc_now()
-        )
+        body = oid4vci.credential_offer(get_session(), get_settings().base_url, code, now=utc_now())
     except wallet.OfferUnavailableError as error:
         # Not a protocol message: the wallet has nothing to trade. One answer for unknown,
         # expired and used, as at the token endpoint.
