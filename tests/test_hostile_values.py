@@ -5,8 +5,9 @@ parameters replaced, one at a time, by integers beyond 32 and 64 bits and by str
 byte (``%00``); every GET also with each known query parameter set to those values; every POST
 and PUT with form fields and a JSON body made of them. Anonymous, as institution A's admin
 (staff UI, CSRF checks off so that forms reach their validation) and with A's API token. No
-answer may be a 5xx; answers under ``/api/`` and ``/status/`` are JSON. SQLite and PostgreSQL
-both (PostgreSQL's INTEGER columns overflow beyond 2**31 - 1, SQLite's beyond 2**63 - 1).
+answer may be a 5xx; answers under ``/api/``, ``/status/`` and ``/oid4vci/`` are JSON. SQLite
+and PostgreSQL both (PostgreSQL's INTEGER columns overflow beyond 2**31 - 1, SQLite's beyond
+2**63 - 1).
 
 A new route is covered as soon as it exists; a new URL parameter name fails the test until
 ``REAL`` names a usable value for it.
@@ -58,6 +59,8 @@ REAL: dict[str, Callable[[World], str]] = {
     "extension": lambda w: "svg",
     "token": lambda w: "not-the-token",
     "filename": lambda w: "style.css",
+    # An OpenID4VCI pre-authorized code (/oid4vci/offers/<code>).
+    "code": lambda w: "not-a-code",
 }
 
 #: Query parameters the views read (``request.args``), each set to every hostile value.
@@ -117,6 +120,12 @@ FIELDS = (
     "ects",
     "hours",
     "eqf_level",
+    # OpenID4VCI token and credential requests.
+    "grant_type",
+    "pre-authorized_code",
+    "tx_code",
+    "credential_configuration_id",
+    "proofs",
 )
 
 #: Routes left out, and why.
@@ -237,7 +246,7 @@ def test_no_route_answers_5xx_to_huge_integers_or_nul_bytes(
                 failures.append(f"{response.status_code} {where}")
             elif (
                 response.status_code >= 400
-                and url.startswith(("/api/", "/status/"))
+                and url.startswith(("/api/", "/status/", "/oid4vci/"))
                 and not _is_json(response)
             ):
                 failures.append(f"{response.status_code} not JSON: {where}")

@@ -42,7 +42,8 @@ from tests.web.staff.support import (
 )
 
 #: Public by design: documents anyone may fetch, the catalogue, verification, the learner's
-#: own pages (reached by credential id or a private link), sign-in, health and metrics.
+#: own pages (reached by credential id or a private link), the wallet protocols, sign-in,
+#: health and metrics.
 PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
@@ -77,6 +78,15 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.certificate_download",
         "learner.manage_certificate",
         "learner.status_list",
+        # OpenID4VCI (issue 18): metadata anyone may read, a wallet's offer reached by its
+        # pre-authorized code, and endpoints authorized by that code or an access token, never
+        # by a staff session (tests/interop/test_oid4vci_wallet.py, tests/web/oid4vci).
+        "oid4vci.credential_issuer_metadata",
+        "oid4vci.authorization_server_metadata",
+        "oid4vci.credential_offer",
+        "oid4vci.token",
+        "oid4vci.nonce",
+        "oid4vci.credential",
         "observability.metrics",
         "staff.login",
     }

@@ -12,6 +12,13 @@ Exemptions:
   browser never attaches on its own, so a forged cross-site request has nothing to ride on
   (OWASP CSRF Prevention Cheat Sheet). Checked: a signed-in staff member's session cookie alone
   gets 401 on every one of them.
+* ``WALLET_PROTOCOL_ROUTES``: the OpenID4VCI token, nonce and credential endpoints (issue 18).
+  A wallet app, not a browser session, calls them: the token endpoint is authorized by the
+  pre-authorized code (and PIN) in its body, the credential endpoint by an ``Authorization:
+  Bearer`` access token, the nonce endpoint changes nothing; none reads a cookie, so a forged
+  cross-site request has nothing to ride on, and a CSRF token would break every wallet.
+  Checked: a signed-in staff member's session cookie alone gets the protocol's refusal and
+  nothing is written.
 * ``NOT_STATE_CHANGING``: public verification (the form and the API). Nothing is stored and no
   session is needed (an employer opens it from a link). Checked: a request without a token is
   answered and every table stays byte-for-byte the same.
@@ -104,6 +111,10 @@ API_TOKEN_ROUTES = frozenset(
         "api.report_completion",
     }
 )
+
+#: OpenID4VCI endpoints authorized by what the wallet sends, never a cookie (see the module
+#: docstring).
+WALLET_PROTOCOL_ROUTES = frozenset({"oid4vci.token", "oid4vci.nonce", "oid4vci.credential"})
 
 #: Public verification: answers, stores nothing (see the module docstring).
 NOT_STATE_CHANGING = frozenset(
@@ -221,7 +232,8 @@ def other_sessions_token(app: Flask) -> str:
 def test_every_unsafe_route_is_covered(app: Flask) -> None:
     found = {rule.endpoint for rule, _method in unsafe_rules(app)}
     api = {rule.endpoint for rule, _m in unsafe_rules(app) if rule.rule.startswith("/api/")}
-    forms = found - api
+    forms = found - api - WALLET_PROTOCOL_ROUTES
+    assert found >= WALLET_PROTOCOL_ROUTES
     assert forms - NOT_STATE_CHANGING == set(FORMS), (
         "state-changing form routes and the FORMS table differ: "
         f"not in the table {sorted(forms - NOT_STATE_CHANGING - set(FORMS))}, "
@@ -292,6 +304,14 @@ def test_api_routes_ignore_the_session_cookie(setting: Setting) -> None:
             "signature_missing" if rule.endpoint == "api.report_completion" else "unauthorized"
         )
         assert response.get_json()["error"] == expected
+    # The OpenID4VCI endpoints: the cookie neither trades a code nor authorizes a credential.
+    token = admin.post("/oid4vci/token", data={"grant_type": "x"})
+    assert token.status_code == 400
+    assert token.get_json()["error"] == "unsupported_grant_type"
+    credential = admin.post("/oid4vci/credential", json={"credential_configuration_id": "x"})
+    assert credential.status_code == 401
+    assert credential.get_json()["error"] == "invalid_token"
+    assert admin.post("/oid4vci/nonce").status_code == 200
     assert database_fingerprint(app) == before
 
 

@@ -71,6 +71,7 @@ def make_world(root: Path, base_url: str, migrated_sqlite: Path, **config: Any) 
     """The app at ``base_url`` on a copy of ``migrated_sqlite``, with one credential issued."""
     database = root / "merkki.sqlite3"
     shutil.copyfile(migrated_sqlite, database)
+    database.chmod(0o600)  # as the app makes it (issuer.db)
     templates = root / "badge_templates"
     write_template(templates, badge_template("test-badge"))
     app = create_app(
