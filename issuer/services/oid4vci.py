@@ -297,21 +297,20 @@ def check_key_proof(
 
 
 def credential_offer(
-    session: Session, base_url: str, code: str, *, now: datetime
+    session: Session, base_url: str, code: str, *, tx_code_description: str, now: datetime
 ) -> dict[str, Any]:
     """The credential offer object (§4.1.1) that ``/oid4vci/offers/<code>`` serves: the
     learner's credential under our one configuration, with the pre-authorized code and, when
-    the learner was given a PIN, the ``tx_code`` object describing it. ``OfferUnavailableError``
-    when the offer is unknown, expired or redeemed."""
+    the learner was given a PIN, the ``tx_code`` object describing it (``tx_code_description``:
+    where to find the PIN, in the wallet's language; at most 300 characters).
+    ``OfferUnavailableError`` when the offer is unknown, expired or redeemed."""
     offer = wallet.offer_for_code(session, code, now=now)
     grant: dict[str, Any] = {"pre-authorized_code": code}
     if offer.tx_code_hash is not None:
         grant["tx_code"] = {
             "length": wallet.TX_CODE_LENGTH,
             "input_mode": "numeric",
-            # Plain ASCII: §4.1.1 gives the description no language; the page that shows the
-            # PIN says it in the learner's language.
-            "description": "The PIN shown next to the QR code on your badge's manage page",
+            "description": tx_code_description[:300],
         }
     return {
         "credential_issuer": base_url,

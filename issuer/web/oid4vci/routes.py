@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Response, request
+from flask_babel import gettext as _
 
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work, utc_now
@@ -62,7 +63,17 @@ def authorization_server_metadata() -> Response:
 @ratelimit.limit_verify
 def credential_offer(code: str) -> Response:
     try:
-        body = oid4vci.credential_offer(get_session(), get_settings().base_url, code, now=utc_now())
+        body = oid4vci.credential_offer(
+            get_session(),
+            get_settings().base_url,
+            code,
+            # §4.1.1: the description has no language of its own; the issuer may follow the
+            # wallet's Accept-Language on this GET, as every page does (issuer.web.i18n).
+            tx_code_description=_(
+                "Type the six-digit PIN shown next to the QR code on your badge's page."
+            ),
+            now=utc_now(),
+        )
     except wallet.OfferUnavailableError as error:
         # Not a protocol message: the wallet has nothing to trade. One answer for unknown,
         # expired and used, as at the token endpoint.

@@ -124,6 +124,11 @@ def test_the_offer_by_reference_carries_the_code_and_describes_the_pin(
     assert grant["tx_code"]["length"] == wallet.TX_CODE_LENGTH == len(str(with_pin.tx_code))
     assert grant["tx_code"]["input_mode"] == "numeric"
     assert 0 < len(grant["tx_code"]["description"]) <= 300
+    # The description follows the wallet's language (§4.1.1 allows Accept-Language here).
+    swedish = client.get(
+        f"/oid4vci/offers/{with_pin.pre_authorized_code}", headers={"Accept-Language": "sv"}
+    ).get_json()
+    assert "PIN-koden" in swedish["grants"][TOKEN_GRANT]["tx_code"]["description"]
     plain = client.get(f"/oid4vci/offers/{without.pre_authorized_code}").get_json()
     assert "tx_code" not in plain["grants"][TOKEN_GRANT]
     missing = client.get("/oid4vci/offers/" + "A" * 43)
