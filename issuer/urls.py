@@ -36,6 +36,15 @@ def manage_url(base_url: str, credential_id: str, token: str) -> str:
     return f"{base_url}{CREDENTIALS}{credential_id}/manage/{token}"
 
 
+#: The learner's wallet page, under the manage link (``manage_url`` + this).
+MANAGE_WALLET = "/wallet"
+
+
+def manage_wallet_url(base_url: str, credential_id: str, token: str) -> str:
+    """The learner's "Add to wallet" page behind the private manage link."""
+    return manage_url(base_url, credential_id, token) + MANAGE_WALLET
+
+
 def verify_url(base_url: str, credential_id: str) -> str:
     """The employer verification page; the QR code encodes it."""
     return f"{base_url}/verify/{credential_id}"
@@ -120,8 +129,10 @@ def staff_outbox_url(base_url: str) -> str:
 
 def wallet_url(base_url: str, token: str) -> str:
     """An offer's interaction URL (the "Add to wallet" QR code): a wallet reads the protocols
-    from it (``Accept: application/json``), a browser gets a page about them."""
-    return f"{base_url}/wallet/{token}"
+    from it (``Accept: application/json``), a browser gets a page about them. ``iuv=1``
+    ("interaction URL version 1") is how the Learner Credential Wallet tells an interaction URL
+    from other links it scans."""
+    return f"{base_url}/wallet/{token}?iuv=1"
 
 
 def wallet_exchange_url(base_url: str, token: str) -> str:

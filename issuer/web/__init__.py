@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         staff,
         vcapi,
         verify,
+        wallet,
     )
     from issuer.web.staff import credentials, issuing
 
@@ -51,6 +52,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(credentials.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(wallet.bp)
     learner.init_app(app)
     issuing.init_app(app)
     # Last: it exempts the API blueprints, registered above, from CSRF checks.

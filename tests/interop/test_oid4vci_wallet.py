@@ -34,6 +34,7 @@ from joserfc.jwk import ECKey, OKPKey
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from issuer import urls
 from issuer.core.did import did_key_for
 from issuer.db import dispose, get_session, unit_of_work, utc_now
 from issuer.models import Credential
@@ -138,8 +139,15 @@ def flows(live: WalletWorld) -> dict[str, Any]:
     assert pin.tx_code is not None
     assert wrong_pin.tx_code is not None
     wrong = f"{(int(wrong_pin.tx_code) + 1) % 10**6:06d}"
+    # The first wallet starts where a learner's phone does: the interaction URL of the QR code.
+    protocols = live.app.test_client().get(
+        urls.wallet_url(live.base_url, pin.interaction_token),
+        headers={"Accept": "application/json"},
+    )
+    from_qr = protocols.get_json()["protocols"]["OID4VCI"]
+    assert from_qr == live.offer_uri(pin)
     scenarios: list[dict[str, Any]] = [
-        {"name": "pin", "offer": live.offer_uri(pin), "txCode": pin.tx_code, "key": ed_key},
+        {"name": "pin", "offer": from_qr, "txCode": pin.tx_code, "key": ed_key},
         {"name": "no-pin", "offer": live.offer_uri(plain), "key": p256_key},
         {"name": "code-again", "reuseOfferFrom": "pin", "txCode": pin.tx_code, "key": ed_key},
         {"name": "wrong-pin", "offer": live.offer_uri(wrong_pin), "txCode": wrong, "key": ed_key},
@@ -211,7 +219,7 @@ def test_refusals_use_the_specifications_errors_and_issue_nothing(
         assert (flow["error"].get("status"), flow["error"].get("error")) == (status, error), flow
     # An expired offer is not served by reference either.
     assert results["expired-uri"]["stage"] == "offer"
-    assert "404" in results["expired-uri"]["error"]["message"]
+    assert "410" in results["expired-uri"]["error"]["message"]
     # Only the two good flows made copies; the refused credential requests spent no token.
     assert len(live.copies()) == 2
     with live.app.app_context():

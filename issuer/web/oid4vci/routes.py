@@ -12,6 +12,7 @@ from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work, utc_now
 from issuer.services import oid4vci, wallet
 from issuer.web import ratelimit
+from issuer.web.errors import error_response
 from issuer.web.issuing_context import for_request
 from issuer.web.oid4vci import bp
 
@@ -75,11 +76,13 @@ def credential_offer(code: str) -> Response:
             now=utc_now(),
         )
     except wallet.OfferUnavailableError as error:
-        # Not a protocol message: the wallet has nothing to trade. One answer for unknown,
-        # expired and used, as at the token endpoint.
-        return _any_origin(
-            _json({"error": "not_found", "error_description": f"the offer is {error.reason}"}, 404)
+        # No protocol message (§4.1.3 defines none): the app's JSON error, as the interaction
+        # URL answers it: 404 for an unknown code, 410 for a used or expired offer.
+        response = error_response(
+            404 if error.reason == "unknown" else 410, error.message, code=f"offer_{error.reason}"
         )
+        response.headers["Cache-Control"] = "no-store"
+        return _any_origin(response)
     return _any_origin(_json(body))
 
 

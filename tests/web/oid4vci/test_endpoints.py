@@ -133,7 +133,12 @@ def test_the_offer_by_reference_carries_the_code_and_describes_the_pin(
     assert "tx_code" not in plain["grants"][TOKEN_GRANT]
     missing = client.get("/oid4vci/offers/" + "A" * 43)
     assert missing.status_code == 404
-    assert missing.get_json()["error"] == "not_found"
+    assert missing.get_json()["error"] == "offer_unknown"
+    world.expire(without)
+    gone = client.get(f"/oid4vci/offers/{without.pre_authorized_code}")
+    assert gone.status_code == 410
+    assert gone.get_json()["error"] == "offer_expired"
+    assert gone.headers["Cache-Control"] == "no-store"
 
 
 def test_the_token_endpoint_refuses_with_rfc_6749_errors(
