@@ -76,7 +76,12 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.manage_credential_json",
         "learner.certificate_download",
         "learner.manage_certificate",
+        "learner.manage_wallet",
         "learner.status_list",
+        # A wallet offer's interaction URL and exchange: reached by the offer's secret token,
+        # which only the learner's manage page and `merkki wallet offer` hand out (issue 18).
+        "wallet.interaction",
+        "wallet.exchange",
         "observability.metrics",
         "staff.login",
     }
