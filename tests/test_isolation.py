@@ -77,6 +77,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.manage_credential_json",
         "learner.certificate_download",
         "learner.manage_certificate",
+        "learner.manage_wallet",
         "learner.status_list",
         # OpenID4VCI (issue 18): metadata anyone may read, a wallet's offer reached by its
         # pre-authorized code, and endpoints authorized by that code or an access token, never
@@ -87,6 +88,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "oid4vci.token",
         "oid4vci.nonce",
         "oid4vci.credential",
+        # A wallet offer's interaction URL and exchange: reached by the offer's secret token,
+        # which only the learner's manage page and `merkki wallet offer` hand out (issue 18).
+        "wallet.interaction",
+        "wallet.exchange",
         "observability.metrics",
         "staff.login",
     }

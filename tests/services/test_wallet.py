@@ -194,6 +194,14 @@ def test_a_holder_bound_copy_shares_the_originals_status(
     assert session.scalar(select(AuditEvent).where(AuditEvent.action == "wallet.copy"))
 
     assert verification.verify(session, copy, base_url=BASE_URL).verdict == "valid"
+    # A suspension is in no status entry the copy carries: our records of the original say it.
+    revocation.suspend(session, issued, actor=SystemActor(), reason=None)
+    assert verification.verify(session, copy, base_url=BASE_URL).verdict == "suspended"
+    revocation.unsuspend(session, issued, actor=SystemActor(), reason=None)
+    # Our record speaks only for the copy we delivered, not for a document claiming its id.
+    forged = json.loads(json.dumps(copy))
+    forged["credentialSubject"]["name"] = "Someone Else"
+    assert verification.verify(session, forged, base_url=BASE_URL).verdict == "not_genuine"
     revocation.revoke(session, issued, actor=SystemActor(), reason="error")
     session.commit()
     assert verification.verify(session, copy, base_url=BASE_URL).verdict == "revoked"
