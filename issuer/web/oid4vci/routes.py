@@ -129,22 +129,21 @@ def nonce() -> Response:
 @ratelimit.limit_verify
 def credential() -> Response:
     authorization = request.headers.get("Authorization")
-    if request.mimetype != "application/json":
-        return _refused(
-            oid4vci.Oid4vciError(
-                "invalid_credential_request", "send the credential request as application/json"
-            )
-        )
     request.max_content_length = MAX_REQUEST_BYTES
     raw = request.get_data(cache=True)
     if len(raw) > MAX_REQUEST_BYTES:
         return _refused(
             oid4vci.Oid4vciError("invalid_credential_request", "the request is too large")
         )
-    try:
-        body: object = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        body = None
+    body: object = None
+    # §8.2: application/json. Another media type, or a body that is not JSON, reaches the
+    # service as no request at all: after the access token is checked, it is refused as an
+    # invalid credential request.
+    if request.mimetype == "application/json":
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            body = None
     try:
         # A refusal leaves the unit of work by the exception: nothing of it is kept.
         with unit_of_work() as session:
