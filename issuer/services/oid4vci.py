@@ -58,7 +58,7 @@ CONFIGURATION_ID = "OpenBadgeCredential_ldp_vc"
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 #: The access token lives long enough for a wallet to fetch a nonce and sign a proof, no more.
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=5)
-#: A c_nonce's life (§13.4 "Proof replay": the issuer decides how long a nonce can be used).
+#: A c_nonce's life (§13.8 "Proof replay": the issuer decides how long a nonce can be used).
 NONCE_LIFETIME = timedelta(minutes=5)
 #: Names of the credential in the wallet (credential_metadata.display, §12.2.4).
 _DISPLAY = (
@@ -142,7 +142,7 @@ def _nonce_key(secret_key: str) -> bytes:
 
 def new_nonce(secret_key: str, now: datetime) -> str:
     """A fresh, unpredictable ``c_nonce`` (§7.2) that carries its own expiry under a MAC, so
-    the public nonce endpoint writes nothing (§13.4: "server-provided nonce values containing
+    the public nonce endpoint writes nothing (§13.8: "server-provided nonce values containing
     the time at the server")."""
     expires = int((now + NONCE_LIFETIME).timestamp())
     payload = _NONCE_PAYLOAD.pack(expires, secrets.token_bytes(16))

@@ -1,4 +1,4 @@
-"""OpenID4VCI 1.0 key proofs of type ``jwt`` (§8.2.1.1 "jwt Proof Type", Appendix F.4
+"""OpenID4VCI 1.0 key proofs of type ``jwt`` (Appendix F.1 "jwt Proof Type", Appendix F.4
 "Verifying Proof") and the holder DIDs they bind a credential to.
 
 A wallet proves possession of the key the credential is to be bound to with a JWT signed by that
@@ -35,7 +35,7 @@ PROOF_TYP = "openid4vci-proof+jwt"
 #: ``proof_signing_alg_values_supported``: EdDSA (RFC 8037) as wallets send it today, its
 #: fully-specified name Ed25519 (RFC 9864), and ES256 (P-256), which most OpenID4VCI wallets use.
 PROOF_ALGORITHMS = ("EdDSA", "Ed25519", "ES256")
-#: How old a proof's ``iat`` may be, and how far in the future (clock skew, §13.4 "Proof
+#: How old a proof's ``iat`` may be, and how far in the future (clock skew, §13.8 "Proof
 #: replay": the issuer MAY accept an ``iat`` in the reasonably near future).
 PROOF_MAX_AGE = timedelta(minutes=5)
 PROOF_MAX_SKEW = timedelta(minutes=1)
