@@ -71,7 +71,8 @@ def credential_offer(code: str) -> Response:
             # §4.1.1: the description has no language of its own; the issuer may follow the
             # wallet's Accept-Language on this GET, as every page does (issuer.web.i18n).
             tx_code_description=_(
-                "Type the six-digit PIN shown next to the QR code on your badge's page."
+                "Enter the six-digit transaction code shown with the QR code on the badge's"
+                " private manage page."
             ),
             now=utc_now(),
         )

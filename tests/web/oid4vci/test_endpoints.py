@@ -128,7 +128,7 @@ def test_the_offer_by_reference_carries_the_code_and_describes_the_pin(
     swedish = client.get(
         f"/oid4vci/offers/{with_pin.pre_authorized_code}", headers={"Accept-Language": "sv"}
     ).get_json()
-    assert "PIN-koden" in swedish["grants"][TOKEN_GRANT]["tx_code"]["description"]
+    assert "transaktionskoden" in swedish["grants"][TOKEN_GRANT]["tx_code"]["description"]
     plain = client.get(f"/oid4vci/offers/{without.pre_authorized_code}").get_json()
     assert "tx_code" not in plain["grants"][TOKEN_GRANT]
     missing = client.get("/oid4vci/offers/" + "A" * 43)
