@@ -7,7 +7,8 @@ compares them in ``tests/test_migrations``).
 An ``Oid4vciAccessToken`` is what a redeemed pre-authorized code (``wallet_offer``) turns into:
 a short-lived bearer token for the credential endpoint, stored as its SHA-256 digest (256
 random bits: a fast hash suffices, as for API tokens). It is spent when the credential is
-issued (``used_at``, set by a conditional UPDATE), so one offer gives one wallet copy.
+issued (``used_at``, set by a conditional UPDATE), so one offer gives one wallet copy; expired
+rows are removed as new tokens are made.
 
 An ``Oid4vciUsedNonce`` is a ``c_nonce`` a key proof has used up. Nonces themselves are not
 stored when handed out (the nonce endpoint is public and writes nothing: each nonce carries its

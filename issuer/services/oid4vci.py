@@ -189,6 +189,9 @@ class AccessToken:
 
 def new_access_token(session: Session, offer_id: int, now: datetime) -> AccessToken:
     """A bearer token for the credential endpoint, valid for ``ACCESS_TOKEN_LIFETIME``."""
+    # Expired tokens are refused anyway and name nothing worth keeping: cleared as new ones
+    # are made, so the table holds only the last few minutes' tokens.
+    session.execute(delete(Oid4vciAccessToken).where(Oid4vciAccessToken.expires_at <= now))
     token = secrets.token_urlsafe(32)
     session.add(
         Oid4vciAccessToken(

@@ -17,6 +17,7 @@ from issuer import create_app, urls
 from issuer.config import get_settings
 from issuer.core.keys import KeyStore
 from issuer.db import get_session, unit_of_work, utc_now
+from issuer.models import Credential
 from issuer.models.wallet import WalletCopy, WalletOffer
 from issuer.services import badge_classes, institutions, issuing, learner_keys, wallet
 from issuer.services.institutions import InstitutionDetails
@@ -59,8 +60,6 @@ class WalletWorld:
             return int(get_session().scalar(select(func.count()).select_from(model)) or 0)
 
     def original_json(self) -> str:
-        from issuer.models import Credential
-
         with self.app.app_context():
             credential = get_session().get(Credential, self.credential_id)
             assert credential is not None

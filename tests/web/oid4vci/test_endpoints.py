@@ -275,3 +275,7 @@ def test_the_credential_endpoint_refuses_with_the_specifications_errors(
     )
     _error(expired, 401, "invalid_token")
     assert len(world.copies()) == copies + 1
+    # Expired tokens are cleared as new ones are made.
+    _access_token(world, client)
+    with world.app.app_context():
+        assert get_session().get(Oid4vciAccessToken, oid4vci._digest(late)) is None
