@@ -14,8 +14,8 @@ libraries' ``allowInsecureUrls``). One node process runs every scenario of the m
   proof for another audience.
 
 The two credentials received verify in Merkki (``/api/v1/verify``) and in the Digital Bazaar
-stack (its did:web and status list fetched from the live server); once the original is revoked,
-the copies verify as revoked there too.
+stack (its did:web and status list fetched from the live server, the status bit read); once the
+original is revoked, Merkki finds the copies revoked.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def test_refusals_use_the_specifications_errors_and_issue_nothing(
     assert sum(token.used_at is not None for token in tokens) == 2
 
 
-def test_the_copies_verify_in_the_digital_bazaar_stack_and_show_a_revocation(
+def test_the_copies_verify_in_the_digital_bazaar_stack_and_follow_a_revocation(
     live: WalletWorld, flows: dict[str, Any], dbvc: RunJs
 ) -> None:
     host = urlsplit(live.base_url).netloc
@@ -242,8 +242,9 @@ def test_the_copies_verify_in_the_digital_bazaar_stack_and_show_a_revocation(
         original = session.get(Credential, live.credential_id)
         assert original is not None
         revocation.revoke(session, original, actor=SystemActor(), reason="issued by mistake")
-    answer = dbvc({"op": "verify", "credential": copies[1], "web": web, "bitstringStatus": True})
-    assert answer["verified"] is False
-    assert "status set: revocation" in error_text(answer)
-    verdict = live.app.test_client().post("/api/v1/verify", json=copies[0]).get_json()
-    assert verdict["verdict"] == "revoked"
+    # The copies carry the original's status entry: Merkki now finds them revoked. (That the
+    # Digital Bazaar stack reads the same bit is shown for the copies the VC-API exchange makes,
+    # with the same wallet.issue_holder_bound_copy: tests/interop/test_wallet_lcw.py.)
+    client = live.app.test_client()
+    for copy in copies:
+        assert client.post("/api/v1/verify", json=copy).get_json()["verdict"] == "revoked"
