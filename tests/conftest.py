@@ -130,6 +130,9 @@ _GROUPED_MODULES = {
     "services/test_jobs_crash.py": "processes",
     # RQ workers in subprocesses, stopped with signals and timed.
     "services/test_jobs_rq.py": "processes",
+    # One app (and for the wallet client, one live server and one node run) per module.
+    "interop/test_oid4vci_wallet.py": "oid4vci-wallet",
+    "web/oid4vci/": "oid4vci-web",
 }
 #: One gunicorn deployment per backend for the module (its module-scoped `target` fixture): the
 #: SQLite half and the PostgreSQL half are a group each.

@@ -43,7 +43,8 @@ from tests.web.staff.support import (
 )
 
 #: Public by design: documents anyone may fetch, the catalogue, verification, the learner's
-#: own pages (reached by credential id or a private link), sign-in, health and metrics.
+#: own pages (reached by credential id or a private link), the wallet protocols, sign-in,
+#: health and metrics.
 PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
@@ -77,7 +78,21 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.manage_credential_json",
         "learner.certificate_download",
         "learner.manage_certificate",
+        "learner.manage_wallet",
         "learner.status_list",
+        # OpenID4VCI (issue 18): metadata anyone may read, a wallet's offer reached by its
+        # pre-authorized code, and endpoints authorized by that code or an access token, never
+        # by a staff session (tests/interop/test_oid4vci_wallet.py, tests/web/oid4vci).
+        "oid4vci.credential_issuer_metadata",
+        "oid4vci.authorization_server_metadata",
+        "oid4vci.credential_offer",
+        "oid4vci.token",
+        "oid4vci.nonce",
+        "oid4vci.credential",
+        # A wallet offer's interaction URL and exchange: reached by the offer's secret token,
+        # which only the learner's manage page and `merkki wallet offer` hand out (issue 18).
+        "wallet.interaction",
+        "wallet.exchange",
         "observability.metrics",
         "staff.login",
         # Signing in through an institution's own provider: anyone may start it; the callback

@@ -49,6 +49,8 @@ ACTIONS: tuple[str, ...] = (
     "oidc.disable",
     "oidc.sign_in",
     "oidc.refused",
+    # A holder-bound copy of a credential went into a learner's wallet (issuer.services.wallet).
+    "wallet.copy",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         i18n,
         learner,
         observability,
+        oid4vci,
         pages,
         public,
         ratelimit,
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
         staff,
         vcapi,
         verify,
+        wallet,
     )
     from issuer.web.staff import credentials, issuing
 
@@ -45,10 +47,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(vcapi.bp)
+    app.register_blueprint(oid4vci.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(credentials.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(wallet.bp)
     learner.init_app(app)
     issuing.init_app(app)
     # Last: it exempts the API blueprints, registered above, from CSRF checks.

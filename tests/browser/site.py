@@ -30,7 +30,14 @@ from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
 from issuer.models.issuing import OutboxMail
-from issuer.services import accounts, badge_class_admin, institutions, oidc, revocation
+from issuer.services import (
+    accounts,
+    badge_class_admin,
+    institutions,
+    oidc,
+    revocation,
+    wallet,
+)
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
 from tests.web.staff.support import complete_micro_credential
@@ -120,6 +127,8 @@ class Site:
     badge_slug: str
     #: A learner's mail in the staff outbox (``/staff/issue/outbox/<id>``).
     outbox_mail_path: str
+    #: An open wallet offer's interaction URL (``/wallet/<token>``, issue 18).
+    wallet_path: str
 
     def public(self) -> list[Visit]:
         ids = self.credentials
@@ -140,6 +149,10 @@ class Site:
             get("learner page unknown credential", "/credentials/" + "0" * 32),
             get("certificate of a revoked badge", f"/credentials/{ids['revoked']}/certificate.pdf"),
             get("learner manage page", self.manage_path),
+            get("learner wallet page", f"{self.manage_path}/wallet"),
+            submit("learner wallet offer", f"{self.manage_path}/wallet", _no_fill),
+            get("wallet offer", self.wallet_path),
+            get("wallet offer unknown", "/wallet/" + "A" * 43),
         ]
         for state in ("valid", "revoked", "suspended", "expired", "not_yet_valid", "hidden"):
             visits.append(get(f"verification {state}", f"/verify/{ids[state]}"))
@@ -371,4 +384,14 @@ def build_site(live_server: LiveServer) -> Site:
         tampered=json.dumps(document, ensure_ascii=False),
         badge_slug=live_server.badge_slug,
         outbox_mail_path=f"/staff/issue/outbox/{mail_id}",
+        wallet_path=_wallet_path(live_server, managed),
     )
+
+
+def _wallet_path(live_server: LiveServer, credential_id: str) -> str:
+    """An open wallet offer, for as long as the sweep may take."""
+    with live_server.app.app_context(), unit_of_work() as session:
+        offer = wallet.create_offer(
+            session, credential_id, with_tx_code=True, ttl=timedelta(days=1)
+        )
+    return f"/wallet/{offer.interaction_token}?iuv=1"

@@ -74,6 +74,7 @@ def action_labels() -> dict[str, str]:
         "oidc.disable": gettext("Sign-in provider switched off"),
         "oidc.sign_in": gettext("Signed in through the provider"),
         "oidc.refused": gettext("Sign-in through the provider refused"),
+        "wallet.copy": gettext("Copy sent to a wallet"),
     }
 
 
