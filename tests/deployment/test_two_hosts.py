@@ -253,6 +253,9 @@ def test_the_hosts_share_their_state_and_warn_about_none(hosts: Hosts) -> None:
         # ISSUER_HOSTS=2 and every setting docs/operations.md asks of several hosts: no
         # "several app servers" warning from the web app (issuer.web.shared_state).
         assert "several app servers" not in host.log()
+    for worker in (hosts.worker_a, hosts.worker_b):
+        assert worker.alive()
+        assert "several app servers" not in worker.output()
     assert hosts.a.base_url == hosts.b.base_url == PUBLIC_URL
     assert hosts.a.address != hosts.b.address
     assert hosts.a.environment["ISSUER_KEYS_DIR"] != hosts.b.environment["ISSUER_KEYS_DIR"]
