@@ -69,7 +69,7 @@ from tests.deployment.server import (
     stop,
 )
 from tests.redis_server import RedisServer, redis_server_fixture
-from tests.services.job_workers import WorkerProcess, merkki_process
+from tests.services.job_workers import WorkerProcess, merkki_process, wait_for
 
 __all__ = ["redis_server_fixture"]  # the session's Redis server (a fixture)
 
@@ -175,6 +175,13 @@ def hosts(
             )
             for host in (a, b)
         )
+        for worker in (worker_a, worker_b):
+            wait_for(
+                lambda worker=worker: "Listening on merkki-jobs" in worker.output(),  # type: ignore[misc]
+                WAIT,
+                "a job worker listening on the queue",
+                worker=worker,
+            )
         yield Hosts(a, b, worker_a, worker_b, engine)
     for host in (a, b):
         host.assert_clean_log()
@@ -394,7 +401,9 @@ def test_a_cohort_job_survives_the_death_of_its_host(hosts: Hosts) -> None:
     a, b = hosts.a, hosts.b
     before = _credentials_of(hosts, b.institution)
     # B's worker is paused while the job is submitted, so that A's worker is the one to take it
-    # from the queue.
+    # from the queue. (Should Redis hand the job to B's paused worker, blocked in its read of
+    # the queue, A's worker's sweep enqueues it again: it is pending and no longer on the
+    # queue. B's copy, run once B resumes, finds the job held or done: the claim decides.)
     os.kill(hosts.worker_b.pid, signal.SIGSTOP)
     try:
         with Client(a.address, hosts.token("beta")) as client:
