@@ -21,7 +21,7 @@ from issuer.config import SETTINGS_EXTENSION, get_settings
 from issuer.core import webhook_signature
 from issuer.core.key_envelope import DatabaseKeyStore, forget_cached_keys
 from issuer.core.keys import KeyStore
-from issuer.db import get_session, unit_of_work
+from issuer.db import Base, get_session, unit_of_work
 from issuer.models import SigningKey
 from issuer.models.integrations import AuthKind
 from issuer.services import badge_classes, institutions, integrations, keys
@@ -176,6 +176,18 @@ def test_rewrap_reseals_the_integration_secrets_with_the_keys(
     after = _issue(app, "Bertil Holm")  # signed with the key opened under the new passphrase
     assert _verify(runner, tmp_path, before) == 0
     assert _verify(runner, tmp_path, after) == 0
+
+
+def test_rewrap_covers_every_sealed_column() -> None:
+    # `merkki key rewrap` reseals these two (keys.rewrap, integrations.reseal_secrets); a new
+    # column sealed under the passphrase must join them, or a passphrase change would strand it.
+    sealed = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if "sealed" in column.name
+    }
+    assert sealed == {("signing_key", "sealed_private_key"), ("integration", "secret_sealed")}
 
 
 def test_rewrap_needs_a_passphrase_in_the_variable(
