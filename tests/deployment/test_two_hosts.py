@@ -95,6 +95,7 @@ class Hosts:
     worker_a: WorkerProcess
     worker_b: WorkerProcess
     engine: Engine
+    redis: Redis
 
     def token(self, institution: str) -> str:
         """The API token of ``alpha`` (made through A) or ``beta`` (made through B)."""
@@ -182,7 +183,7 @@ def hosts(
                 "a job worker listening on the queue",
                 worker=worker,
             )
-        yield Hosts(a, b, worker_a, worker_b, engine)
+        yield Hosts(a, b, worker_a, worker_b, engine, redis)
     for host in (a, b):
         host.assert_clean_log()
         assert not server_errors(host.log())
@@ -300,6 +301,9 @@ def test_keys_made_and_rotated_through_either_host_sign_on_both(hosts: Hosts) ->
     # What one host signed verifies on the other (alternating, so each host checks both).
     for number, credential in enumerate(signed):
         assert _verdict((a, b)[number % 2], credential) == "valid", credential["id"]
+    # The hosts count their rate limits in the shared Redis (the limits library's keys), not
+    # each in its own memory.
+    assert list(hosts.redis.scan_iter("LIMITS*"))
 
 
 @pytest.mark.slow
