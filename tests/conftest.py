@@ -126,6 +126,8 @@ _GROUPED_MODULES = {
     "deployment/test_concurrent_issuance.py": "processes",
     "deployment/test_crash_safety.py": "processes",
     "deployment/test_server.py": "processes",
+    # Two hosts (gunicorn and a job worker each) on one PostgreSQL and Redis (issue 16).
+    "deployment/test_two_hosts.py": "processes",
     "deployment/test_worker_balancing.py": "processes",
     "services/test_jobs_crash.py": "processes",
     # RQ workers in subprocesses, stopped with signals and timed.

@@ -18,7 +18,7 @@ from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, keys, revocation
+from issuer.services import institutions, integrations, keys, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -186,9 +186,9 @@ def key_migrate(target: str) -> None:
 
 @key.command(
     "rewrap",
-    help="Re-wrap every key sealed in the database under a new passphrase, in one "
-    "transaction. Without --new-passphrase-env: under ISSUER_KEY_PASSPHRASE (keys still "
-    "under ISSUER_KEY_PASSPHRASE_PREVIOUS move to it).",
+    help="Re-wrap every key and integration secret sealed in the database under a new "
+    "passphrase, in one transaction. Without --new-passphrase-env: under "
+    "ISSUER_KEY_PASSPHRASE (what is still under ISSUER_KEY_PASSPHRASE_PREVIOUS moves to it).",
 )
 @click.option(
     "--new-passphrase-env",
@@ -205,7 +205,16 @@ def key_rewrap(variable: str | None) -> None:
         new_passphrase = os.environ.get(variable, "")
         if not new_passphrase.strip():
             raise click.ClickException(f"the environment variable {variable} holds no passphrase")
+    # Everything sealed under the passphrase moves together: the signing keys and the webhook
+    # integrations' HMAC secrets (issuer.core.secret_box). A key or secret that does not open
+    # rolls the whole change back, so nothing stays under a passphrase about to be dropped.
     with unit_of_work() as session:
         count = keys.rewrap(session, keys.database_keystore(settings), new_passphrase)
-    click.echo(f"{count} key(s) re-wrapped under the new passphrase", err=True)
+        resealed = integrations.reseal_secrets(
+            session, (settings.key_passphrase, *settings.key_passphrase_previous), new_passphrase
+        )
+    click.echo(
+        f"{count} key(s) and {resealed} integration secret(s) re-wrapped under the new passphrase",
+        err=True,
+    )
     echo_json({"rewrapped": count})
