@@ -18,7 +18,7 @@ from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, integrations, keys, revocation
+from issuer.services import institutions, integrations, keys, oidc, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -210,11 +210,12 @@ def key_rewrap(variable: str | None) -> None:
     # rolls the whole change back, so nothing stays under a passphrase about to be dropped.
     with unit_of_work() as session:
         count = keys.rewrap(session, keys.database_keystore(settings), new_passphrase)
-        resealed = integrations.reseal_secrets(
-            session, (settings.key_passphrase, *settings.key_passphrase_previous), new_passphrase
-        )
+        opening = (settings.key_passphrase, *settings.key_passphrase_previous)
+        resealed = integrations.reseal_secrets(session, opening, new_passphrase)
+        providers = oidc.reseal_secrets(session, opening, new_passphrase)
     click.echo(
-        f"{count} key(s) and {resealed} integration secret(s) re-wrapped under the new passphrase",
+        f"{count} key(s), {resealed} integration secret(s) and {providers} sign-in provider "
+        "secret(s) re-wrapped under the new passphrase",
         err=True,
     )
     echo_json({"rewrapped": count})

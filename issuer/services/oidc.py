@@ -27,7 +27,7 @@ in the audit log (in its own transaction, since the refused one is rolled back).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +42,7 @@ from issuer.models.accounts import Role, StaffUser
 from issuer.models.oidc import OidcProvider, StaffOidcLink
 from issuer.services import audit, emails
 from issuer.services.accounts import STAFF_ROLES, find_user_by_email
-from issuer.services.errors import NotFoundError, ServiceError
+from issuer.services.errors import ConflictError, NotFoundError, ServiceError
 from issuer.services.issue_input import FieldError, FieldErrors
 
 MAX_DISPLAY_NAME = 100
@@ -293,17 +293,53 @@ class SecretUnreadableError(ServiceError):
     code = "secret_unreadable"
 
 
-def client_secret(provider: OidcProvider, passphrase: str) -> str | None:
+def client_secret(
+    provider: OidcProvider, passphrase: str, previous: Sequence[str] = ()
+) -> str | None:
+    """The provider's client secret, opened with the key passphrase or, between a passphrase
+    change and ``merkki key rewrap``, with a previous one (``ISSUER_KEY_PASSPHRASE_PREVIOUS``)."""
     if provider.client_secret_sealed is None:
         return None
-    try:
-        return secret_box.open_box(
-            passphrase, provider.client_secret_sealed, _associated(provider.institution_id)
+    for candidate in (passphrase, *previous):
+        try:
+            return secret_box.open_box(
+                candidate, provider.client_secret_sealed, _associated(provider.institution_id)
+            )
+        except secret_box.SecretBoxError:
+            continue
+    raise SecretUnreadableError(
+        "the client secret does not open with the key passphrase; set it again"
+    )
+
+
+def reseal_secrets(session: Session, opening: Sequence[str], new_passphrase: str) -> int:
+    """Seal every provider's client secret under ``new_passphrase``, in the caller's one
+    transaction with the signing keys and the integrations' secrets (``merkki key rewrap``);
+    return how many. One that opens with none of ``opening`` stops the change, naming the
+    institution whose secret must be set again, rather than being stranded under a passphrase
+    that is about to be forgotten."""
+    providers = list(
+        session.scalars(
+            select(OidcProvider)
+            .where(OidcProvider.client_secret_sealed.is_not(None))
+            .order_by(OidcProvider.institution_id)
         )
-    except secret_box.SecretBoxError:
-        raise SecretUnreadableError(
-            "the client secret does not open with the key passphrase; set it again"
-        ) from None
+    )
+    for provider in providers:
+        try:
+            secret = client_secret(provider, opening[0], opening[1:])
+        except SecretUnreadableError:
+            raise ConflictError(
+                f"the sign-in provider's client secret of institution {provider.institution_id} "
+                "does not open with the key passphrase; set it again (merkki oidc set "
+                "--client-secret-stdin), then re-wrap"
+            ) from None
+        assert secret is not None
+        provider.client_secret_sealed = secret_box.seal(
+            new_passphrase, secret, _associated(provider.institution_id)
+        )
+    session.flush()
+    return len(providers)
 
 
 def sign_in_choices(session: Session) -> list[tuple[Institution, OidcProvider]]:

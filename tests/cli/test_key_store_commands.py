@@ -155,7 +155,10 @@ def test_rewrap_reseals_the_integration_secrets_with_the_keys(
 
     assert result.exit_code == 0, (result.output, result.exception)
     assert json.loads(result.stdout) == {"rewrapped": 1}
-    assert "1 key(s) and 1 integration secret(s) re-wrapped" in result.stderr
+    assert (
+        "1 key(s), 1 integration secret(s) and 0 sign-in provider secret(s) re-wrapped"
+        in result.stderr
+    )
     # The old passphrase is gone from the configuration (and from this process's caches).
     settings = get_settings(app)
     app.extensions[SETTINGS_EXTENSION] = dataclasses.replace(
@@ -179,15 +182,20 @@ def test_rewrap_reseals_the_integration_secrets_with_the_keys(
 
 
 def test_rewrap_covers_every_sealed_column() -> None:
-    # `merkki key rewrap` reseals these two (keys.rewrap, integrations.reseal_secrets); a new
-    # column sealed under the passphrase must join them, or a passphrase change would strand it.
+    # `merkki key rewrap` reseals these (keys.rewrap, integrations.reseal_secrets,
+    # oidc.reseal_secrets); a new column sealed under the passphrase must join them, or a
+    # passphrase change would strand it.
     sealed = {
         (table.name, column.name)
         for table in Base.metadata.sorted_tables
         for column in table.columns
         if "sealed" in column.name
     }
-    assert sealed == {("signing_key", "sealed_private_key"), ("integration", "secret_sealed")}
+    assert sealed == {
+        ("signing_key", "sealed_private_key"),
+        ("integration", "secret_sealed"),
+        ("oidc_provider", "client_secret_sealed"),
+    }
 
 
 def test_rewrap_needs_a_passphrase_in_the_variable(

@@ -21,7 +21,7 @@ from issuer.models.accounts import Role
 from issuer.models.oidc import OidcProvider
 from issuer.services import accounts, institutions, oidc
 from issuer.services.audit import SystemActor
-from issuer.services.errors import NotFoundError
+from issuer.services.errors import ConflictError, NotFoundError
 from issuer.services.institutions import InstitutionDetails
 from issuer.services.issue_input import FieldErrors
 from tests.conftest import BASE_URL, PASSPHRASE
@@ -190,3 +190,21 @@ def test_accounts_are_never_taken_from_others(db: Session) -> None:
     assert (
         oidc.sign_in(db, a, provider, _claims("s-1", "kaisa@a.fi")).role is Role.INSTITUTION_ADMIN
     )
+
+
+def test_resealing_moves_the_client_secret_to_the_new_passphrase(db: Session) -> None:
+    provider = _provider(db)
+    assert oidc.client_secret(provider, PASSPHRASE) == SETTINGS.client_secret
+    # Between the restart with the new passphrase and the rewrap: the old one, now previous,
+    # still opens the secret.
+    assert oidc.client_secret(provider, "new", (PASSPHRASE,)) == SETTINGS.client_secret
+
+    assert oidc.reseal_secrets(db, ("new", PASSPHRASE), "new") == 1
+    assert oidc.client_secret(provider, "new") == SETTINGS.client_secret
+    with pytest.raises(oidc.SecretUnreadableError):
+        oidc.client_secret(provider, PASSPHRASE)  # the old passphrase is gone
+
+    # A secret no given passphrase opens stops the change, naming the institution.
+    with pytest.raises(ConflictError, match=f"institution {provider.institution_id}"):
+        oidc.reseal_secrets(db, (PASSPHRASE,), "a third")
+    assert oidc.client_secret(provider, "new") == SETTINGS.client_secret

@@ -214,7 +214,10 @@ def oidc_callback(institution_slug: str) -> ResponseReturnValue:
         return _failure("no_flow", 400, "the provider changed during the sign-in")
     fetcher = oidc_fetcher()
     try:
-        secret = oidc.client_secret(provider, get_settings().key_passphrase)
+        settings = get_settings()
+        secret = oidc.client_secret(
+            provider, settings.key_passphrase, settings.key_passphrase_previous
+        )
         metadata = protocol.discover(fetcher, provider.issuer)
         tokens = protocol.redeem_code(
             fetcher,
