@@ -43,6 +43,7 @@ from issuer.services import oid4vci, revocation
 from issuer.services.audit import SystemActor
 from issuer.services.oid4vci_proof import did_key_of
 from tests import npm_packages
+from tests.conftest import BACKENDS, migrated_database
 from tests.interop.dbvc import RunJs, error_text
 from tests.web.oid4vci.support import WalletWorld, make_world
 
@@ -63,14 +64,15 @@ class _LateApp:
         return self.world.app(environ, start_response)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def live(
-    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_file: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletWorld]:
     late = _LateApp()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, late, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    late.world = make_world(tmp_path_factory.mktemp("oid4vci"), url, migrated_sqlite_file)
+    root = tmp_path_factory.mktemp("oid4vci")
+    late.world = make_world(root, url, migrated_database(request, root))
     thread = threading.Thread(target=server.serve_forever, name="oid4vci-live", daemon=True)
     thread.start()
     try:
