@@ -15,7 +15,7 @@ libraries' ``allowInsecureUrls``). One node process runs every scenario of the m
 
 The two credentials received verify in Merkki (``/api/v1/verify``) and in the Digital Bazaar
 stack (its did:web and status list fetched from the live server, the status bit read); once the
-original is revoked, Merkki finds the copies revoked.
+original is revoked, Merkki and the Digital Bazaar stack find the copies revoked.
 """
 
 from __future__ import annotations
@@ -244,9 +244,13 @@ def test_the_copies_verify_in_the_digital_bazaar_stack_and_follow_a_revocation(
         original = session.get(Credential, live.credential_id)
         assert original is not None
         revocation.revoke(session, original, actor=SystemActor(), reason="issued by mistake")
-    # The copies carry the original's status entry: Merkki now finds them revoked. (That the
-    # Digital Bazaar stack reads the same bit is shown for the copies the VC-API exchange makes,
-    # with the same wallet.issue_holder_bound_copy: tests/interop/test_wallet_lcw.py.)
+    # The copies carry the original's status entry: Merkki and the Digital Bazaar stack (which
+    # fetches the re-signed status list from the live server) now find them revoked.
     client = live.app.test_client()
     for copy in copies:
         assert client.post("/api/v1/verify", json=copy).get_json()["verdict"] == "revoked"
+        answer = dbvc({"op": "verify", "credential": copy, "web": web, "bitstringStatus": True})
+        assert answer["verified"] is False, answer
+        assert {"purpose": "revocation", "set": True} in [
+            {"purpose": entry["purpose"], "set": entry["set"]} for entry in answer["statuses"]
+        ], answer
