@@ -6,7 +6,6 @@ import io
 import re
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from issuer.db import get_session
@@ -220,7 +219,6 @@ REFUSED_DETAILS = {
 }
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_profile_errors_are_in_the_readers_language_at_their_field(
     app: Flask, world: World
 ) -> None:

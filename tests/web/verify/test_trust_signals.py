@@ -265,7 +265,6 @@ def _claims_absent(page: str, claims: tuple[str, ...]) -> None:
         assert fact not in page, fact
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_credential_that_could_not_be_verified_shows_the_verdict_and_why_not_its_claims(
     app: Flask, client: FlaskClient, scenario: Scenario
 ) -> None:
@@ -300,7 +299,6 @@ def test_a_credential_that_could_not_be_verified_shows_the_verdict_and_why_not_i
     assert body["credential"]["recipient"]["name"] == "Matti Mallikas"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_our_own_credential_whose_status_cannot_be_checked_shows_none_of_its_claims(
     app: Flask, client: FlaskClient, scenario: Scenario
 ) -> None:

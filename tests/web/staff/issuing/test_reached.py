@@ -299,7 +299,6 @@ def test_the_cohort_downloads_as_csv_with_names_addresses_and_links(
 # --- a cohort's rows that fail while issuing -----------------------------------------------------
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_rows_that_fail_in_the_background_are_shown_in_the_readers_language(
     app: Flask, staff: dict[str, str], world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
