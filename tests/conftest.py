@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.db_servers import (
     TemplateCopies,
     start_postgres,
 )
+from tests.scratch import scratch_dir
 from tests.snapshots import Snapshots
 from tests.spec_files import require_spec_dir
 
@@ -174,11 +176,28 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return GroupScheduling(config, log)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's tmp_path plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the main process, before any worker starts
         # Every app compiles the translation catalogs when they are missing or stale, as on a
         # fresh clone; two worker processes doing it at once would race on the same files.
         compile_catalogs()
+        # The temporary folders of the run in RAM where the machine allows (tests/scratch.py),
+        # unless --basetemp names one; pytest-xdist gives each worker a folder inside it.
+        scratch = scratch_dir()
+        if config.option.basetemp is None and scratch is not None:
+            config.option.basetemp = tempfile.mkdtemp(prefix="merkki-tests-", dir=scratch)
+            config.stash[_SCRATCH_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A --basetemp folder is not removed by pytest; the one made above holds RAM.
+    made = config.stash.get(_SCRATCH_BASETEMP, None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+_SCRATCH_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.scratch import scratch_dir
+
 SERVER_URL_ENV = "MERKKI_TEST_POSTGRES_URL"
 #: Tries to start the server, each on a new free port.
 START_ATTEMPTS = 3
@@ -227,7 +229,9 @@ def start_postgres() -> PostgresServer:
         )
     # PostgreSQL refuses to run as root; run it as the package's system user then.
     as_user: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="merkki-pg-"))
+    # In RAM when the machine allows (tests/scratch.py): every database test on PostgreSQL gets a
+    # database copied from the migrated template, which copies the template's files.
+    root = Path(tempfile.mkdtemp(prefix="merkki-pg-", dir=scratch_dir()))
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(root, user="postgres")

@@ -190,3 +190,14 @@ def test_a_restored_world_is_the_world_its_builder_made(
         signed = stored.signed_json
     verdict = client.post("/api/v1/verify", data=signed, content_type="application/json")
     assert verdict.get_json()["verified"] is True, verdict.get_json()
+
+
+def test_temporary_folders_are_in_ram_where_the_machine_allows(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # tests/scratch.py: the run's folders go to /dev/shm unless --basetemp names another.
+    from tests.scratch import SCRATCH, scratch_dir
+
+    if scratch_dir() is None or request.config.option.basetemp is None:
+        pytest.skip("no RAM-backed folder on this machine")
+    assert tmp_path.is_relative_to(SCRATCH)
