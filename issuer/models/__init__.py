@@ -1,11 +1,12 @@
 """The tables, one package: institutions, keys, badge classes and credentials (``core``); status
 lists, bulk jobs and the outbox (``issuing``); the audit log (``audit``); staff accounts, API
 tokens and their settings (``accounts``); platform integrations and their completions
-(``integrations``). Importing the package puts every table on ``Base.metadata``, which Alembic
-and tests/test_migrations compare with the migrations."""
+(``integrations``); the LTI tool's registrations, placements and awards (``lti``). Importing
+the package puts every table on ``Base.metadata``, which Alembic and tests/test_migrations
+compare with the migrations."""
 
 # Imported so that their tables join the metadata.
-from issuer.models import accounts, audit, integrations, issuing  # noqa: F401
+from issuer.models import accounts, audit, integrations, issuing, lti  # noqa: F401
 from issuer.models.core import (
     BadgeClass,
     BadgeClassVersion,
