@@ -43,6 +43,11 @@ ACTIONS: tuple[str, ...] = (
     # (issuer.services.integrations).
     "integration.create",
     "integration.revoke",
+    # An LTI platform was registered (by hand or by Dynamic Registration) or removed, or a
+    # registration invite was made (issuer.services.lti).
+    "lti.register",
+    "lti.remove",
+    "lti.invite",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

@@ -70,6 +70,9 @@ def action_labels() -> dict[str, str]:
         "learners.export": gettext("Learner list downloaded"),
         "integration.create": gettext("Integration created"),
         "integration.revoke": gettext("Integration revoked"),
+        "lti.register": gettext("LTI platform registered"),
+        "lti.remove": gettext("LTI platform removed"),
+        "lti.invite": gettext("LTI registration link made"),
     }
 
 
