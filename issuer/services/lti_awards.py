@@ -100,6 +100,11 @@ def badge_class_for(session: Session, institution: Institution, badge_class_id: 
     return found
 
 
+def badge_name(session: Session, badge_class: BadgeClass, lang: str) -> str:
+    data = badge_classes.parsed(badge_classes.current_version(session, badge_class))
+    return str(data.name.get(lang) or data.name.get("fi") or badge_class.slug)
+
+
 def create_placement(
     session: Session, facts: LaunchFacts, badge_class: BadgeClass, *, now: datetime | None = None
 ) -> LtiPlacement:

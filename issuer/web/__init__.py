@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         errors,
         i18n,
         learner,
+        lti,
         observability,
         pages,
         public,
@@ -51,5 +52,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(catalog.bp)
     learner.init_app(app)
     issuing.init_app(app)
+    lti.init_app(app)
     # Last: it exempts the API blueprints, registered above, from CSRF checks.
     auth.init_app(app)
