@@ -266,14 +266,14 @@ def grade_rule() -> ResponseReturnValue:
             items = {str(item["id"]) for item in _line_items(restored)}
             percent = request.form.get("threshold", type=float)
             if chosen not in items or percent is None:
-                return error_page(422, gettext("Choose a grade item and a threshold of 1-100 %."))
+                return error_page(422, gettext("Choose a grade item and a threshold between 1 and 100."))
             lti_awards.set_grade_rule(placement, chosen, percent / 100)
     except Refusal as refusal:
         return refusal.response
     except NotFoundError:
         return error_page(404, gettext("This link does not name a badge of Merkki."))
     except InvalidInputError:
-        return error_page(422, gettext("Choose a grade item and a threshold of 1-100 %."))
+        return error_page(422, gettext("Choose a grade item and a threshold between 1 and 100."))
     except (LtiException, lti.LtiError, OSError):
         return error_page(502, gettext("The course platform did not give the grades."))
     return _back(launch_id)

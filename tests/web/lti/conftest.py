@@ -27,7 +27,9 @@ from tests.web.lti.platform import Platform, serve
 
 
 @pytest.fixture(scope="module")
-def lti_app(migrated_sqlite_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def lti_app(
+    migrated_sqlite_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     root = tmp_path_factory.mktemp("lti")
     database = root / "merkki.sqlite3"
     shutil.copyfile(migrated_sqlite_file, database)
@@ -116,7 +118,10 @@ def launches(app: Flask) -> int:
             get_session().scalar(
                 select(func.count())
                 .select_from(LtiState)
-                .where(LtiState.key.like("lti1p3-lti1p3-launch-%") | LtiState.key.like("lti1p3-launch-%"))
+                .where(
+                    LtiState.key.like("lti1p3-lti1p3-launch-%")
+                    | LtiState.key.like("lti1p3-launch-%")
+                )
             )
             or 0
         )
