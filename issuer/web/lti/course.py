@@ -145,6 +145,10 @@ def course() -> ResponseReturnValue:
         return frame_for(current_app.make_response(page), facts.platform)
 
 
+def _rule_refused() -> str:
+    return str(gettext("Choose a grade item and a threshold between 1 and 100."))
+
+
 class Refusal(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__()
@@ -266,14 +270,14 @@ def grade_rule() -> ResponseReturnValue:
             items = {str(item["id"]) for item in _line_items(restored)}
             percent = request.form.get("threshold", type=float)
             if chosen not in items or percent is None:
-                return error_page(422, gettext("Choose a grade item and a threshold between 1 and 100."))
+                return error_page(422, _rule_refused())
             lti_awards.set_grade_rule(placement, chosen, percent / 100)
     except Refusal as refusal:
         return refusal.response
     except NotFoundError:
         return error_page(404, gettext("This link does not name a badge of Merkki."))
     except InvalidInputError:
-        return error_page(422, gettext("Choose a grade item and a threshold between 1 and 100."))
+        return error_page(422, _rule_refused())
     except (LtiException, lti.LtiError, OSError):
         return error_page(502, gettext("The course platform did not give the grades."))
     return _back(launch_id)

@@ -19,7 +19,9 @@ def test_the_key_set_is_published_at_a_fixed_url(lti_app: Flask, platform: Platf
     assert answer.status_code == 200
     keys = answer.get_json()["keys"]
     assert len(keys) == 1
-    assert keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256" and keys[0]["kid"]
+    assert keys[0]["kty"] == "RSA"
+    assert keys[0]["alg"] == "RS256"
+    assert keys[0]["kid"]
     assert "d" not in keys[0]  # the public half only
 
 
