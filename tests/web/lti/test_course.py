@@ -18,8 +18,8 @@ from sqlalchemy import select
 from issuer.db import get_session
 from issuer.models.issuing import BulkJob
 from issuer.models.lti import LtiAward
-from tests.web.lti.conftest import credentials, jobs
 from tests.web.lti.platform import LIISA, MATTI, NOMAIL, TEACHER, Platform
+from tests.web.lti.support import credentials, jobs
 
 _JWT = re.compile(r'name="JWT" value="([^"]+)"')
 _ACTION = re.compile(r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="JWT"')

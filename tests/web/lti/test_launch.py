@@ -10,8 +10,8 @@ import json
 import pytest
 from flask import Flask
 
-from tests.web.lti.conftest import credentials, jobs, launches
 from tests.web.lti.platform import LIISA, OTHER_KEY, TEACHER, Platform
+from tests.web.lti.support import credentials, jobs, launches
 
 
 def test_the_key_set_is_published_at_a_fixed_url(lti_app: Flask, platform: Platform) -> None:
