@@ -52,6 +52,7 @@ REAL: dict[str, Callable[[World], str]] = {
     "offer_id": lambda w: "1",
     "mail_id": lambda w: "1",
     "integration_id": lambda w: "1",
+    "platform_id": lambda w: "1",
     "decision": lambda w: "approve",
     "version": lambda w: "1",
     "lang": lambda w: "fi",
@@ -80,6 +81,18 @@ QUERY = (
     "min_ects",
     "max_ects",
     "language",
+    # The LTI tool (issuer.web.lti).
+    "launch",
+    "invite",
+    "openid_configuration",
+    "registration_token",
+    "placement",
+    "iss",
+    "login_hint",
+    "client_id",
+    "issued",
+    "already",
+    "unreachable",
 )
 
 #: Form fields and JSON members the views read; each body sets all of them at once.
@@ -117,6 +130,21 @@ FIELDS = (
     "ects",
     "hours",
     "eqf_level",
+    # The LTI tool (issuer.web.lti) and its registrations on the integrations page.
+    "id_token",
+    "state",
+    "user",
+    "line_item",
+    "threshold",
+    "iss",
+    "login_hint",
+    "lti-name",
+    "lti-issuer",
+    "lti-client_id",
+    "lti-deployment_ids",
+    "lti-auth_login_url",
+    "lti-auth_token_url",
+    "lti-key_set_url",
 )
 
 #: Routes left out, and why.

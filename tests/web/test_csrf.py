@@ -15,6 +15,12 @@ Exemptions:
 * ``NOT_STATE_CHANGING``: public verification (the form and the API). Nothing is stored and no
   session is needed (an employer opens it from a link). Checked: a request without a token is
   answered and every table stays byte-for-byte the same.
+* ``LTI_ROUTES``: the LTI tool (``issuer.web.lti``). Its requests come from a course platform,
+  often inside the platform's iframe where the session cookie is not sent, so no session and
+  no form token exist. The launch POST is proven by the platform's signed id_token and its
+  single-use nonce (tests/web/lti/test_launch.py); the course pages' POSTs by the launch id in
+  their address, a 256-bit secret only the launched page holds. Checked: a signed-in staff
+  member's session cookie alone gets a 4xx on every one of them and nothing changes.
 """
 
 from __future__ import annotations
@@ -37,7 +43,14 @@ from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import BadgeClass, Credential
 from issuer.models.accounts import StaffUser
 from issuer.models.issuing import OutboxMail
-from issuer.services import badge_classes, institutions, integrations, issue_input, issuing
+from issuer.services import (
+    badge_classes,
+    institutions,
+    integrations,
+    issue_input,
+    issuing,
+    lti,
+)
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from tests.web.staff.support import (
@@ -71,6 +84,9 @@ FORMS: dict[str, Who] = {
     "staff.revoke_token": "admin",
     "staff.integrations_page": "admin",
     "staff.revoke_integration": "admin",
+    "staff.add_lti_platform": "admin",
+    "staff.create_lti_invite": "admin",
+    "staff.remove_lti_platform": "admin",
     "staff.badge_class_new": "admin",
     "staff.badge_class_edit": "admin",
     "staff.badge_class_copy": "admin",
@@ -116,6 +132,19 @@ NOT_STATE_CHANGING = frozenset(
 )
 
 
+#: The LTI tool's routes: the platform's id_token or the launch id, never a session cookie.
+LTI_ROUTES = frozenset(
+    {
+        "lti.login",
+        "lti.launch",
+        "lti.place",
+        "lti.award",
+        "lti.grade_rule",
+        "lti.poll",
+    }
+)
+
+
 @dataclass
 class Setting:
     app: Flask
@@ -153,6 +182,20 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
             actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         ).integration.id
+        platform_id = lti.register_platform(
+            session,
+            institution,
+            lti.PlatformDetails(
+                name="Moodle",
+                issuer="https://moodle.b.example",
+                client_id="merkki",
+                deployment_ids=["1"],
+                auth_login_url="https://moodle.b.example/mod/lti/auth.php",
+                auth_token_url="https://moodle.b.example/mod/lti/token.php",
+                key_set_url="https://moodle.b.example/mod/lti/certs.php",
+            ),
+            actor=SystemActor(),
+        ).id
     assert mail_id is not None
     assert world.b.credential_id is not None
     values = {
@@ -163,6 +206,7 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
         "user_id": world.b.issuer_id,
         "mail_id": mail_id,
         "integration_id": integration_id,
+        "platform_id": platform_id,
         "offer_id": 1,
         "decision": "approve",
     }
@@ -222,10 +266,16 @@ def test_every_unsafe_route_is_covered(app: Flask) -> None:
     found = {rule.endpoint for rule, _method in unsafe_rules(app)}
     api = {rule.endpoint for rule, _m in unsafe_rules(app) if rule.rule.startswith("/api/")}
     forms = found - api
-    assert forms - NOT_STATE_CHANGING == set(FORMS), (
+    assert forms - NOT_STATE_CHANGING - LTI_ROUTES == set(FORMS), (
         "state-changing form routes and the FORMS table differ: "
-        f"not in the table {sorted(forms - NOT_STATE_CHANGING - set(FORMS))}, "
+        f"not in the table {sorted(forms - NOT_STATE_CHANGING - LTI_ROUTES - set(FORMS))}, "
         f"gone {sorted(set(FORMS) - forms)}"
+    )
+    assert forms >= LTI_ROUTES
+    assert all(
+        rule.rule.startswith("/lti/")
+        for rule, _m in unsafe_rules(app)
+        if rule.endpoint in LTI_ROUTES
     )
     assert api - NOT_STATE_CHANGING == API_TOKEN_ROUTES, (
         f"API routes to review: {sorted(api - NOT_STATE_CHANGING - API_TOKEN_ROUTES)}, "
@@ -292,6 +342,21 @@ def test_api_routes_ignore_the_session_cookie(setting: Setting) -> None:
             "signature_missing" if rule.endpoint == "api.report_completion" else "unauthorized"
         )
         assert response.get_json()["error"] == expected
+    assert database_fingerprint(app) == before
+
+
+def test_lti_routes_ignore_the_session_cookie(setting: Setting) -> None:
+    """Signed in to the staff UI, with no id_token and no launch id: every LTI route answers a
+    4xx page and nothing changes (see the module docstring)."""
+    app = setting.app
+    admin = signed_in(app, setting.world.b.admin_email)
+    before = database_fingerprint(app)
+    for rule, method in unsafe_rules(app):
+        if rule.endpoint not in LTI_ROUTES:
+            continue
+        url = url_for_rule(setting, rule)
+        response = admin.open(url, method=method, data={"user": "x", "badge_class": "1"})
+        assert 400 <= response.status_code < 500, f"{method} {url}: {response.status_code}"
     assert database_fingerprint(app) == before
 
 
