@@ -53,6 +53,7 @@ def lti_register(
                 key_set_url=key_set_url,
             ),
             actor=CLI_ACTOR,
+            development=lti.development_mode(get_settings().base_url),
         )
         echo_json(lti.platform_json(platform))
 

@@ -94,11 +94,13 @@ class PlatformHttp(requests.Session):
 # --- validation ----------------------------------------------------------------------------------
 
 
-def _url(value: str, field: str) -> str:
+def _url(value: str, field: str, *, development: bool = False) -> str:
     value = value.strip()
     parts = urlsplit(value)
-    # http only for a platform on loopback (a development Moodle); https otherwise.
-    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    # https only; plain http for a platform on loopback only when Merkki itself runs on plain
+    # http (``development``: a developer's Moodle and Merkki on one machine, the tests), so
+    # that a production service is never made to call its own loopback services.
+    loopback = development and parts.hostname in ("localhost", "127.0.0.1", "::1")
     if (
         len(value) > URL
         or not parts.netloc
@@ -154,19 +156,21 @@ def register_platform(
     details: PlatformDetails,
     *,
     actor: audit.AuditActor,
+    development: bool = False,
     now: datetime | None = None,
 ) -> LtiPlatform:
-    """Record a platform registration of ``institution`` (checked; audit-logged)."""
+    """Record a platform registration of ``institution`` (checked; audit-logged).
+    ``development``: Merkki runs on plain http, and so may a platform on loopback."""
     name = " ".join(details.name.split())[:MAX_NAME] or urlsplit(details.issuer).netloc[:MAX_NAME]
     platform = LtiPlatform(
         institution_id=institution.id,
         name=name or "LTI",
-        issuer=_url(details.issuer, "issuer"),
+        issuer=_url(details.issuer, "issuer", development=development),
         client_id=_reference(details.client_id, "client id"),
         deployment_ids=json.dumps(parse_deployments(details.deployment_ids)),
-        auth_login_url=_url(details.auth_login_url, "OIDC login URL"),
-        auth_token_url=_url(details.auth_token_url, "access token URL"),
-        key_set_url=_url(details.key_set_url, "key set URL"),
+        auth_login_url=_url(details.auth_login_url, "OIDC login URL", development=development),
+        auth_token_url=_url(details.auth_token_url, "access token URL", development=development),
+        key_set_url=_url(details.key_set_url, "key set URL", development=development),
         created_by=str(actor.label)[:320],
         created_at=_now(now),
     )
@@ -428,6 +432,11 @@ def tool_configuration(base_url: str, name: str) -> dict[str, Any]:
     }
 
 
+def development_mode(base_url: str) -> bool:
+    """Merkki runs on plain http: a developer's set-up or the tests."""
+    return base_url.startswith("http://")
+
+
 def register_dynamically(
     session: Session,
     invite: LtiRegistrationInvite,
@@ -438,10 +447,11 @@ def register_dynamically(
     http: requests.Session,
     now: datetime | None = None,
 ) -> LtiPlatform:
+    development = development_mode(base_url)
     """Fetch the platform's configuration, register Merkki with it and record the platform for
     the invite's institution; the invite is used up (LTI Dynamic Registration 1.0 sections
     3.3-3.6)."""
-    config_url = _url(openid_configuration, "openid_configuration")
+    config_url = _url(openid_configuration, "openid_configuration", development=development)
     config = _get_json(http, config_url)
     issuer = str(config.get("issuer") or "")
     # Section 3.5.1: the issuer must be a prefix of the configuration URL, so that a platform
@@ -457,7 +467,9 @@ def register_dynamically(
             "registration_endpoint",
         )
     }
-    registration_url = _url(endpoints["registration_endpoint"], "registration_endpoint")
+    registration_url = _url(
+        endpoints["registration_endpoint"], "registration_endpoint", development=development
+    )
     headers = {"Content-Type": "application/json"}
     if registration_token:
         headers["Authorization"] = f"Bearer {registration_token}"
@@ -486,6 +498,7 @@ def register_dynamically(
             key_set_url=endpoints["jwks_uri"],
         ),
         actor=_InviteActor(invite.created_by),
+        development=development,
         now=now,
     )
     invite.used_at = _now(now)

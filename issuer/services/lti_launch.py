@@ -34,7 +34,7 @@ from pylti1p3.registration import Registration
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from pylti1p3.tool_config.abstract import ToolConfAbstract
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from issuer.models.lti import LtiPlatform, LtiState
@@ -378,7 +378,3 @@ def facts(session: Session, launch: ToolLaunch) -> LaunchFacts:
         custom=({str(k): str(v) for k, v in custom.items()} if isinstance(custom, Mapping) else {}),
         locale=(str(presentation.get("locale", "")) if isinstance(presentation, Mapping) else ""),
     )
-
-
-def select_platform(session: Session, platform_id: int) -> LtiPlatform | None:
-    return session.scalar(select(LtiPlatform).where(LtiPlatform.id == platform_id))

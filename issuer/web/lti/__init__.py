@@ -181,6 +181,7 @@ def login() -> ResponseReturnValue:
         with unit_of_work():
             found = current_flow(params.to_dict())
             location = lti_launch.login_redirect(found, launch_url)
+            found.storage.purge()
     except (LtiException, OIDCException) as error:
         return refused(classify(error), 400)
     response = redirect(location, 302)

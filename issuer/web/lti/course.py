@@ -51,6 +51,11 @@ def _restore() -> tuple[lti_launch.ToolLaunch, lti_launch.LaunchFacts] | str:
         return classify(error)
 
 
+def _status(code: str) -> int:
+    # An unknown or expired launch id names nothing (404); any other failed check is 403.
+    return 404 if code == "session" else 403
+
+
 def _members(restored: lti_launch.ToolLaunch) -> list[lti_awards.Member]:
     if not restored.has_nrps():
         return []
@@ -89,7 +94,7 @@ def course() -> ResponseReturnValue:
     with unit_of_work() as session:
         found = _restore()
         if isinstance(found, str):
-            return refused(found)
+            return refused(found, _status(found))
         restored, facts = found
         launch_id = request.args.get("launch", "")
         institution = facts.platform.institution
@@ -159,7 +164,7 @@ def _teacher() -> tuple[lti_launch.ToolLaunch, lti_launch.LaunchFacts]:
     """The launch of a teacher's post, or ``Refusal``."""
     found = _restore()
     if isinstance(found, str):
-        raise Refusal(refused(found))
+        raise Refusal(refused(found, _status(found)))
     if not found[1].instructor:
         raise Refusal(error_page(403, gettext("Only the course's teachers issue badges here.")))
     return found

@@ -122,6 +122,7 @@ def add_lti_platform() -> ResponseReturnValue:
                     key_set_url=form.key_set_url.data or "",
                 ),
                 actor=current_actor(),
+                development=lti.development_mode(get_settings().base_url),
             )
     except lti.LtiError as error:
         field = {

@@ -100,6 +100,7 @@ def register(app: Flask, platform: Platform, slug: str = "a", **changes: Any) ->
             institutions.get_institution(session, slug),
             lti.PlatformDetails(**details),
             actor=SystemActor(),
+            development=True,
         )
         return found.id
 
