@@ -42,6 +42,8 @@ from issuer.services import lti
 
 #: How long a teacher's page (roster, grade rule) may act on a launch.
 LAUNCH_LIFETIME = timedelta(hours=2)
+#: How long a platform's key set is reused before it is fetched again.
+KEY_SET_LIFETIME = timedelta(minutes=5)
 #: How long the platform has between the login redirect and the launch.
 NONCE_LIFETIME = timedelta(minutes=10)
 
@@ -307,6 +309,9 @@ def validate_launch(found: Flow) -> ToolLaunch:
         cookie_service=found.cookies,
         requests_session=lti.PlatformHttp(),
     )
+    # The platform's key set, kept a few minutes: one fetch serves many launches, and a
+    # rotated platform key is picked up soon.
+    launch.set_public_key_caching(found.storage, int(KEY_SET_LIFETIME.total_seconds()))
     launch.set_launch_id(f"lti1p3-launch-{secrets.token_urlsafe(32)}")
     launch.set_launch_data_lifetime(int(LAUNCH_LIFETIME.total_seconds()))
     launch.validate()
