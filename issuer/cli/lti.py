@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from issuer import urls
 from issuer.cli.base import echo_json, main, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
@@ -92,4 +93,4 @@ def lti_invite(institution_slug: str) -> None:
         institution = institution_for(session, CLI_ACTOR, institution_slug)
         token = lti.create_invite(session, institution, actor=CLI_ACTOR)
     click.echo(f"registration link for {institution_slug!r}, valid 7 days:", err=True)
-    click.echo(f"{get_settings().base_url}/lti/register?invite={token}")
+    click.echo(urls.lti_register_url(get_settings().base_url, token))

@@ -32,6 +32,7 @@ from jwcrypto.jwk import JWK
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from issuer import urls
 from issuer.core import secret_box
 from issuer.models import Institution
 from issuer.models.lti import (
@@ -410,23 +411,24 @@ def _json_of(answer: requests.Response) -> dict[str, Any]:
 
 def tool_configuration(base_url: str, name: str) -> dict[str, Any]:
     """The client registration Merkki sends (LTI Dynamic Registration 1.0 section 3.4)."""
+    launch = urls.lti_launch_url(base_url)
     return {
         "application_type": "web",
         "response_types": ["id_token"],
         "grant_types": ["implicit", "client_credentials"],
-        "initiate_login_uri": f"{base_url}/lti/login",
-        "redirect_uris": [f"{base_url}/lti/launch"],
+        "initiate_login_uri": urls.lti_login_url(base_url),
+        "redirect_uris": [launch],
         "client_name": name,
-        "jwks_uri": f"{base_url}/lti/jwks.json",
+        "jwks_uri": urls.lti_jwks_url(base_url),
         "token_endpoint_auth_method": "private_key_jwt",
         "scope": " ".join(SCOPES),
         "https://purl.imsglobal.org/spec/lti-tool-configuration": {
             "domain": urlsplit(base_url).netloc,
-            "target_link_uri": f"{base_url}/lti/launch",
+            "target_link_uri": launch,
             "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
             "messages": [
-                {"type": "LtiDeepLinkingRequest", "target_link_uri": f"{base_url}/lti/launch"},
-                {"type": "LtiResourceLinkRequest", "target_link_uri": f"{base_url}/lti/launch"},
+                {"type": "LtiDeepLinkingRequest", "target_link_uri": launch},
+                {"type": "LtiResourceLinkRequest", "target_link_uri": launch},
             ],
         },
     }

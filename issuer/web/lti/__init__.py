@@ -41,6 +41,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
+from issuer import urls
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models.lti import LtiPlatform
@@ -175,8 +176,7 @@ def _frame_headers(response: Response) -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     params = request.form if request.method == "POST" else request.args
-    target = url_for("lti.launch", _external=False)
-    launch_url = get_settings().base_url + target
+    launch_url = urls.lti_launch_url(get_settings().base_url)
     try:
         with unit_of_work():
             found = current_flow(params.to_dict())

@@ -213,7 +213,7 @@ def placed() -> ResponseReturnValue:
     name = lti_awards.badge_name(session, placement.badge_class, current_language())
     resource = (
         DeepLinkResource()
-        .set_url(get_settings().base_url + url_for("lti.launch"))
+        .set_url(urls.lti_launch_url(get_settings().base_url))
         .set_custom_params({PLACEMENT: str(placement.id)})
         .set_title(name)
     )

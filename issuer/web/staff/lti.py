@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from wtforms import StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length
 
+from issuer import urls
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Institution
@@ -65,9 +66,9 @@ def tool_urls() -> dict[str, str]:
     """What a platform administrator types into a manual tool configuration."""
     base = get_settings().base_url
     return {
-        "login": f"{base}/lti/login",
-        "launch": f"{base}/lti/launch",
-        "jwks": f"{base}/lti/jwks.json",
+        "login": urls.lti_login_url(base),
+        "launch": urls.lti_launch_url(base),
+        "jwks": urls.lti_jwks_url(base),
     }
 
 
@@ -159,7 +160,7 @@ def create_lti_invite() -> ResponseReturnValue:
         abort(400)
     with unit_of_work() as write:
         token = lti.create_invite(write, institution, actor=current_actor())
-    url = f"{get_settings().base_url}/lti/register?invite={token}"
+    url = urls.lti_register_url(get_settings().base_url, token)
     return render_page(session, institution, status=200, invite_url=url)
 
 
