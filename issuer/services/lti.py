@@ -108,6 +108,7 @@ def _url(value: str, field: str, *, development: bool = False) -> str:
         or parts.scheme not in ("https", "http")
         or (parts.scheme == "http" and not loopback)
         or not value.isprintable()
+        or any(char.isspace() for char in value)
     ):
         raise LtiError("invalid_url", f"{field} must be an https URL")
     return value

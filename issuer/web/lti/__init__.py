@@ -20,6 +20,7 @@ framed by the platform (its origin only) and may post the Deep Linking answer ba
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -127,8 +128,15 @@ def apply_cookies(response: BaseResponse, found: lti_launch.Flow) -> BaseRespons
     return response
 
 
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?")
+
+
 def origin(url: str) -> str:
+    """``url``'s origin for a CSP source list; "'none'" for anything that is not a plain
+    host (nothing a header could be bent with)."""
     parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not _HOST.fullmatch(parts.netloc):
+        return "'none'"
     return f"{parts.scheme}://{parts.netloc}"
 
 

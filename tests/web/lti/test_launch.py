@@ -10,6 +10,7 @@ import json
 import pytest
 from flask import Flask
 
+from issuer.web.lti import origin
 from tests.web.lti.platform import LIISA, OTHER_KEY, TEACHER, Platform
 from tests.web.lti.support import credentials, jobs, launches
 
@@ -35,6 +36,18 @@ def test_a_good_launch_opens_the_course_page(lti_app: Flask, platform: Platform)
     page = client.get(answer.location)
     assert page.status_code == 200
     assert "Welding 101" in page.get_data(as_text=True)
+    # The platform, and only it, may frame the page; it is never cached (its address holds the
+    # launch id).
+    assert f"frame-ancestors 'self' {platform.base}" in page.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in page.headers
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_only_a_plain_origin_reaches_a_csp_header() -> None:
+    assert origin("https://moodle.example.fi:8443/path?q") == "https://moodle.example.fi:8443"
+    assert origin("https://x; script-src *") == "'none'"
+    assert origin("javascript:alert(1)") == "'none'"
 
 
 def _tampered(token: str) -> str:
