@@ -18,7 +18,7 @@ from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, keys, revocation
+from issuer.services import institutions, keys, lti, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -207,5 +207,11 @@ def key_rewrap(variable: str | None) -> None:
             raise click.ClickException(f"the environment variable {variable} holds no passphrase")
     with unit_of_work() as session:
         count = keys.rewrap(session, keys.database_keystore(settings), new_passphrase)
-    click.echo(f"{count} key(s) re-wrapped under the new passphrase", err=True)
+        # The LTI tool's key is sealed under the same passphrase (issuer.services.lti).
+        opening = (settings.key_passphrase, *settings.key_passphrase_previous)
+        tool_keys = lti.reseal_tool_keys(session, opening, new_passphrase)
+    click.echo(
+        f"{count} key(s) and {tool_keys} LTI tool key(s) re-wrapped under the new passphrase",
+        err=True,
+    )
     echo_json({"rewrapped": count})

@@ -290,9 +290,20 @@ def _kid(public_pem: str) -> str:
     return str(JWK.from_pem(public_pem.encode()).thumbprint())
 
 
-def tool_key(session: Session, passphrase: str) -> ToolKey:
+def _open_key(row: LtiToolKey, opening: Sequence[str]) -> str | None:
+    for candidate in opening:
+        try:
+            return secret_box.open_box(candidate, row.sealed_private_pem, _key_associated(row.kid))
+        except secret_box.SecretBoxError:
+            continue
+    return None
+
+
+def tool_key(session: Session, passphrase: str, previous: Sequence[str] = ()) -> ToolKey:
     """The tool's signing key: the oldest stored one, made (and sealed) on first use. Two app
-    servers making one at once both store theirs; both are published and the older is used."""
+    servers making one at once both store theirs; both are published and the older is used.
+    ``previous`` (``ISSUER_KEY_PASSPHRASE_PREVIOUS``) also opens it while the passphrase
+    changes, until ``merkki key rewrap`` reseals it (``reseal_tool_keys``)."""
     row = session.scalar(select(LtiToolKey).order_by(LtiToolKey.id).limit(1))
     if row is None:
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -318,8 +329,26 @@ def tool_key(session: Session, passphrase: str) -> ToolKey:
         session.add(row)
         session.flush()
         return ToolKey(kid, public_pem, private_pem)
-    private_pem = secret_box.open_box(passphrase, row.sealed_private_pem, _key_associated(row.kid))
-    return ToolKey(row.kid, row.public_pem, private_pem)
+    opened = _open_key(row, (passphrase, *previous))
+    if opened is None:
+        raise secret_box.SecretBoxError("the LTI tool key does not open with the key passphrase")
+    return ToolKey(row.kid, row.public_pem, opened)
+
+
+def reseal_tool_keys(session: Session, opening: Sequence[str], new_passphrase: str) -> int:
+    """Seal the tool's keys under ``new_passphrase`` (in the caller's transaction, with the
+    signing keys: ``merkki key rewrap``); how many. One that opens with none of ``opening``
+    stops the change rather than be left under a passphrase about to be forgotten."""
+    rows = list(session.scalars(select(LtiToolKey).order_by(LtiToolKey.id)))
+    for row in rows:
+        private_pem = _open_key(row, opening)
+        if private_pem is None:
+            raise ConflictError(f"the LTI tool key {row.kid} does not open with the key passphrase")
+        row.sealed_private_pem = secret_box.seal(
+            new_passphrase, private_pem, _key_associated(row.kid)
+        )
+    session.flush()
+    return len(rows)
 
 
 def public_jwk(public_pem: str) -> dict[str, Any]:

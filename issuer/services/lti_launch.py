@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,9 +200,10 @@ class MerkkiToolConf(ToolConfAbstract[RequestParams]):
     """Registrations from ``lti_platform``. One issuer may have several client ids (two
     registrations of one Moodle site), so registrations are found by issuer and client id."""
 
-    def __init__(self, session: Session, passphrase: str) -> None:
+    def __init__(self, session: Session, passphrase: str, previous: Sequence[str] = ()) -> None:
         self._session = session
         self._passphrase = passphrase
+        self._previous = tuple(previous)
         #: The registration the last look-up found (the launch's institution).
         self.platform: LtiPlatform | None = None
 
@@ -213,7 +214,7 @@ class MerkkiToolConf(ToolConfAbstract[RequestParams]):
         return True
 
     def registration_of(self, platform: LtiPlatform) -> Registration:
-        key = lti.tool_key(self._session, self._passphrase)
+        key = lti.tool_key(self._session, self._passphrase, self._previous)
         return (
             Registration()
             .set_issuer(platform.issuer)
@@ -280,12 +281,13 @@ def flow(
     cookies: Mapping[str, str],
     *,
     secure: bool,
+    previous: Sequence[str] = (),
     now: datetime | None = None,
 ) -> Flow:
     storage = DatabaseStorage(session, now=now)
     return Flow(
         RequestParams(params, cookies, secure=secure),
-        MerkkiToolConf(session, passphrase),
+        MerkkiToolConf(session, passphrase, previous),
         storage,
         OnceSessionService(storage),
     )

@@ -1,6 +1,6 @@
-"""The LTI tool's services (issue 17, LTI): the tool key is sealed in the database and the same
-for every caller; registrations take https addresses only (plain http on loopback only in a
-development set-up); parsing deployment ids."""
+"""The LTI tool's services (issue 17, LTI): the tool key is sealed in the database, the same
+for every caller and resealed by ``merkki key rewrap``; registrations take https addresses only
+(plain http on loopback only in a development set-up); parsing deployment ids."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from issuer.db import get_session, unit_of_work
 from issuer.models.lti import LtiToolKey
 from issuer.services import institutions, lti
 from issuer.services.audit import SystemActor
+from issuer.services.errors import ConflictError
 from tests.conftest import PASSPHRASE
 from tests.web.lti.support import lti_app  # noqa: F401 - fixture
 
@@ -30,6 +31,22 @@ def test_the_tool_key_is_sealed_and_stable(lti_app: Flask) -> None:  # noqa: F81
         assert lti.jwks(session)["keys"][0]["kid"] == first.kid
         with pytest.raises(secret_box.SecretBoxError):
             lti.tool_key(session, "another passphrase")
+
+
+def test_rewrap_reseals_the_tool_key_and_the_previous_passphrase_opens_it(
+    lti_app: Flask,  # noqa: F811
+) -> None:
+    new = "a new passphrase for the tool key"
+    with lti_app.app_context():
+        session = get_session()
+        before = lti.tool_key(session, PASSPHRASE)
+        with pytest.raises(ConflictError):
+            lti.reseal_tool_keys(session, ["not the passphrase"], new)
+        assert lti.reseal_tool_keys(session, [PASSPHRASE], new) == 1
+        # While the passphrase changes, the previous one still opens it, and the new one does.
+        assert lti.tool_key(session, "still wrong", previous=[new]) == before
+        assert lti.tool_key(session, new) == before
+        session.rollback()
 
 
 def _details(url: str) -> lti.PlatformDetails:

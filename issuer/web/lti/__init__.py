@@ -103,12 +103,14 @@ def refused(code: str, status: int = 403) -> Response:
 
 
 def current_flow(params: Mapping[str, str]) -> lti_launch.Flow:
+    settings = get_settings()
     return lti_launch.flow(
         get_session(),
-        get_settings().key_passphrase,
+        settings.key_passphrase,
         params,
         request.cookies,
         secure=request.is_secure,
+        previous=settings.key_passphrase_previous,
     )
 
 
@@ -217,7 +219,8 @@ def launch() -> ResponseReturnValue:
 def jwks() -> ResponseReturnValue:
     with unit_of_work() as write:
         # Made on first use, so that the key set is never empty when a platform reads it.
-        lti.tool_key(write, get_settings().key_passphrase)
+        settings = get_settings()
+        lti.tool_key(write, settings.key_passphrase, settings.key_passphrase_previous)
         body = lti.jwks(write)
     response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"
