@@ -135,6 +135,8 @@ def make_instance(folder: Path, credentials: int) -> Instance:
             "ISSUER_BASE_URL": f"http://{HOST}:{port}",
             "ISSUER_DATABASE_URL": f"sqlite:///{folder / 'merkki.sqlite3'}",
             "ISSUER_KEYS_DIR": str(folder / "keys"),
+            # The default store, named so that the figures say what they measured (issue 16).
+            "ISSUER_KEY_STORE": "database",
             "ISSUER_KEY_PASSPHRASE": secrets.token_urlsafe(24),
             "ISSUER_SECRET_KEY": secrets.token_urlsafe(32),
             "ISSUER_RATE_LIMITS": "off",

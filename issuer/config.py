@@ -59,6 +59,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "ISSUER_JOB_RUNNER": "JOB_RUNNER",
     "ISSUER_JOB_STALE_SECONDS": "JOB_STALE_SECONDS",
     "ISSUER_JOB_BATCH_SIZE": "JOB_BATCH_SIZE",
+    "ISSUER_WALLET_OFFER_TTL": "WALLET_OFFER_TTL",
 }
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -106,6 +107,8 @@ class Settings:
     hsm_library: str | None = None
     hsm_token: str | None = None
     hsm_pin: str | None = None
+    #: How long a wallet offer stays open, in seconds (issue 18: 15 minutes by default).
+    wallet_offer_ttl: int = 900
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
@@ -167,7 +170,24 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         hsm_library=_one_line(config.get("HSM_LIBRARY")),
         hsm_token=_one_line(config.get("HSM_TOKEN")),
         hsm_pin=_secret(config.get("HSM_PIN")),
+        wallet_offer_ttl=_wallet_offer_ttl(config.get("WALLET_OFFER_TTL", 900)),
     )
+
+
+#: A wallet offer's lifetime: at least a minute (time to open the wallet), at most a day (an
+#: offer is a bearer secret in a QR code).
+WALLET_OFFER_TTL_RANGE = (60, 86400)
+
+
+def _wallet_offer_ttl(value: object) -> int:
+    low, high = WALLET_OFFER_TTL_RANGE
+    try:
+        seconds = int(str(value).strip())
+    except ValueError:
+        seconds = 0
+    if not low <= seconds <= high:
+        raise ConfigError(f"ISSUER_WALLET_OFFER_TTL must be seconds from {low} to {high}")
+    return seconds
 
 
 def _key_store(value: object) -> str:

@@ -13,6 +13,9 @@ the CLI can all use it.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+from uuid import UUID
+
 CREDENTIALS = "/credentials/"
 ISSUERS = "/issuers/"
 STATUS = "/status/"
@@ -31,6 +34,15 @@ def credentials_prefix(base_url: str) -> str:
 def manage_url(base_url: str, credential_id: str, token: str) -> str:
     """The learner's private manage link (the token is stored hashed)."""
     return f"{base_url}{CREDENTIALS}{credential_id}/manage/{token}"
+
+
+#: The learner's wallet page, under the manage link (``manage_url`` + this).
+MANAGE_WALLET = "/wallet"
+
+
+def manage_wallet_url(base_url: str, credential_id: str, token: str) -> str:
+    """The learner's "Add to wallet" page behind the private manage link."""
+    return manage_url(base_url, credential_id, token) + MANAGE_WALLET
 
 
 def verify_url(base_url: str, credential_id: str) -> str:
@@ -83,6 +95,21 @@ def status_prefix(base_url: str) -> str:
     return f"{base_url}{STATUS}"
 
 
+def oid4vci_token_url(base_url: str) -> str:
+    """The OpenID4VCI token endpoint (OpenID4VCI 1.0 §6; in the RFC 8414 metadata)."""
+    return f"{base_url}/oid4vci/token"
+
+
+def oid4vci_nonce_url(base_url: str) -> str:
+    """The OpenID4VCI nonce endpoint (§7; ``nonce_endpoint`` in the issuer metadata)."""
+    return f"{base_url}/oid4vci/nonce"
+
+
+def oid4vci_credential_url(base_url: str) -> str:
+    """The OpenID4VCI credential endpoint (§8; ``credential_endpoint``)."""
+    return f"{base_url}/oid4vci/credential"
+
+
 def api_badge_class_url(base_url: str, slug: str) -> str:
     """A badge class in the JSON API (the ``Location`` of a created one)."""
     return f"{base_url}/api/v1/badge-classes/{slug}"
@@ -95,6 +122,42 @@ def staff_login_url(base_url: str) -> str:
 def staff_outbox_url(base_url: str) -> str:
     """Where staff read the mails that wait for a mail server (printed by ``make run``)."""
     return f"{base_url}/staff/issue/outbox"
+
+
+# --- wallets (issue 18) -----------------------------------------------------------------------
+
+
+def wallet_url(base_url: str, token: str) -> str:
+    """An offer's interaction URL (the "Add to wallet" QR code): a wallet reads the protocols
+    from it (``Accept: application/json``), a browser gets a page about them. ``iuv=1``
+    ("interaction URL version 1") is how the Learner Credential Wallet tells an interaction URL
+    from other links it scans."""
+    return f"{base_url}/wallet/{token}?iuv=1"
+
+
+def wallet_exchange_url(base_url: str, token: str) -> str:
+    """The VC-API exchange of an offer (what the Learner Credential Wallet posts to)."""
+    return f"{base_url}/wallet/{token}/exchange"
+
+
+def oid4vci_offer_url(base_url: str, pre_authorized_code: str) -> str:
+    """The OpenID4VCI credential offer by reference (OpenID4VCI 1.0 §4.1.3
+    ``credential_offer_uri``), named by the offer's pre-authorized code."""
+    return f"{base_url}/oid4vci/offers/{pre_authorized_code}"
+
+
+def credential_offer_uri(base_url: str, pre_authorized_code: str) -> str:
+    """The OpenID4VCI credential offer as a wallet link (OpenID4VCI 1.0 §4.1:
+    ``openid-credential-offer://?credential_offer_uri=<URL-encoded offer URL>``)."""
+    target = quote(oid4vci_offer_url(base_url, pre_authorized_code), safe="")
+    return f"openid-credential-offer://?credential_offer_uri={target}"
+
+
+def holder_bound_copy_id(copy_id: str) -> str:
+    """The ``id`` of a holder-bound copy of a credential: a ``urn:uuid`` (VC 2.0 §4.4 allows
+    any URL), not a page of ours: the copy is the holder's, the learner page stays the
+    original's."""
+    return UUID(hex=copy_id).urn
 
 
 # --- the LTI tool (issuer.web.lti): what platforms are told to call ---------------------------

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy.orm import Session
 
 from issuer import create_app
@@ -24,6 +25,7 @@ from tests.db_servers import (
     TemplateCopies,
     start_postgres,
 )
+from tests.snapshots import Snapshots
 from tests.spec_files import require_spec_dir
 
 BASE_URL = "http://127.0.0.1:5000"
@@ -75,6 +77,34 @@ def _memoize_url_builders() -> None:
 _memoize_url_builders()
 
 
+class SharedTemplateCode(BytecodeCache):
+    """Jinja's compiled templates, kept in memory and shared by the suite's many apps.
+
+    Each app has its own Jinja environment, which parses and compiles every template it renders
+    the first time: a few tenths of a second per test, in thousands of tests. Jinja's bytecode
+    cache (``Environment(bytecode_cache=...)``, "Bytecode Cache" in Jinja's API docs) keys a
+    compiled template by its name and file and checks it against the source's checksum, so a
+    changed template is compiled again. Every app of the suite has the same Jinja options
+    (``Flask.jinja_options``, the i18n extension), so the code one compiled is the code another
+    would. Code objects are kept as they are rather than marshalled to bytes.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, Any]] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        hit = self.code.get(bucket.key)
+        if hit is not None and hit[0] == bucket.checksum:
+            bucket.code = hit[1]
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+SHARED_TEMPLATE_CODE = SharedTemplateCode()
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SHARED_TEMPLATE_CODE}
+
+
 # --- parallel runs (pytest-xdist) --------------------------------------------------------------
 # `make test` runs the tests in one process per core (`pytest -n auto`). Each worker process has
 # its own temporary folders and its own session fixtures: PostgreSQL server and template
@@ -96,10 +126,15 @@ _GROUPED_MODULES = {
     "deployment/test_concurrent_issuance.py": "processes",
     "deployment/test_crash_safety.py": "processes",
     "deployment/test_server.py": "processes",
+    # Two hosts (gunicorn and a job worker each) on one PostgreSQL and Redis (issue 16).
+    "deployment/test_two_hosts.py": "processes",
     "deployment/test_worker_balancing.py": "processes",
     "services/test_jobs_crash.py": "processes",
     # RQ workers in subprocesses, stopped with signals and timed.
     "services/test_jobs_rq.py": "processes",
+    # One app (and for the wallet client, one live server and one node run) per module.
+    "interop/test_oid4vci_wallet.py": "oid4vci-wallet",
+    "web/oid4vci/": "oid4vci-web",
 }
 #: One gunicorn deployment per backend for the module (its module-scoped `target` fixture): the
 #: SQLite half and the PostgreSQL half are a group each.
@@ -291,16 +326,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         _MIGRATED_COPIES.discard(url)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    if migrated:
-        copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
-        name = copies.take()
-        _MIGRATED_COPIES.add(server.url(name))
-    else:
+    if not migrated:
         name = f"merkki_test_{uuid.uuid4().hex[:16]}"
         server.create_database(name)
+        yield server.url(name)
+        server.drop_database(name)
+        return
+    copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
+    name = copies.take()
+    _MIGRATED_COPIES.add(server.url(name))
     yield server.url(name)
     _MIGRATED_COPIES.discard(server.url(name))
-    server.drop_database(name)
+    copies.give_back(name)
+
+
+@pytest.fixture(scope="session")
+def world_snapshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snapshots]:
+    """The worlds built once per session and backend (``tests/snapshots.py``)."""
+    snapshots = Snapshots(tmp_path_factory.mktemp("worlds"))
+    yield snapshots
+    snapshots.close()
 
 
 # --- the app -----------------------------------------------------------------------------------

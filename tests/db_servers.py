@@ -80,6 +80,12 @@ class PostgresServer:
                 statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                     sql.Identifier(name), sql.Identifier(template)
                 )
+                # PostgreSQL 15 copies a template block by block through the write-ahead log
+                # (STRATEGY WAL_LOG, the default) unless told to copy its files: for a small
+                # template the file copy is about twice as fast, and the log it saves is
+                # worthless for throw-away test data (CREATE DATABASE, "STRATEGY").
+                if conn.info.server_version >= 150000:
+                    statement = sql.SQL("{} STRATEGY FILE_COPY").format(statement)
             conn.execute(statement)
 
     def drop_database(self, name: str) -> None:
@@ -91,6 +97,19 @@ class PostgresServer:
         ) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    def rename_database(self, name: str, new_name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(name), sql.Identifier(new_name)
+                )
             )
 
     def stop(self) -> None:
@@ -124,14 +143,23 @@ class TemplateCopies:
         self.server = server
         self.template = template
         self._ready: queue.Queue[str] = queue.Queue(maxsize=ahead)
+        self._used: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._fill, name="template-copies", daemon=True)
         self._thread.start()
 
+    def _drop_used(self) -> None:
+        while True:
+            try:
+                self.server.drop_database(self._used.get_nowait())
+            except queue.Empty:
+                return
+
     def _fill(self) -> None:
         try:
             while not self._stop.is_set():
+                self._drop_used()
                 name = f"merkki_test_{uuid.uuid4().hex[:16]}"
                 self.server.create_database(name, template=self.template)
                 while True:
@@ -139,11 +167,17 @@ class TemplateCopies:
                         self._ready.put(name, timeout=0.2)
                         break
                     except queue.Full:
+                        self._drop_used()
                         if self._stop.is_set():
                             self.server.drop_database(name)
                             return
         except BaseException as error:
             self._error = error
+
+    def give_back(self, name: str) -> None:
+        """Drop ``name``, a database ``take()`` handed out, in the background thread: the test
+        that used it need not wait for the drop (``WITH (FORCE)`` ends leftover sessions)."""
+        self._used.put(name)
 
     def take(self) -> str:
         """The name of a new database, a copy of the template nobody else has."""
@@ -159,6 +193,7 @@ class TemplateCopies:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=60)
+        self._drop_used()
         while True:
             try:
                 self.server.drop_database(self._ready.get_nowait())

@@ -4,6 +4,7 @@ databases are empty, and the memoized URL builders are the ones werkzeug compile
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from werkzeug.routing.rules import Rule
 
 from issuer import create_app
 from issuer.config import get_settings
+from issuer.core.keys import KeyStore
 from issuer.db import Base, dispose, make_engine
 from issuer.services import migrate
 
@@ -84,6 +86,35 @@ def test_memoized_url_builders_are_the_ones_werkzeug_compiles(
         dispose(compiled)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_shared_template_code_renders_what_a_fresh_compile_renders(
+    app: Flask, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import SHARED_TEMPLATE_CODE
+
+    pages = ("/", "/verify", "/catalog", "/staff/login", "/no-such-page")
+    shared = app  # on the migrated database, which the second app shares
+    monkeypatch.setattr(Flask, "jinja_options", {})
+    fresh = create_app(app_config)
+    try:
+        assert shared.jinja_env.bytecode_cache is SHARED_TEMPLATE_CODE
+        assert fresh.jinja_env.bytecode_cache is None
+        answers = {}
+        for name, app in (("shared", shared), ("fresh", fresh)):
+            client = app.test_client()
+            answers[name] = []
+            for page in pages:
+                response = client.get(page, headers={"Accept-Language": "fi"})
+                # The CSP nonce and the CSRF token differ per request; the rest must not.
+                text = re.sub(r'(nonce|value)="[^"]{16,}"', "", response.get_data(as_text=True))
+                answers[name].append((response.status_code, text))
+        assert [status for status, _ in answers["fresh"]][:4] == [200, 200, 200, 200]
+        assert answers["shared"] == answers["fresh"]
+        assert len(SHARED_TEMPLATE_CODE.code) > 5
+    finally:
+        dispose(fresh)
+
+
 def test_parallel_groups_keep_shared_set_ups_together(request: pytest.FixtureRequest) -> None:
     # `pytest -n` hands each group to one worker (tests/conftest.py): the hostile-request tests
     # by the backend of their module-scoped deployment, the browser tests with their one live
@@ -100,3 +131,62 @@ def test_parallel_groups_keep_shared_set_ups_together(request: pytest.FixtureReq
         elif path == "deployment/test_worker_balancing.py":
             assert group == "processes", item.nodeid
     assert _group_of("tests/test_urls.py::test_x[sqlite]") is None
+
+
+def _row_counts(app: Flask) -> dict[str, int]:
+    engine = make_engine(get_settings(app).database_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table.name: int(
+                    connection.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+                )
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_restored_world_is_the_world_its_builder_made(
+    request: pytest.FixtureRequest, app: Flask, keystore: KeyStore, keys_dir: Path
+) -> None:
+    # tests/snapshots.py: the first call builds (a name no other test uses), the second
+    # replaces the app's database and keys folder with the snapshot's copies.
+    from tests.snapshots import restore_or_build
+    from tests.web.staff.support import bearer, make_world
+
+    name = f"fixture test {request.node.callspec.id}"
+    built = restore_or_build(request, app, name, lambda: make_world(app, keystore))
+    counts = _row_counts(app)
+    keys = sorted(p.relative_to(keys_dir).as_posix() for p in keys_dir.rglob("*"))
+    assert counts["institution"] == 2
+    assert counts["credential"] == 1
+
+    def unused() -> Any:
+        raise AssertionError("the second call must restore, not build")
+
+    with app.app_context():  # rows written after the snapshot are gone after the restore
+        from issuer.db import unit_of_work
+        from issuer.services import institutions
+        from issuer.services.institutions import InstitutionDetails
+
+        with unit_of_work() as session:
+            institutions.create_institution(
+                session, InstitutionDetails("c", "C fi", "C sv", "C en"), keystore
+            )
+    restored = restore_or_build(request, app, name, unused)
+    assert restored == built
+    assert _row_counts(app) == counts
+    assert sorted(p.relative_to(keys_dir).as_posix() for p in keys_dir.rglob("*")) == keys
+    # The restored world works: its token authenticates, its credential is served and verifies.
+    client = app.test_client()
+    assert client.get("/api/v1/badge-classes", headers=bearer(built.b.token)).status_code == 200
+    with app.app_context():
+        from issuer.db import get_session
+        from issuer.models import Credential
+
+        stored = get_session().get(Credential, built.b.credential_id)
+        assert stored is not None
+        signed = stored.signed_json
+    verdict = client.post("/api/v1/verify", data=signed, content_type="application/json")
+    assert verdict.get_json()["verified"] is True, verdict.get_json()

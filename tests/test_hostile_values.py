@@ -5,8 +5,9 @@ parameters replaced, one at a time, by integers beyond 32 and 64 bits and by str
 byte (``%00``); every GET also with each known query parameter set to those values; every POST
 and PUT with form fields and a JSON body made of them. Anonymous, as institution A's admin
 (staff UI, CSRF checks off so that forms reach their validation) and with A's API token. No
-answer may be a 5xx; answers under ``/api/`` and ``/status/`` are JSON. SQLite and PostgreSQL
-both (PostgreSQL's INTEGER columns overflow beyond 2**31 - 1, SQLite's beyond 2**63 - 1).
+answer may be a 5xx; answers under ``/api/``, ``/status/`` and ``/oid4vci/`` are JSON. SQLite
+and PostgreSQL both (PostgreSQL's INTEGER columns overflow beyond 2**31 - 1, SQLite's beyond
+2**63 - 1).
 
 A new route is covered as soon as it exists; a new URL parameter name fails the test until
 ``REAL`` names a usable value for it.
@@ -26,8 +27,8 @@ from werkzeug.test import TestResponse
 
 from issuer import create_app
 from issuer.core.keys import KeyStore
-from issuer.db import dispose
-from issuer.services import migrate
+from issuer.db import dispose, unit_of_work
+from issuer.services import migrate, wallet
 from issuer.web import ratelimit
 from tests.web.staff.support import PASSWORD, World, bearer, fast_password_hashing, make_world
 
@@ -59,6 +60,30 @@ REAL: dict[str, Callable[[World], str]] = {
     "extension": lambda w: "svg",
     "token": lambda w: "not-the-token",
     "filename": lambda w: "style.css",
+    # An OpenID4VCI pre-authorized code (/oid4vci/offers/<code>).
+    "code": lambda w: "not-a-code",
+}
+
+
+def _open_offer(app: Flask, world: World) -> str:
+    """The interaction token of an open wallet offer of B's credential (made once per app), so
+    that the wallet routes are reached past the offer lookup (issue 18)."""
+    token = app.config.get("TEST_WALLET_TOKEN")
+    if token is None:
+        with app.app_context(), unit_of_work() as session:
+            offer = wallet.create_offer(session, str(world.b.credential_id), with_tx_code=True)
+        token = app.config["TEST_WALLET_TOKEN"] = offer.interaction_token
+    return str(token)
+
+
+#: Routes whose URL parameter needs a value of its own: endpoint -> parameter -> value.
+REAL_FOR_ENDPOINT: dict[str, dict[str, Callable[[Flask, World], str]]] = {
+    "wallet.interaction": {"token": _open_offer},
+    "wallet.exchange": {"token": _open_offer},
+    # The same offer's OpenID4VCI credential offer by reference.
+    "oid4vci.credential_offer": {
+        "code": lambda app, world: wallet.pre_authorized_code(_open_offer(app, world))
+    },
 }
 
 #: Query parameters the views read (``request.args``), each set to every hostile value.
@@ -81,6 +106,9 @@ QUERY = (
     "min_ects",
     "max_ects",
     "language",
+    # The sign-in provider's callback (issuer.web.staff.oidc).
+    "code",
+    "error",
     # The LTI tool (issuer.web.lti).
     "launch",
     "invite",
@@ -130,6 +158,26 @@ FIELDS = (
     "ects",
     "hours",
     "eqf_level",
+    # The sign-in provider's settings (issuer.web.staff.oidc).
+    "display_name",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "allowed_domains",
+    "email_claim",
+    "default_role",
+    "role_claim",
+    "role_map",
+    "update_role",
+    "enabled",
+    # OpenID4VCI token and credential requests.
+    "grant_type",
+    "pre-authorized_code",
+    "tx_code",
+    "credential_configuration_id",
+    "proofs",
+    # The wallet exchange (issue 18).
+    "verifiablePresentation",
     # The LTI tool (issuer.web.lti) and its registrations on the integrations page.
     "id_token",
     "state",
@@ -195,12 +243,15 @@ def _placeholders(template: str) -> list[str]:
     return found
 
 
-def _requests(rule: Rule, world: World) -> Iterator[tuple[str, str, dict[str, Any]]]:
+def _requests(rule: Rule, world: World, app: Flask) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(method, url, client keyword arguments) for one rule."""
     for name in rule.arguments:
         if name not in REAL:
             pytest.fail(f"{rule.rule}: add the URL parameter {name!r} to REAL")
-    real = {name: REAL[name](world) for name in rule.arguments}
+    own = REAL_FOR_ENDPOINT.get(rule.endpoint, {})
+    real = {
+        name: own[name](app, world) if name in own else REAL[name](world) for name in rule.arguments
+    }
     paths = [_path(rule, real)]
     for name in sorted(rule.arguments):
         for value in HOSTILE:
@@ -251,7 +302,7 @@ def test_no_route_answers_5xx_to_huge_integers_or_nul_bytes(
     for rule in _rules(app):
         if rule.endpoint in SKIPPED:
             continue
-        for method, url, kwargs in _requests(rule, world):
+        for method, url, kwargs in _requests(rule, world, app):
             if rule.rule.startswith("/api/"):
                 client, headers = anonymous, bearer(world.a.token)
             elif rule.rule.startswith("/staff"):
@@ -265,7 +316,7 @@ def test_no_route_answers_5xx_to_huge_integers_or_nul_bytes(
                 failures.append(f"{response.status_code} {where}")
             elif (
                 response.status_code >= 400
-                and url.startswith(("/api/", "/status/"))
+                and url.startswith(("/api/", "/status/", "/oid4vci/"))
                 and not _is_json(response)
             ):
                 failures.append(f"{response.status_code} not JSON: {where}")

@@ -30,8 +30,9 @@ from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
 from issuer.models.integrations import AuthKind
-from issuer.services import badge_classes, integrations, lti
+from issuer.services import badge_classes, integrations, lti, oidc
 from issuer.services.audit import SystemActor
+from tests.snapshots import restore_or_build
 from tests.web.staff.support import (
     World,
     bearer,
@@ -42,7 +43,8 @@ from tests.web.staff.support import (
 )
 
 #: Public by design: documents anyone may fetch, the catalogue, verification, the learner's
-#: own pages (reached by credential id or a private link), sign-in, health and metrics.
+#: own pages (reached by credential id or a private link), the wallet protocols, sign-in,
+#: health and metrics.
 PUBLIC_ENDPOINTS = frozenset(
     {
         "static",
@@ -76,9 +78,27 @@ PUBLIC_ENDPOINTS = frozenset(
         "learner.manage_credential_json",
         "learner.certificate_download",
         "learner.manage_certificate",
+        "learner.manage_wallet",
         "learner.status_list",
+        # OpenID4VCI (issue 18): metadata anyone may read, a wallet's offer reached by its
+        # pre-authorized code, and endpoints authorized by that code or an access token, never
+        # by a staff session (tests/interop/test_oid4vci_wallet.py, tests/web/oid4vci).
+        "oid4vci.credential_issuer_metadata",
+        "oid4vci.authorization_server_metadata",
+        "oid4vci.credential_offer",
+        "oid4vci.token",
+        "oid4vci.nonce",
+        "oid4vci.credential",
+        # A wallet offer's interaction URL and exchange: reached by the offer's secret token,
+        # which only the learner's manage page and `merkki wallet offer` hand out (issue 18).
+        "wallet.interaction",
+        "wallet.exchange",
         "observability.metrics",
         "staff.login",
+        # Signing in through an institution's own provider: anyone may start it; the callback
+        # signs in only whom the provider vouches for (tests/web/staff/test_oidc.py).
+        "staff.oidc_start",
+        "staff.oidc_callback",
         # The LTI tool: no staff session; a launch is proven by the platform's signed id_token
         # and acts for the institution of the registration it names, the course pages by the
         # launch id (tests/web/lti: another institution's registrations, placements and awards
@@ -120,9 +140,14 @@ PARAMETERS: dict[str, Callable[[World, dict[str, Any]], Any]] = {
 
 
 @pytest.fixture
-def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    keystore: KeyStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
     fast_password_hashing(monkeypatch)
-    return make_world(app, keystore)
+    return restore_or_build(request, app, "make_world", lambda: make_world(app, keystore))
 
 
 @pytest.fixture
@@ -170,6 +195,19 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         ).integration
+        oidc.set_provider(
+            session,
+            _institution(world.b),
+            oidc.ProviderSettings(
+                display_name="B Haka",
+                issuer="https://login.b.example",
+                client_id="b-client",
+                client_secret="b client secret",
+                allowed_domains="b.test",
+            ),
+            actor=SystemActor(),
+            passphrase=get_settings().key_passphrase,
+        )
         a_integration = integrations.create_integration(
             session,
             _institution(world.a),
@@ -236,6 +274,7 @@ def _b_markers(world: World) -> list[str]:
         "Oppilaitos B",
         B_PLATFORM,
     ]
+    markers.append("login.b.example")  # B's sign-in provider (``b_objects``)
     if world.b.credential_id:
         markers.append(world.b.credential_id)
     return markers
@@ -289,6 +328,11 @@ def _snapshot(app: Flask, world: World) -> dict[str, Any]:
             "lti_platforms": [
                 lti.platform_json(found)
                 for found in lti.list_platforms(session, _institution(world.b))
+            ],
+            "oidc": [
+                (found.issuer, found.client_secret_sealed, found.enabled, found.updated_at)
+                for found in [oidc.get_provider(session, _institution(world.b))]
+                if found is not None
             ],
         }
 

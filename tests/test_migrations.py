@@ -56,4 +56,4 @@ def test_upgrade_twice_is_harmless_and_downgrade_removes_everything(database_url
 
 
 def test_the_head_revision_is_known() -> None:
-    assert migrate.head_revision() == "0008"
+    assert migrate.head_revision() == "0011"

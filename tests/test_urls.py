@@ -28,6 +28,9 @@ def test_the_scheme() -> None:
     base = "https://merkki.example"
     assert urls.credential_url(base, "c1") == f"{base}/credentials/c1"
     assert urls.credential_url(base, "c1").startswith(urls.credentials_prefix(base))
+    assert urls.oid4vci_token_url(base) == f"{base}/oid4vci/token"
+    assert urls.oid4vci_nonce_url(base) == f"{base}/oid4vci/nonce"
+    assert urls.oid4vci_credential_url(base) == f"{base}/oid4vci/credential"
     assert urls.manage_url(base, "c1", "t") == f"{base}/credentials/c1/manage/t"
     assert urls.verify_url(base, "c1") == f"{base}/verify/c1"
     assert urls.achievement_url(base, "b", 2, "sv") == f"{base}/badges/b/v2/sv"

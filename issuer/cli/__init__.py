@@ -2,7 +2,17 @@
 commands share). Importing this package registers every command on ``main``."""
 
 # Imported so that they register their commands.
-from issuer.cli import accounts, integrations, jobs, lti, publish, setup, status  # noqa: F401
+from issuer.cli import (  # noqa: F401
+    accounts,
+    integrations,
+    jobs,
+    lti,
+    oidc,
+    publish,
+    setup,
+    status,
+    wallet,
+)
 from issuer.cli.base import main
 
 __all__ = ["main"]

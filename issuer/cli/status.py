@@ -18,7 +18,7 @@ from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, keys, lti, revocation
+from issuer.services import institutions, integrations, keys, lti, oidc, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -186,9 +186,9 @@ def key_migrate(target: str) -> None:
 
 @key.command(
     "rewrap",
-    help="Re-wrap every key sealed in the database under a new passphrase, in one "
-    "transaction. Without --new-passphrase-env: under ISSUER_KEY_PASSPHRASE (keys still "
-    "under ISSUER_KEY_PASSPHRASE_PREVIOUS move to it).",
+    help="Re-wrap every key and integration secret sealed in the database under a new "
+    "passphrase, in one transaction. Without --new-passphrase-env: under "
+    "ISSUER_KEY_PASSPHRASE (what is still under ISSUER_KEY_PASSPHRASE_PREVIOUS moves to it).",
 )
 @click.option(
     "--new-passphrase-env",
@@ -205,13 +205,19 @@ def key_rewrap(variable: str | None) -> None:
         new_passphrase = os.environ.get(variable, "")
         if not new_passphrase.strip():
             raise click.ClickException(f"the environment variable {variable} holds no passphrase")
+    # Everything sealed under the passphrase moves together: the signing keys and the webhook
+    # integrations' HMAC secrets (issuer.core.secret_box). A key or secret that does not open
+    # rolls the whole change back, so nothing stays under a passphrase about to be dropped.
     with unit_of_work() as session:
         count = keys.rewrap(session, keys.database_keystore(settings), new_passphrase)
-        # The LTI tool's key is sealed under the same passphrase (issuer.services.lti).
         opening = (settings.key_passphrase, *settings.key_passphrase_previous)
+        resealed = integrations.reseal_secrets(session, opening, new_passphrase)
+        providers = oidc.reseal_secrets(session, opening, new_passphrase)
+        # The LTI tool's key is sealed under the same passphrase (issuer.services.lti).
         tool_keys = lti.reseal_tool_keys(session, opening, new_passphrase)
     click.echo(
-        f"{count} key(s) and {tool_keys} LTI tool key(s) re-wrapped under the new passphrase",
+        f"{count} key(s), {resealed} integration secret(s) and {providers} sign-in provider "
+        f"secret(s) re-wrapped under the new passphrase, with {tool_keys} LTI tool key(s)",
         err=True,
     )
     echo_json({"rewrapped": count})

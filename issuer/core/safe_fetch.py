@@ -16,6 +16,10 @@ the service probe its own network (SSRF). Guards:
   verification reports, and would otherwise map the service's network for an attacker);
 * ``FetchBudget`` wraps a fetcher for one verification: at most ``max_fetches`` documents and
   one overall deadline, so one credential cannot make the service fetch without end.
+
+``post_form`` sends a form with the same guards and answers its JSON (never cached): the token
+request of OpenID Connect sign-in (``issuer.core.oidc``), whose provider an institution admin
+names, so it gets the same care as a URL inside a credential.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from issuer.core.errors import EngineError
 
@@ -215,14 +219,49 @@ class SafeFetcher:
             while len(self._cache) > self.policy.cache_entries:
                 self._cache.popitem(last=False)
 
-    def fetch_json(self, url: str, *, timeout_s: float | None = None) -> Any:
+    def fetch_json(self, url: str, *, timeout_s: float | None = None, fresh: bool = False) -> Any:
         """The JSON document at ``url``, within ``timeout_s`` (default and upper bound: the
-        policy's ``timeout_s``) from start to the last byte."""
+        policy's ``timeout_s``) from start to the last byte. ``fresh``: not from the cache (a
+        key set fetched again because a token names a key it did not have)."""
         if not self.enabled:
             raise FetchRefused("fetching remote documents is switched off")
-        cached = self._cached(url)
+        cached = None if fresh else self._cached(url)
         if cached is not None:
             return cached
+        host, port, path, address, deadline = self._vetted(url, timeout_s)
+        body = self._exchange(host, port, address, path, deadline)[1]
+        try:
+            value = json.loads(body)
+        except ValueError as error:
+            raise FetchFailed(f"{url} did not return JSON") from error
+        self._store(url, value)
+        return value
+
+    def post_form(
+        self,
+        url: str,
+        fields: dict[str, str],
+        *,
+        headers: dict[str, str] | None = None,
+        ok_statuses: Collection[int] = (200,),
+    ) -> tuple[int, Any]:
+        """POST ``fields`` as ``application/x-www-form-urlencoded`` to ``url`` with the guards
+        of ``fetch_json``; (status, parsed JSON answer). An answer with a status outside
+        ``ok_statuses`` is refused like a GET's, so is one that is not JSON. Never cached."""
+        if not self.enabled:
+            raise FetchRefused("fetching remote documents is switched off")
+        host, port, path, address, deadline = self._vetted(url, None)
+        body = urlencode(fields).encode("ascii")
+        sent = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        status, answer = self._exchange(
+            host, port, address, path, deadline, body=body, headers=sent, ok=ok_statuses
+        )
+        try:
+            return status, json.loads(answer)
+        except ValueError as error:
+            raise FetchFailed(f"https://{host}{path} did not return JSON") from error
+
+    def _vetted(self, url: str, timeout_s: float | None) -> tuple[str, int, str, str, _Deadline]:
         host, port, path = _vet_url(url)
         seconds = (
             self.policy.timeout_s if timeout_s is None else min(timeout_s, self.policy.timeout_s)
@@ -234,15 +273,20 @@ class SafeFetcher:
             # The resolver's own words may carry addresses (of the DNS server, say).
             raise FetchFailed(f"cannot resolve {host}") from None
         address = _vet_addresses(host, addresses, self._allowed)
-        body = self._get(host, port, address, path, deadline)
-        try:
-            value = json.loads(body)
-        except ValueError as error:
-            raise FetchFailed(f"{url} did not return JSON") from error
-        self._store(url, value)
-        return value
+        return host, port, path, address, deadline
 
-    def _get(self, host: str, port: int, address: str, path: str, deadline: _Deadline) -> bytes:
+    def _exchange(
+        self,
+        host: str,
+        port: int,
+        address: str,
+        path: str,
+        deadline: _Deadline,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        ok: Collection[int] = (200,),
+    ) -> tuple[int, bytes]:
         try:
             connection = _PinnedHTTPSConnection(
                 host, port, address, deadline, self._ssl_context or ssl.create_default_context()
@@ -251,15 +295,17 @@ class SafeFetcher:
             raise self._too_slow(host, path, deadline) from None
         try:
             connection.request(
-                "GET",
+                "GET" if body is None else "POST",
                 path,
+                body=body,
                 headers={
                     "Accept": "application/did+json, application/json, application/ld+json",
                     "User-Agent": self.policy.user_agent,
+                    **(headers or {}),
                 },
             )
             response = connection.getresponse()
-            if response.status != 200:
+            if response.status not in ok:
                 raise FetchFailed(f"https://{host}{path} answered HTTP {response.status}")
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > self.policy.max_bytes:
@@ -273,7 +319,7 @@ class SafeFetcher:
                 )
             # A watchdog cut-off can look like a short, complete body to http.client.
             deadline.remaining()
-            return body
+            return response.status, body
         except (OSError, http.client.HTTPException) as error:
             if deadline.expired or isinstance(error, TimeoutError):
                 raise self._too_slow(host, path, deadline) from None

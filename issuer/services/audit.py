@@ -48,6 +48,14 @@ ACTIONS: tuple[str, ...] = (
     "lti.register",
     "lti.remove",
     "lti.invite",
+    # Staff sign-in through the institution's OpenID Connect provider: its settings set or
+    # switched off, a sign-in (and provisioning), a refused person (issuer.services.oidc).
+    "oidc.configure",
+    "oidc.disable",
+    "oidc.sign_in",
+    "oidc.refused",
+    # A holder-bound copy of a credential went into a learner's wallet (issuer.services.wallet).
+    "wallet.copy",
 )
 MAX_LABEL_LENGTH = 320
 MAX_TARGET_LENGTH = 2048

@@ -24,7 +24,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -243,6 +243,20 @@ def authenticate_bearer(session: Session, raw: str) -> Integration:
     return found
 
 
+def _open_secret(integration: Integration, passphrases: Iterable[str]) -> str | None:
+    """The HMAC secret sealed in ``integration``'s row, opened with the first of
+    ``passphrases`` it opens with; None when it opens with none."""
+    if integration.secret_sealed is None:
+        return None
+    associated = _associated(integration.institution_id, integration.prefix)
+    for passphrase in passphrases:
+        try:
+            return secret_box.open_box(passphrase, integration.secret_sealed, associated)
+        except secret_box.SecretBoxError:
+            continue
+    return None
+
+
 def authenticate_signature(
     session: Session,
     key: str | None,
@@ -251,10 +265,15 @@ def authenticate_signature(
     *,
     passphrase: str,
     now: float,
+    previous: Sequence[str] = (),
 ) -> Integration:
     """The live HMAC integration ``key`` names whose secret signed ``signed`` (the body, or a
     GET's path) at a time within the window; ``IntegrationAuthError`` otherwise. The signature
-    is checked before the time, so that only a holder of the secret learns about clocks."""
+    is checked before the time, so that only a holder of the secret learns about clocks.
+
+    ``previous`` (``ISSUER_KEY_PASSPHRASE_PREVIOUS``) also opens a secret: while the passphrase
+    changes, secrets sealed under the old one keep working until ``merkki key rewrap`` reseals
+    them (README, "Change the key passphrase"), as the signing keys do."""
     try:
         parsed = webhook_signature.parse(header)
     except SignatureError as error:
@@ -263,13 +282,11 @@ def authenticate_signature(
     found = _live(session, match.group(1)) if match else None
     if found is None or found.auth_kind is not AuthKind.HMAC or found.secret_sealed is None:
         raise IntegrationAuthError("invalid_signature", _REFUSED)
-    try:
-        secret = secret_box.open_box(
-            passphrase, found.secret_sealed, _associated(found.institution_id, found.prefix)
-        )
-    except secret_box.SecretBoxError:
-        # The passphrase changed since the secret was sealed: the integration needs a new one.
-        raise IntegrationAuthError("invalid_signature", _REFUSED) from None
+    secret = _open_secret(found, (passphrase, *previous))
+    if secret is None:
+        # The passphrase changed since the secret was sealed and no passphrase the service
+        # holds opens it: the integration needs a new one.
+        raise IntegrationAuthError("invalid_signature", _REFUSED)
     if not webhook_signature.matches(secret, parsed, signed):
         raise IntegrationAuthError("invalid_signature", _REFUSED)
     try:
@@ -277,6 +294,35 @@ def authenticate_signature(
     except SignatureError as error:
         raise IntegrationAuthError(error.code, error.message) from None
     return found
+
+
+def reseal_secrets(session: Session, opening: Sequence[str], new_passphrase: str) -> int:
+    """Seal every HMAC secret under ``new_passphrase`` (in the caller's one transaction, with
+    the signing keys: ``merkki key rewrap``); return how many. Each must open with one of
+    ``opening`` (the current and previous passphrases) first: one that does not stops the
+    change, as a signing key does (``keys.rewrap``), naming the integration to revoke, rather
+    than being left under a passphrase that is about to be forgotten. Revoked integrations hold
+    no secret (``revoke_integration``)."""
+    rows = list(
+        session.scalars(
+            select(Integration)
+            .where(Integration.secret_sealed.is_not(None))
+            .order_by(Integration.id)
+        )
+    )
+    for integration in rows:
+        secret = _open_secret(integration, opening)
+        if secret is None:
+            raise ConflictError(
+                f"the secret of integration {key_id(integration)} (institution "
+                f"{integration.institution_id}) does not open with the key passphrase; revoke "
+                "the integration (merkki integration revoke) and create a new one, then re-wrap"
+            )
+        integration.secret_sealed = secret_box.seal(
+            new_passphrase, secret, _associated(integration.institution_id, integration.prefix)
+        )
+    session.flush()
+    return len(rows)
 
 
 def touch(session: Session, integration: Integration, *, now: datetime | None = None) -> None:

@@ -100,6 +100,13 @@ def credential_mail_body(
         )
         + "\n"
         + manage_url,
+        _(
+            "To keep the badge in a digital wallet app on your phone (it stays yours after your "
+            "school e-mail address has expired), open:"
+        )
+        + "\n"
+        + manage_url
+        + urls.MANAGE_WALLET,
         _("This message was sent automatically by Merkki."),
     ]
     return "\n\n".join(paragraphs) + "\n"
@@ -405,7 +412,13 @@ def mail_links(mail: OutboxMail, base_url: str) -> list[tuple[str, str]]:
     for line in mail.body.splitlines():
         link = line.strip()
         kind = known.get(link)
-        if kind is None and link.startswith(manage_prefix) and len(link) > len(manage_prefix):
+        if (
+            kind is None
+            and link.startswith(manage_prefix)
+            and len(link) > len(manage_prefix)
+            # The wallet page behind the manage link is reached from the manage page too.
+            and not link.endswith(urls.MANAGE_WALLET)
+        ):
             kind = MANAGE
         if kind is not None and (kind, link) not in found:
             found.append((kind, link))

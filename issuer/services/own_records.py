@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from issuer.core.status_list import Bitstring
 from issuer.core.verifier import read_signed_view
 from issuer.models import BadgeClassVersion, Credential, Institution, SigningKey
 from issuer.models.issuing import StatusAllocation, StatusList
+from issuer.models.wallet import WalletCopy
 from issuer.services import status, status_publishing
 
 _CREDENTIAL = Credential.__table__
@@ -41,6 +42,12 @@ _KEY = SigningKey.__table__
 _LIST = StatusList.__table__
 _ALLOCATION = StatusAllocation.__table__
 _VERSION = BadgeClassVersion.__table__
+_COPY = WalletCopy.__table__
+_WALLET_COPY = select(_COPY.c.credential_id, _COPY.c.signed_json).where(
+    _COPY.c.id == bindparam("id")
+)
+#: ``urn:uuid:<uuid>``, the id of a holder-bound copy (``urls.holder_bound_copy_id``).
+_COPY_ID_PREFIX = "urn:uuid:"
 
 _KEY_STATE = (
     select(
@@ -289,9 +296,12 @@ def own_record(session: Session, view: SignedView, base_url: str) -> OwnCredenti
     that the issuer was confirmed before it uses the record.)"""
     credential_id = view.id
     prefix = urls.credentials_prefix(base_url)
-    if credential_id is None or not credential_id.startswith(prefix):
+    if credential_id is not None and credential_id.startswith(_COPY_ID_PREFIX):
+        stored = _own_copy(session, credential_id.removeprefix(_COPY_ID_PREFIX))
+    elif credential_id is None or not credential_id.startswith(prefix):
         return None
-    stored = own_credential(session, credential_id.removeprefix(prefix))
+    else:
+        stored = own_credential(session, credential_id.removeprefix(prefix))
     if stored is None or did_web_for(base_url, stored.institution_slug) != view.issuer_id:
         return None
     try:
@@ -300,6 +310,22 @@ def own_record(session: Session, view: SignedView, base_url: str) -> OwnCredenti
     except Exception:  # our own stored text is always readable; never trust it if not
         return None
     return stored
+
+
+def _own_copy(session: Session, uuid: str) -> OwnCredential | None:
+    """A holder-bound copy we delivered to a wallet (``issuer.services.wallet``), as the record
+    of its original with the copy's own text: the copy shares the original's status positions,
+    and its revocation and suspension are the original's (a suspension is in no status entry
+    the credential carries, only in our records). ``own_record`` still checks that the
+    presented document is that text."""
+    copy_id = uuid.replace("-", "").lower()
+    if len(copy_id) != 32:
+        return None
+    row = _read(session, _WALLET_COPY, {"id": copy_id}).first()
+    if row is None:
+        return None
+    original = own_credential(session, row.credential_id)
+    return None if original is None else replace(original, signed_json=row.signed_json)
 
 
 def own_status_list(session: Session, base_url: str, url: str) -> StatusList | None:

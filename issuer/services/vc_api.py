@@ -34,7 +34,12 @@ from issuer.core.safe_fetch import FetchBudget
 from issuer.core.signed_view import CRED, RDF_TYPE, Graph, split_line
 from issuer.core.verifier import Check
 from issuer.services.errors import InvalidInputError
-from issuer.services.key_resolution import OwnIssuerResolver, RemoteFetcher, resolver_for
+from issuer.services.key_resolution import (
+    OwnIssuerResolver,
+    RemoteFetcher,
+    refuse_all,
+    resolver_for,
+)
 from issuer.services.verification import VerificationResult, verify
 
 #: How many credentials one presentation may carry (each is verified in full).
@@ -341,3 +346,54 @@ def verify_presentation_request(
     return VcApiResult(
         verified=verified, checks=checks, extra={"credentialResults": credential_results}
     )
+
+
+class DidAuthenticationError(InvalidInputError):
+    """A DID Authentication presentation was refused; ``message`` says why."""
+
+    code = "did_authentication_failed"
+
+
+def authenticate_holder(
+    session: Session,
+    presentation: Any,
+    *,
+    challenge: str,
+    domain: str,
+    base_url: str,
+) -> str:
+    """The ``did:key`` that signed ``presentation`` for ``challenge`` and ``domain`` (DID
+    Authentication, as a VC-API exchange asks for it: VC-API "DIDAuthentication" query; VC Data
+    Integrity §4.3 with proof purpose ``authentication``), or ``DidAuthenticationError``.
+
+    The same checks as ``verify_presentation_request`` (format, signature, challenge, domain,
+    holder = signer), on the presentation alone: what it carries is not looked at. Only
+    ``did:key`` holders are accepted (the request names it in ``acceptedMethods``): their key
+    is in the DID itself, so nothing is fetched to authenticate someone."""
+    if not isinstance(presentation, dict):
+        raise DidAuthenticationError("verifiablePresentation must be a JSON object")
+    loader = _loader_for(presentation)
+    checks = [_presentation_format(presentation)]
+    problem, holder = _signed_holder(presentation, loader)
+    if problem is not None:
+        checks = [problem]
+    resolver = resolver_for(session, base_url, refuse_all, own=OwnIssuerResolver(session, base_url))
+    results = verify_proofs(
+        presentation,
+        resolver,
+        loader=loader,
+        expected_purpose=AUTHENTICATION,
+        check_terms=False,
+        challenge=challenge,
+        domain=domain,
+    )
+    checks += [_proof_check(results), _holder_check(holder, results)]
+    failed = [check.message for check in checks if check.ok is not True]
+    if failed:
+        raise DidAuthenticationError("; ".join(failed))
+    signers = sorted({str(result.controller) for result in results if result.ok})
+    if len(signers) != 1 or not signers[0].startswith("did:key:"):
+        raise DidAuthenticationError(
+            f"the presentation must be signed by one did:key, not {', '.join(signers)}"
+        )
+    return signers[0]

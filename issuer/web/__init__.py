@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         learner,
         lti,
         observability,
+        oid4vci,
         pages,
         public,
         ratelimit,
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
         staff,
         vcapi,
         verify,
+        wallet,
     )
     from issuer.web.staff import credentials, issuing
 
@@ -46,10 +48,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(vcapi.bp)
+    app.register_blueprint(oid4vci.bp)
     app.register_blueprint(verify.bp)
     app.register_blueprint(credentials.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(wallet.bp)
     learner.init_app(app)
     issuing.init_app(app)
     lti.init_app(app)

@@ -326,6 +326,7 @@ def init_app(app: Flask) -> None:
     # The JSON API authenticates with bearer tokens, never cookies (see ``csrf`` above). Call
     # this after the blueprints are registered, so that nested API blueprints are found too.
     for name, blueprint in app.blueprints.items():
-        # The VC-API verifier (``vcapi``) is public and reads no session either.
-        if name in ("api", "vcapi") or name.startswith("api."):
+        # The VC-API verifier (``vcapi``) is public and reads no session either; OpenID4VCI
+        # (``oid4vci``) authenticates with a pre-authorized code or an access token.
+        if name in ("api", "vcapi", "oid4vci") or name.startswith("api."):
             csrf.exempt(blueprint)

@@ -42,10 +42,10 @@ from issuer.web.health import forget_key_check, note_storage_problem
 from issuer.web.observability import loggable_path
 
 #: Blueprints whose every error is JSON.
-JSON_BLUEPRINTS = frozenset({"api", "public", "vcapi"})
+JSON_BLUEPRINTS = frozenset({"api", "public", "vcapi", "oid4vci"})
 #: ``/status/...`` serves status list credentials (JSON) to verifiers, ``/vc-api/`` the VC-API
-#: verifier: their errors are JSON too.
-JSON_PATH_PREFIXES = ("/api/", "/status/", "/vc-api/")
+#: verifier, ``/oid4vci/`` the OpenID4VCI endpoints: their errors are JSON too.
+JSON_PATH_PREFIXES = ("/api/", "/status/", "/vc-api/", "/oid4vci/")
 
 _STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     NotFoundError: 404,

@@ -35,9 +35,11 @@ from prometheus_client import (
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 #: Path segments that are secrets: the token of a learner's manage link
-#: (``/credentials/<id>/manage/<token>``). Matched on the path itself, not on the route, so
-#: that a request no route accepts (wrong method, extra segments) is redacted as well.
-_SECRET_SEGMENT = re.compile(r"(/credentials/[^/]*/manage/)[^/]+")
+#: (``/credentials/<id>/manage/<token>``), a wallet offer's interaction token
+#: (``/wallet/<token>``) and its OpenID4VCI pre-authorized code (``/oid4vci/offers/<code>``).
+#: Matched on the path itself, not on the route, so that a request no route accepts (wrong
+#: method, extra segments) is redacted as well.
+_SECRET_SEGMENT = re.compile(r"(/credentials/[^/]*/manage/|^/wallet/|^/oid4vci/offers/)[^/]+")
 REDACTED = "[redacted]"
 
 REQUESTS = Counter(

@@ -167,8 +167,10 @@ def _refuse_unstorable_input() -> None:
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
         return
     if request.is_json:
-        # The JSON APIs: ours and the VC-API verifier.
-        if not request.path.startswith(("/api/", "/vc-api/")):
+        # The JSON APIs: ours, the VC-API verifier, the wallet exchange (``/wallet/<token>/
+        # exchange``; the interaction URL itself takes no body) and the OpenID4VCI credential
+        # endpoint.
+        if not request.path.startswith(("/api/", "/vc-api/", "/wallet/", "/oid4vci/")):
             abort_for_reader(415, _("This address takes a form, not JSON."))
         # JSON text cannot carry a raw NUL (control characters must be escaped), so a NUL in
         # a parsed string comes from a \u0000 escape: without one in the body (nearly every

@@ -2,10 +2,10 @@
 (``test_every_page.py``: axe, reflow, contrast): the public pages (catalogue, badge pages,
 learner pages, the verification page with each verdict, the forms and their error answers) and
 the staff pages (sign-in, dashboard, badge classes, issuing, credentials, audit log,
-administration, outbox and one of its mails); the LTI tool's pages a course opens (the Deep
-Linking badge chooser, a learner's badges from the course, a refused launch), from launches
-stored as a validated launch stores them (the teacher's roster page needs the platform's
-services and is checked in tests/web/lti instead).
+administration, the sign-in provider, outbox and one of its mails); the LTI tool's pages a
+course opens (the Deep Linking badge chooser, a learner's badges from the course, a refused
+launch), from launches stored as a validated launch stores them (the teacher's roster page
+needs the platform's services and is checked in tests/web/lti instead).
 
 ``build_site`` adds to the live server's seeded institution what the pages need to show
 something: credentials in each state (valid, revoked, suspended, expired, not yet valid,
@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import FilePayload, Page
 from sqlalchemy import select
 
+from issuer.config import get_settings
 from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
@@ -40,7 +41,9 @@ from issuer.services import (
     institutions,
     lti,
     lti_launch,
+    oidc,
     revocation,
+    wallet,
 )
 from issuer.services.audit import SystemActor
 from tests.spec_files import SPEC_DIR, load_json
@@ -131,6 +134,8 @@ class Site:
     badge_slug: str
     #: A learner's mail in the staff outbox (``/staff/issue/outbox/<id>``).
     outbox_mail_path: str
+    #: An open wallet offer's interaction URL (``/wallet/<token>``, issue 18).
+    wallet_path: str
     #: Stored LTI launches: a teacher's Deep Linking request, a learner's resource link.
     lti_deep_link: str
     lti_learner: str
@@ -154,6 +159,10 @@ class Site:
             get("learner page unknown credential", "/credentials/" + "0" * 32),
             get("certificate of a revoked badge", f"/credentials/{ids['revoked']}/certificate.pdf"),
             get("learner manage page", self.manage_path),
+            get("learner wallet page", f"{self.manage_path}/wallet"),
+            submit("learner wallet offer", f"{self.manage_path}/wallet", _no_fill),
+            get("wallet offer", self.wallet_path),
+            get("wallet offer unknown", "/wallet/" + "A" * 43),
         ]
         for state in ("valid", "revoked", "suspended", "expired", "not_yet_valid", "hidden"):
             visits.append(get(f"verification {state}", f"/verify/{ids[state]}"))
@@ -229,6 +238,9 @@ class Site:
             submit("api token created", "/staff/tokens", _new_token),
             get("integrations", "/staff/integrations"),
             submit("integration created", "/staff/integrations", _new_integration),
+            get("sign-in provider", "/staff/sign-in-provider"),
+            submit("sign-in provider errors", "/staff/sign-in-provider", _bad_provider),
+            get("sign-in provider unknown", "/staff/sign-in/oidc/nobody"),
             Visit("lti registration link", _lti_invite),
             get("password", "/staff/password"),
             submit("password form errors", "/staff/password", _no_fill),
@@ -305,6 +317,11 @@ def _new_token(page: Page) -> None:
 
 def _new_integration(page: Page) -> None:
     page.locator("#name").fill(f"Moodle {next(_counter)}")
+
+
+def _bad_provider(page: Page) -> None:
+    page.locator("#issuer").fill("http://login.example.fi")
+    page.locator("#allowed_domains").fill("not a domain!")
 
 
 def _lti_invite(page: Page, lang: str) -> None:
@@ -416,6 +433,21 @@ def build_site(live_server: LiveServer) -> Site:
             name="Ilmari Myöntäjä",
         )
         accounts.create_token(session, institution, name="Moodle", created_by="browser test")
+        # A sign-in provider, so that the sign-in page shows its button (nothing is fetched
+        # until someone presses it).
+        oidc.set_provider(
+            session,
+            institution,
+            oidc.ProviderSettings(
+                display_name="Haka",
+                issuer="https://login.example.fi",
+                client_id="merkki",
+                client_secret="browser test secret",
+                allowed_domains="hamk.test",
+            ),
+            actor=ACTOR,
+            passphrase=get_settings(live_server.app).key_passphrase,
+        )
         mail_id = session.scalar(
             select(OutboxMail.id)
             .where(OutboxMail.credential_id == ids["valid"])
@@ -442,6 +474,16 @@ def build_site(live_server: LiveServer) -> Site:
         tampered=json.dumps(document, ensure_ascii=False),
         badge_slug=live_server.badge_slug,
         outbox_mail_path=f"/staff/issue/outbox/{mail_id}",
+        wallet_path=_wallet_path(live_server, managed),
         lti_deep_link=lti_deep_link,
         lti_learner=lti_learner,
     )
+
+
+def _wallet_path(live_server: LiveServer, credential_id: str) -> str:
+    """An open wallet offer, for as long as the sweep may take."""
+    with live_server.app.app_context(), unit_of_work() as session:
+        offer = wallet.create_offer(
+            session, credential_id, with_tx_code=True, ttl=timedelta(days=1)
+        )
+    return f"/wallet/{offer.interaction_token}?iuv=1"

@@ -3,7 +3,9 @@ keep their credentials verifying; the passphrase changes without a key being los
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,15 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
 from issuer.cli import main
-from issuer.config import get_settings
+from issuer.config import SETTINGS_EXTENSION, get_settings
+from issuer.core import webhook_signature
 from issuer.core.key_envelope import DatabaseKeyStore, forget_cached_keys
 from issuer.core.keys import KeyStore
-from issuer.db import get_session, unit_of_work
+from issuer.db import Base, get_session, unit_of_work
 from issuer.models import SigningKey
-from issuer.services import badge_classes, institutions, keys
+from issuer.models.integrations import AuthKind
+from issuer.services import badge_classes, institutions, integrations, keys
+from issuer.services.actors import CLI_ACTOR
 from issuer.services.errors import SigningUnavailableError
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import PASSPHRASE
@@ -124,6 +129,74 @@ def test_rewrap_changes_the_passphrase(
             keys.load_private_key(DatabaseKeyStore(PASSPHRASE), row)
         assert keys.load_private_key(DatabaseKeyStore(NEW_PASSPHRASE), row)
     assert _verify(runner, tmp_path, before) == 0
+
+
+def test_rewrap_reseals_the_integration_secrets_with_the_keys(
+    app: Flask, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with app.app_context(), unit_of_work() as session:
+        badge_classes.load_templates(session, app.config["BADGE_TEMPLATES_DIR"])
+        hamk = institutions.create_institution(
+            session,
+            InstitutionDetails(slug="hamk", name_fi="HAMK"),
+            keys.keystore_for(get_settings(app)),
+        )
+        hook = integrations.create_integration(
+            session, hamk, name="Moodle", actor=CLI_ACTOR, passphrase=PASSPHRASE
+        )
+        hook_id, secret = integrations.key_id(hook.integration), hook.secret
+        integrations.create_integration(
+            session, hamk, name="LMS", auth_kind=AuthKind.BEARER, actor=CLI_ACTOR, passphrase=""
+        )
+    before = _issue(app, "Aino Virtanen")
+    monkeypatch.setenv("MERKKI_NEW_PASSPHRASE", NEW_PASSPHRASE)
+
+    result = run(runner, "key", "rewrap", "--new-passphrase-env", "MERKKI_NEW_PASSPHRASE")
+
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert json.loads(result.stdout) == {"rewrapped": 1}
+    assert (
+        "1 key(s), 1 integration secret(s) and 0 sign-in provider secret(s) re-wrapped"
+        in result.stderr
+    )
+    # The old passphrase is gone from the configuration (and from this process's caches).
+    settings = get_settings(app)
+    app.extensions[SETTINGS_EXTENSION] = dataclasses.replace(
+        settings, key_passphrase=NEW_PASSPHRASE, key_passphrase_previous=()
+    )
+    forget_cached_keys()
+    body = b'{"event_id": "after the rewrap"}'
+    header = webhook_signature.header_value(secret, int(time.time()), body)
+    with app.app_context():
+        found = integrations.authenticate_signature(
+            get_session(), hook_id, header, body, passphrase=NEW_PASSPHRASE, now=time.time()
+        )
+        assert integrations.key_id(found) == hook_id
+        with pytest.raises(integrations.IntegrationAuthError):
+            integrations.authenticate_signature(
+                get_session(), hook_id, header, body, passphrase=PASSPHRASE, now=time.time()
+            )
+    after = _issue(app, "Bertil Holm")  # signed with the key opened under the new passphrase
+    assert _verify(runner, tmp_path, before) == 0
+    assert _verify(runner, tmp_path, after) == 0
+
+
+def test_rewrap_covers_every_sealed_column() -> None:
+    # `merkki key rewrap` reseals these (keys.rewrap, integrations.reseal_secrets,
+    # oidc.reseal_secrets, lti.reseal_tool_keys); a new column sealed under the passphrase must join them, or a
+    # passphrase change would strand it.
+    sealed = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if "sealed" in column.name
+    }
+    assert sealed == {
+        ("signing_key", "sealed_private_key"),
+        ("integration", "secret_sealed"),
+        ("oidc_provider", "client_secret_sealed"),
+        ("lti_tool_key", "sealed_private_pem"),
+    }
 
 
 def test_rewrap_needs_a_passphrase_in_the_variable(

@@ -267,7 +267,11 @@ class Deployment:
 
     folder: Path
     database_url: str
+    #: ``ISSUER_BASE_URL``: the public URL the app builds ids and DIDs from.
     base_url: str
+    #: Where this server listens (``http://127.0.0.1:PORT``): the base URL, unless the instance
+    #: stands behind a load balancer whose URL is the base URL (tests/deployment/test_two_hosts.py).
+    address: str
     environment: dict[str, str]
     institution: str
     institution_did: str
@@ -326,7 +330,7 @@ class Deployment:
     ) -> Client:
         """A new keep-alive client, with the API token as bearer unless ``token=False``."""
         return Client(
-            self.base_url,
+            self.address,
             self.token if token else None,
             timeout=timeout,
             requests_per_connection=requests_per_connection,
@@ -402,6 +406,7 @@ def prepare(
         folder=folder,
         database_url=database_url,
         base_url=env["ISSUER_BASE_URL"],
+        address=f"http://127.0.0.1:{port}",
         environment=env,
         institution=institution,
         institution_did=created["did"],
@@ -419,14 +424,14 @@ def _wait_until_answering(deployment: Deployment, timeout: float) -> None:
     while time.monotonic() < deadline:
         deployment.check_running()
         try:
-            with Client(deployment.base_url, timeout=5) as probe:
+            with Client(deployment.address, timeout=5) as probe:
                 if probe.get("/healthz").status == 200:
                     return
         except (OSError, http.client.HTTPException) as error:
             last_error = error
         time.sleep(0.2)
     raise DeploymentError(
-        f"no answer from {deployment.base_url}/healthz in {timeout} s ({last_error!r}):\n"
+        f"no answer from {deployment.address}/healthz in {timeout} s ({last_error!r}):\n"
         f"{deployment.log()[-4000:]}"
     )
 
@@ -459,7 +464,7 @@ def start(
 ) -> None:
     """Start ``gunicorn -c gunicorn.conf.py wsgi:app`` for ``deployment`` and wait until it
     answers and all its workers are up. Stops it again when that fails."""
-    port = urlsplit(deployment.base_url).port
+    port = urlsplit(deployment.address).port
     command = [
         str(BIN / "gunicorn"),
         "-c",

@@ -82,11 +82,15 @@ class WorkerProcess:
 
 
 @contextmanager
-def merkki_process(environment: dict[str, str], log: Path, *args: str) -> Iterator[WorkerProcess]:
-    """``merkki ARGS`` in its own process group, output to ``log``; stopped on exit."""
+def merkki_process(
+    environment: dict[str, str], log: Path, *args: str, cwd: Path | None = None
+) -> Iterator[WorkerProcess]:
+    """``merkki ARGS`` in its own process group (in ``cwd``, default this process's working
+    directory), output to ``log``; stopped on exit."""
     with log.open("ab") as sink:
         process = subprocess.Popen(
             [str(BIN / "merkki"), *args],
+            cwd=cwd,
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=sink,

@@ -13,7 +13,7 @@ from issuer.core.keys import KeyStore
 from issuer.models.integrations import AuthKind
 from issuer.services import badge_classes, institutions, integrations
 from issuer.services.audit import SystemActor
-from issuer.services.errors import InvalidInputError
+from issuer.services.errors import ConflictError, InvalidInputError
 from issuer.services.institutions import InstitutionDetails
 from issuer.services.issue_input import FieldErrors
 
@@ -95,6 +95,32 @@ def test_revoking_drops_the_sealed_secret_and_refuses_calls(session: Session, ha
     assert created.integration.secret_sealed is None
     with pytest.raises(integrations.IntegrationAuthError):
         _authenticate(session, integrations.key_id(created.integration), created.secret)
+
+
+def test_resealing_moves_every_secret_to_the_new_passphrase(session: Session, hamk: int) -> None:
+    first, second = _create(session), _create(session)
+    integrations.revoke_integration(session, second.integration, actor=SystemActor())
+    bearer = _create(session, AuthKind.BEARER)
+    key = integrations.key_id(first.integration)
+    # Between the restart with the new passphrase and the rewrap: the old one, now previous,
+    # still opens the secret.
+    header = webhook_signature.header_value(first.secret, int(time.time()), BODY)
+    found = integrations.authenticate_signature(
+        session, key, header, BODY, passphrase="new", previous=(PASSPHRASE,), now=time.time()
+    )
+    assert found.id == first.integration.id
+
+    # The live HMAC secret only (revoked: none held; bearer: a digest).
+    assert integrations.reseal_secrets(session, ("new", PASSPHRASE), "new") == 1
+    assert bearer.integration.secret_sealed is None
+    assert _authenticate(session, key, first.secret, passphrase="new") == first.integration.id
+    with pytest.raises(integrations.IntegrationAuthError):
+        _authenticate(session, key, first.secret)  # the old passphrase is gone
+
+    # A secret no given passphrase opens stops the change, naming the integration.
+    with pytest.raises(ConflictError, match=key):
+        integrations.reseal_secrets(session, (PASSPHRASE,), "a third")
+    assert _authenticate(session, key, first.secret, passphrase="new") == first.integration.id
 
 
 def test_names_are_required_and_bounded(session: Session, hamk: int) -> None:

@@ -12,9 +12,21 @@ Exemptions:
   browser never attaches on its own, so a forged cross-site request has nothing to ride on
   (OWASP CSRF Prevention Cheat Sheet). Checked: a signed-in staff member's session cookie alone
   gets 401 on every one of them.
+* ``WALLET_PROTOCOL_ROUTES``: the OpenID4VCI token, nonce and credential endpoints (issue 18).
+  A wallet app, not a browser session, calls them: the token endpoint is authorized by the
+  pre-authorized code (and PIN) in its body, the credential endpoint by an ``Authorization:
+  Bearer`` access token, the nonce endpoint changes nothing; none reads a cookie, so a forged
+  cross-site request has nothing to ride on, and a CSRF token would break every wallet.
+  Checked: a signed-in staff member's session cookie alone gets the protocol's refusal and
+  nothing is written.
 * ``NOT_STATE_CHANGING``: public verification (the form and the API). Nothing is stored and no
   session is needed (an employer opens it from a link). Checked: a request without a token is
   answered and every table stays byte-for-byte the same.
+* ``HOLDER_AUTHENTICATED``: the VC-API exchange of a wallet offer (``/wallet/<token>/exchange``,
+  issue 18), an API for wallet apps, which send neither cookies nor form tokens. It reads no
+  session; what it changes needs the offer's secret token in the URL and a presentation signed
+  by the holder's key over the offer's challenge, which a cross-site page cannot make. Checked:
+  a signed-in session's cookie with a request that lacks that proof changes nothing.
 * ``LTI_ROUTES``: the LTI tool (``issuer.web.lti``). Its requests come from a course platform,
   often inside the platform's iframe where the session cookie is not sent, so no session and
   no form token exist. The launch POST is proven by the platform's signed id_token and its
@@ -84,6 +96,7 @@ FORMS: dict[str, Who] = {
     "staff.revoke_token": "admin",
     "staff.integrations_page": "admin",
     "staff.revoke_integration": "admin",
+    "staff.oidc_settings": "admin",
     "staff.add_lti_platform": "admin",
     "staff.create_lti_invite": "admin",
     "staff.remove_lti_platform": "admin",
@@ -101,6 +114,7 @@ FORMS: dict[str, Who] = {
     "staff_issuing.resend": "admin",
     "staff_issuing.decide": "admin",
     "learner.manage": "anonymous",
+    "learner.manage_wallet": "anonymous",
 }
 
 #: JSON API routes authenticated by a bearer token (see the module docstring).
@@ -120,6 +134,13 @@ API_TOKEN_ROUTES = frozenset(
         "api.report_completion",
     }
 )
+
+#: OpenID4VCI endpoints authorized by what the wallet sends, never a cookie (see the module
+#: docstring).
+WALLET_PROTOCOL_ROUTES = frozenset({"oid4vci.token", "oid4vci.nonce", "oid4vci.credential"})
+
+#: Authenticated by the offer's token and the holder's signature (see the module docstring).
+HOLDER_AUTHENTICATED = frozenset({"wallet.exchange"})
 
 #: Public verification: answers, stores nothing (see the module docstring).
 NOT_STATE_CHANGING = frozenset(
@@ -211,7 +232,17 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
         "decision": "approve",
     }
     manage = {"credential_id": credential_id, "token": manage_token}
-    return Setting(app, world, manage_token, {**values, "learner.manage": manage})
+    return Setting(
+        app,
+        world,
+        manage_token,
+        {
+            **values,
+            "learner.manage": manage,
+            "learner.manage_wallet": manage,
+            "wallet.exchange": {"token": "A" * 43},
+        },
+    )
 
 
 def unsafe_rules(app: Flask) -> Iterator[tuple[Rule, str]]:
@@ -265,10 +296,12 @@ def other_sessions_token(app: Flask) -> str:
 def test_every_unsafe_route_is_covered(app: Flask) -> None:
     found = {rule.endpoint for rule, _method in unsafe_rules(app)}
     api = {rule.endpoint for rule, _m in unsafe_rules(app) if rule.rule.startswith("/api/")}
-    forms = found - api
-    assert forms - NOT_STATE_CHANGING - LTI_ROUTES == set(FORMS), (
+    forms = found - api - WALLET_PROTOCOL_ROUTES
+    assert found >= WALLET_PROTOCOL_ROUTES
+    exempt = NOT_STATE_CHANGING | HOLDER_AUTHENTICATED | LTI_ROUTES
+    assert forms - exempt == set(FORMS), (
         "state-changing form routes and the FORMS table differ: "
-        f"not in the table {sorted(forms - NOT_STATE_CHANGING - LTI_ROUTES - set(FORMS))}, "
+        f"not in the table {sorted(forms - exempt - set(FORMS))}, "
         f"gone {sorted(set(FORMS) - forms)}"
     )
     assert forms >= LTI_ROUTES
@@ -286,7 +319,7 @@ def test_every_unsafe_route_is_covered(app: Flask) -> None:
         for rule, _m in unsafe_rules(app)
         if rule.endpoint in API_TOKEN_ROUTES
     )
-    assert found >= NOT_STATE_CHANGING
+    assert found >= NOT_STATE_CHANGING | HOLDER_AUTHENTICATED
 
 
 # --- refused without a valid token ------------------------------------------------------------
@@ -342,6 +375,39 @@ def test_api_routes_ignore_the_session_cookie(setting: Setting) -> None:
             "signature_missing" if rule.endpoint == "api.report_completion" else "unauthorized"
         )
         assert response.get_json()["error"] == expected
+    # The OpenID4VCI endpoints: the cookie neither trades a code nor authorizes a credential.
+    token = admin.post("/oid4vci/token", data={"grant_type": "x"})
+    assert token.status_code == 400
+    assert token.get_json()["error"] == "unsupported_grant_type"
+    credential = admin.post("/oid4vci/credential", json={"credential_configuration_id": "x"})
+    assert credential.status_code == 401
+    assert credential.get_json()["error"] == "invalid_token"
+    assert admin.post("/oid4vci/nonce").status_code == 200
+    assert database_fingerprint(app) == before
+
+
+def test_the_wallet_exchange_changes_nothing_without_the_holders_proof(setting: Setting) -> None:
+    """A signed-in session's cookie, no CSRF token, and no offer token or presentation that a
+    cross-site page could have: the exchange answers with a refusal and writes nothing."""
+    from issuer.services import wallet
+
+    app = setting.app
+    with app.app_context(), unit_of_work() as session:
+        offer = wallet.create_offer(
+            session, setting.world.b.credential_id or "", with_tx_code=False
+        )
+    admin = signed_in(app, setting.world.b.admin_email)
+    before = database_fingerprint(app)
+    for rule, method in unsafe_rules(app):
+        if rule.endpoint not in HOLDER_AUTHENTICATED:
+            continue
+        unknown = admin.open(url_for_rule(setting, rule), method=method, json={})
+        assert unknown.status_code == 404
+        own = f"/wallet/{offer.interaction_token}/exchange"
+        forged = {"verifiablePresentation": {"type": "VerifiablePresentation"}}
+        assert admin.open(own, method=method, json=forged).status_code == 400
+        # Starting the exchange (a challenge) needs no token either, and stores nothing.
+        assert admin.open(own, method=method, json={}).status_code == 200
     assert database_fingerprint(app) == before
 
 

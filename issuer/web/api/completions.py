@@ -75,6 +75,7 @@ def _authenticate(signed: bytes) -> Integration | Response:
                 request.headers.get("Merkki-Signature"),
                 signed,
                 passphrase=get_settings().key_passphrase,
+                previous=get_settings().key_passphrase_previous,
                 now=time.time(),
             )
     except integrations.IntegrationAuthError as error:

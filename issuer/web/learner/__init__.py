@@ -11,6 +11,8 @@ Routes (all public; the manage link is protected by its secret token):
 * ``/credentials/<id>/qr.png`` and ``qr.svg``: a QR code of ``/verify/<id>``.
 * ``/credentials/<id>/certificate.pdf``: a printable A4 certificate in the credential's language
   (``issuer.web.learner.certificate``); none for a revoked (410) or suspended (409) credential.
+* ``/credentials/<id>/manage/<token>/wallet``: put the badge into a digital wallet
+  (``issuer.web.learner.wallet_page``).
 * ``/credentials/<id>/manage/<token>``: hide the page, or let search engines index it; its
   ``badge.png``, ``badge.svg``, ``credential.json`` and ``certificate.pdf`` are the holder's
   own downloads, served
@@ -55,7 +57,7 @@ from issuer.config import get_settings
 from issuer.core.qr import qr_png, qr_svg
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential
-from issuer.services import status, status_publishing
+from issuer.services import status, status_publishing, wallet
 from issuer.services.certificate import certificate_pdf
 from issuer.services.errors import NotFoundError
 from issuer.services.learner_keys import token_hash
@@ -332,7 +334,8 @@ class ManageForm(FlaskForm):  # type: ignore[misc]
     indexable = BooleanField()
 
 
-def _managed(credential_id: str, token: str) -> Credential:
+def managed_credential(credential_id: str, token: str) -> Credential:
+    """The credential of a manage link (404 unless the token is its own)."""
     credential = _credential(credential_id)
     expected = credential.manage_token_hash
     # Constant-time comparison of the hashes: the token is the only secret here.
@@ -344,7 +347,7 @@ def _managed(credential_id: str, token: str) -> Credential:
 @bp.route("/credentials/<credential_id>/manage/<token>", methods=["GET", "POST"])
 def manage(credential_id: str, token: str) -> ResponseReturnValue:
     with unit_of_work():
-        credential = _managed(credential_id, token)
+        credential = managed_credential(credential_id, token)
         form = ManageForm(obj=credential)
         if form.validate_on_submit():
             credential.hidden = bool(form.hidden.data)
@@ -355,6 +358,7 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
             saved = False
         facts = page_facts(get_session(), credential, current_language())
         page = urls.credential_url(get_settings().base_url, credential.id)
+        copies = wallet.copies_of(get_session(), credential.id)
     if saved:
         return redirect(url_for("learner.manage", credential_id=credential_id, token=token))
     # Nothing to download while the badge is revoked or suspended, as on the public page
@@ -374,13 +378,15 @@ def manage(credential_id: str, token: str) -> ResponseReturnValue:
             page_url=page,
             hidden=credential.hidden,
             downloads=downloads,
+            copies=copies,
+            wallet_url=url_for("learner.manage_wallet", credential_id=credential_id, token=token),
         ),
         status=422 if request.method == "POST" else 200,
     )
-    return _keep_private(response)
+    return keep_private(response)
 
 
-def _keep_private(response: Response) -> Response:
+def keep_private(response: Response) -> Response:
     # The URL holds a secret: keep it out of caches, referrers and search engines (and other
     # origins' scripts, which the public downloads allow).
     response.headers.pop("Access-Control-Allow-Origin", None)
@@ -395,26 +401,26 @@ def _keep_private(response: Response) -> Response:
 
 @bp.get("/credentials/<credential_id>/manage/<token>/badge.png")
 def manage_badge_png(credential_id: str, token: str) -> Response:
-    credential = _managed(credential_id, token)
-    return _keep_private(_badge_png(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+    credential = managed_credential(credential_id, token)
+    return keep_private(_badge_png(credential, cache=PRIVATE_DOWNLOAD_CACHE))
 
 
 @bp.get("/credentials/<credential_id>/manage/<token>/badge.svg")
 def manage_badge_svg(credential_id: str, token: str) -> Response:
-    credential = _managed(credential_id, token)
-    return _keep_private(_badge_svg(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+    credential = managed_credential(credential_id, token)
+    return keep_private(_badge_svg(credential, cache=PRIVATE_DOWNLOAD_CACHE))
 
 
 @bp.get("/credentials/<credential_id>/manage/<token>/credential.json")
 def manage_credential_json(credential_id: str, token: str) -> Response:
-    credential = _managed(credential_id, token)
-    return _keep_private(_credential_json(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+    credential = managed_credential(credential_id, token)
+    return keep_private(_credential_json(credential, cache=PRIVATE_DOWNLOAD_CACHE))
 
 
 @bp.get("/credentials/<credential_id>/manage/<token>/certificate.pdf")
 def manage_certificate(credential_id: str, token: str) -> Response:
-    credential = _managed(credential_id, token)
-    return _keep_private(_certificate(credential, cache=PRIVATE_DOWNLOAD_CACHE))
+    credential = managed_credential(credential_id, token)
+    return keep_private(_certificate(credential, cache=PRIVATE_DOWNLOAD_CACHE))
 
 
 # --- status lists ----------------------------------------------------------------------------
@@ -452,6 +458,9 @@ def _status_error(status_code: int, message: str, *, code: str | None = None) ->
     response = error_response(status_code, message, code=code)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+from issuer.web.learner import wallet_page  # noqa: E402,F401 - its routes, on this blueprint
 
 
 def init_app(app: Any) -> None:

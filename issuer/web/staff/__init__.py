@@ -1,7 +1,7 @@
 """The staff UI (``/staff``): sign-in, badge classes, the institution's profile, staff, API
-tokens and the integrations that report completions. Server-rendered, in Finnish, Swedish and
-English, every form CSRF-protected (``issuer.web.auth.csrf``), no inline script or style (a
-strict CSP is planned).
+tokens, the integrations that report completions and the institution's sign-in provider (OpenID
+Connect). Server-rendered, in Finnish, Swedish and English, every form CSRF-protected
+(``issuer.web.auth.csrf``), no inline script or style (a strict CSP is planned).
 
 Who may do what (``issuer.web.auth``): issuers define, copy and publish their institution's badge
 classes; institution admins also manage the profile, the staff and the API tokens; service
@@ -15,4 +15,4 @@ from flask import Blueprint
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 # The views register themselves on ``bp``.
-from issuer.web.staff import account, admin, badges, integrations, lti  # noqa: E402,F401
+from issuer.web.staff import account, admin, badges, integrations, lti, oidc  # noqa: E402,F401

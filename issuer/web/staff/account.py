@@ -6,14 +6,29 @@ from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from issuer.db import unit_of_work
-from issuer.services import accounts
+from issuer.db import get_session, unit_of_work
+from issuer.services import accounts, oidc
 from issuer.services.errors import InvalidInputError
 from issuer.web.auth import login_required, safe_next, sign_in, sign_out
 from issuer.web.ratelimit import limit_login
 from issuer.web.staff import bp
 from issuer.web.staff.common import render, staff_user
 from issuer.web.staff.forms import ChangePasswordForm, LoginForm
+
+
+def _login_page(
+    status: int, form: LoginForm, error: str | None, target: str | None
+) -> ResponseReturnValue:
+    """The sign-in page: the password form, and a button for each institution whose staff may
+    sign in through its own provider (``issuer.web.staff.oidc``)."""
+    return render(
+        "staff/login.html",
+        status,
+        form=form,
+        error=error,
+        oidc_choices=oidc.sign_in_choices(get_session()),
+        next_url=target,
+    )
 
 
 def _client_address() -> str:
@@ -32,7 +47,7 @@ def login() -> ResponseReturnValue:
     target = safe_next(request.args.get("next"))
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
-        return render("staff/login.html", status, form=form, error=None)
+        return _login_page(status, form, None, target)
     try:
         with unit_of_work() as session:
             user = accounts.authenticate(
@@ -42,11 +57,11 @@ def login() -> ResponseReturnValue:
             user_id = user.id if user is not None else None
     except accounts.ThrottledError:
         error = _("Too many failed sign-ins. Wait 15 minutes and try again.")
-        return render("staff/login.html", 429, form=form, error=error)
+        return _login_page(429, form, error, target)
     if user_id is None or stamp is None:
         # One message for an unknown address, a wrong password and a deactivated account.
         error = _("The e-mail address or the password is not right.")
-        return render("staff/login.html", 200, form=form, error=error)
+        return _login_page(200, form, error, target)
     sign_in(user_id, stamp)
     return redirect(target or url_for("staff.index"))
 

@@ -73,6 +73,11 @@ def action_labels() -> dict[str, str]:
         "lti.register": gettext("LTI platform registered"),
         "lti.remove": gettext("LTI platform removed"),
         "lti.invite": gettext("LTI registration link made"),
+        "oidc.configure": gettext("Sign-in provider set"),
+        "oidc.disable": gettext("Sign-in provider switched off"),
+        "oidc.sign_in": gettext("Signed in through the provider"),
+        "oidc.refused": gettext("Sign-in through the provider refused"),
+        "wallet.copy": gettext("Copy sent to a wallet"),
     }
 
 

@@ -454,7 +454,9 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
     # image would tell its server who looked at the credential, and when.
     view.image_url = achievement.image if view.own and achievement is not None else None
     if stored is not None:
-        view.credential_url = view.credential_id
+        # A holder-bound copy's id is a urn:uuid (issue 18): nothing to download there.
+        if (view.credential_id or "").startswith(("https://", "http://")):
+            view.credential_url = view.credential_id
         view.issuer_name = stored.institution_name(lang)
         badge_class = result.badge_class()
         if badge_class is not None and lang in SUPPORTED_LANGUAGES:

@@ -22,6 +22,7 @@
 // from the loopback server given, as if that server answered for the public origin. Only
 // responses with a JSON media type are accepted, as Digital Bazaar's http-client does.
 // On failure the answer is {"error": {...}} and the exit code is 1.
+// Imported (lcw_exchange.mjs), it runs nothing and exports makeDocumentLoader, verify, describe.
 //
 // JSON-LD safe mode: in the pinned versions it is not an option but hard-wired on.
 // data-integrity 2.5.0 canonizes the document and the proof options with `safe: true`
@@ -29,6 +30,7 @@
 // canonize() defaults to `safe: true` (lib/canonize.js), so an undefined term or a
 // dropped value makes signing and verifying throw "Safe mode validation error.".
 import {readFileSync} from 'node:fs';
+import {fileURLToPath} from 'node:url';
 import * as vc from '@digitalbazaar/vc';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
@@ -81,7 +83,7 @@ async function fetchMapped(web, url) {
   return response.json();
 }
 
-function makeDocumentLoader({contexts = {}, didDocuments = {}, web = {}}) {
+export function makeDocumentLoader({contexts = {}, didDocuments = {}, web = {}}) {
   return async url => {
     const remote = document => ({contextUrl: null, documentUrl: url, document});
     if(Object.hasOwn(contexts, url)) {
@@ -129,7 +131,7 @@ async function sign({credential, keyPair, created, documentLoader}) {
   return vc.issue({credential, suite, documentLoader});
 }
 
-async function verify({
+export async function verify({
   credential, documentLoader, now, checkIssuer = true, ignoreStatus, bitstringStatus
 }) {
   const suite = new DataIntegrityProof({cryptosuite});
@@ -182,7 +184,7 @@ async function generate() {
 
 // Errors come back as plain data; verification errors nest per proof in `.errors`,
 // jsonld puts the error that caused its own in `.details.cause`.
-function describe(error) {
+export function describe(error) {
   if(!error) {
     return null;
   }
@@ -218,9 +220,11 @@ async function main() {
   return handler({...request, documentLoader});
 }
 
-main().then(
-  answer => process.stdout.write(JSON.stringify(answer)),
-  error => {
-    process.stdout.write(JSON.stringify({error: describe(error)}));
-    process.exitCode = 1;
-  });
+if(process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then(
+    answer => process.stdout.write(JSON.stringify(answer)),
+    error => {
+      process.stdout.write(JSON.stringify({error: describe(error)}));
+      process.exitCode = 1;
+    });
+}

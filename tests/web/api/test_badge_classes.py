@@ -9,6 +9,7 @@ from issuer.core.keys import KeyStore
 from issuer.db import get_session
 from issuer.services import accounts, badge_classes
 from tests.conftest import BASE_URL
+from tests.snapshots import restore_or_build
 from tests.web.staff.support import (
     World,
     bearer,
@@ -29,9 +30,14 @@ EU_FIELDS = [
 
 
 @pytest.fixture
-def world(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    keystore: KeyStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
     fast_password_hashing(monkeypatch)
-    return make_world(app, keystore)
+    return restore_or_build(request, app, "make_world", lambda: make_world(app, keystore))
 
 
 def test_requests_without_a_valid_token_are_401_with_a_challenge(app: Flask, world: World) -> None:

@@ -27,6 +27,7 @@ from issuer.models.integrations import AuthKind, CompletionEvent
 from issuer.models.issuing import BulkJob
 from issuer.services import institutions, integrations
 from issuer.services.audit import SystemActor
+from tests.snapshots import restore_or_build
 from tests.web.learner.support import issuing_app_config  # noqa: F401 - fixture
 from tests.web.staff.support import World, bearer, fast_password_hashing, make_world
 
@@ -66,13 +67,22 @@ def _create(app: Flask, slug: str, kind: AuthKind, name: str = "Moodle") -> tupl
 
 
 @pytest.fixture
-def hooks(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> Hooks:
+def hooks(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    keystore: KeyStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Hooks:
     fast_password_hashing(monkeypatch)
-    world = make_world(app, keystore)
-    a_key, a_secret, _ = _create(app, "a", AuthKind.HMAC)
-    _, a_bearer, _ = _create(app, "a", AuthKind.BEARER, "SIS")
-    b_key, b_secret, _ = _create(app, "b", AuthKind.HMAC)
-    return Hooks(world, Hook(a_key, a_secret), a_bearer, Hook(b_key, b_secret))
+
+    def build() -> Hooks:
+        world = make_world(app, keystore)
+        a_key, a_secret, _ = _create(app, "a", AuthKind.HMAC)
+        _, a_bearer, _ = _create(app, "a", AuthKind.BEARER, "SIS")
+        b_key, b_secret, _ = _create(app, "b", AuthKind.HMAC)
+        return Hooks(world, Hook(a_key, a_secret), a_bearer, Hook(b_key, b_secret))
+
+    return restore_or_build(request, app, "completion hooks", build)
 
 
 def completion(event_id: str = "moodle-1:course_completed:42:7", **changes: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from issuer.services import accounts, badge_classes, institutions, issue_input, 
 from issuer.services.institutions import InstitutionDetails
 from issuer.services.issuing_context import IssuingContext
 from tests.conftest import BASE_URL, PASSPHRASE, badge_template, write_template
+from tests.snapshots import restore_or_build
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -63,8 +64,7 @@ def _institution(session: Any, keystore: KeyStore, slug: str, name: str) -> Inst
     )
 
 
-@pytest.fixture(name="world")
-def world_fixture(app: Flask, keystore: KeyStore, templates_dir: Path) -> World:
+def _build_world(app: Flask, keystore: KeyStore, templates_dir: Path) -> World:
     with app.app_context(), unit_of_work() as session:
         badge_classes.load_templates(session, templates_dir)
         hamk = _institution(session, keystore, "hamk", "HAMK")
@@ -73,6 +73,15 @@ def world_fixture(app: Flask, keystore: KeyStore, templates_dir: Path) -> World:
         tamk_token = accounts.create_token(session, tamk, name="lms", created_by="test")
         created = World("hamk", "tamk", hamk_token.secret, tamk_token.secret)
     return created
+
+
+@pytest.fixture(name="world")
+def world_fixture(
+    request: pytest.FixtureRequest, app: Flask, keystore: KeyStore, templates_dir: Path
+) -> World:
+    return restore_or_build(
+        request, app, "learner world", lambda: _build_world(app, keystore, templates_dir)
+    )
 
 
 @dataclass(frozen=True)
