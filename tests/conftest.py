@@ -348,6 +348,24 @@ def world_snapshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snapsh
     snapshots.close()
 
 
+def migrated_database(request: pytest.FixtureRequest, folder: Path) -> str:
+    """A migrated, empty database for a module-scoped fixture parametrized with the backends
+    (``params=BACKENDS``): a copy of the session's migrated SQLite file in ``folder``, or a copy
+    of the migrated PostgreSQL template, dropped when the fixture's scope ends."""
+    if request.param == "sqlite":
+        path = folder / "merkki.sqlite3"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), path)
+        return f"sqlite:///{path}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    copies: TemplateCopies = request.getfixturevalue("postgres_template_copies")
+    name = copies.take()
+    request.addfinalizer(lambda: copies.give_back(name))
+    return server.url(name)
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
 # --- the app -----------------------------------------------------------------------------------
 
 

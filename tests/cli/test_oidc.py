@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -18,8 +17,6 @@ from tests.cli.test_cli import fails, ok
 SECRET = "the client secret of the CLI test"
 
 
-# The commands are about settings, not the database: SQLite alone.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_set_show_and_disable(app: Flask, runner: FlaskCliRunner) -> None:
     ok(runner, "institution", "create", "hamk", "--name", "Hämeen ammattikorkeakoulu")
     # The first set needs the issuer and the rest; a bad value is named.

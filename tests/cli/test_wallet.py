@@ -6,7 +6,6 @@ import json
 import re
 from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
@@ -25,15 +24,12 @@ from tests.web.learner.support import (
     world_fixture,  # noqa: F401 - fixture
 )
 
-SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
 
 def _offers(app: Flask) -> int:
     with app.app_context():
         return int(get_session().scalar(select(func.count()).select_from(WalletOffer)) or 0)
 
 
-@SQLITE
 def test_merkki_wallet_offer_prints_the_offer(
     app: Flask, world: World, runner: FlaskCliRunner
 ) -> None:

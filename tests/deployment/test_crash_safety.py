@@ -53,7 +53,7 @@ from tests.deployment.issuing_load import (
 from tests.deployment.server import Deployment
 
 CLIENTS = 8
-KILLS = 3
+KILLS = 2
 #: Successful issues between two kills (and after the last one, before the clients stop): the
 #: 8 clients are all issuing by then, so each kill cuts requests in flight.
 ISSUES_BETWEEN_KILLS = 20
@@ -242,7 +242,7 @@ def test_workers_killed_while_issuing(deploy: Deploy, database: str) -> None:
     assert all(o.status == 201 for o in retried), describe_failures(retried)
 
     before = {o.position for o in outcomes + retried if o.position is not None}
-    after = _issue_after(deployment, "after", per_client=10)
+    after = _issue_after(deployment, "after", per_client=4)
     assert len({o.position for o in after}) == len(after)
     assert not {o.position for o in after} & before
     assert not any(o.replayed for o in after)

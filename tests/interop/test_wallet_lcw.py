@@ -36,13 +36,12 @@ from issuer.services import (
     institutions,
     issue_input,
     issuing,
-    migrate,
     verification,
     wallet,
 )
 from issuer.services.institutions import InstitutionDetails
 from issuer.services.issuing_context import IssuingContext
-from tests.conftest import PASSPHRASE, badge_template, write_template
+from tests.conftest import BACKENDS, PASSPHRASE, badge_template, migrated_database, write_template
 from tests.interop.dbvc import JS_DIR, RUN_TIMEOUT_S, RunJs, context_paths, error_text
 
 SCRIPT = JS_DIR / "lcw_exchange.mjs"
@@ -56,15 +55,17 @@ class Served:
     token: str
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     """Merkki on a free loopback port (its base URL is that address: the did:web DIDs and the
     status list URLs resolve to it), with one issued credential and an API token."""
     root = tmp_path_factory.mktemp("wallet-lcw")
     write_template(root / "templates", badge_template("test-badge"))
     server: BaseWSGIServer = make_server("127.0.0.1", 0, _late, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    database_url = f"sqlite:///{root / 'merkki.sqlite3'}"
+    database_url = migrated_database(request, root)
     app = create_app(
         {
             "TESTING": True,
@@ -78,7 +79,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "MAIL_DELIVERY": "off",
         }
     )
-    migrate.upgrade(database_url)
     with app.app_context(), unit_of_work() as session:
         badge_classes.load_templates(session, root / "templates")
         hamk = institutions.create_institution(

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from issuer.services.audit import SystemActor
 from issuer.services.errors import ConflictError, NotFoundError
 from issuer.services.institutions import InstitutionDetails
 from issuer.services.issue_input import FieldErrors
-from tests.conftest import BASE_URL, PASSPHRASE
+from tests.conftest import BACKENDS, BASE_URL, PASSPHRASE, migrated_database
 
 ISSUER = "https://login.example.fi"
 SETTINGS = oidc.ProviderSettings(
@@ -38,17 +36,17 @@ SETTINGS = oidc.ProviderSettings(
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def module_app(
-    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_file: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     folder = tmp_path_factory.mktemp("oidc-services")
-    shutil.copyfile(migrated_sqlite_file, folder / "merkki.sqlite3")
+    database_url = migrated_database(request, folder)
     app = create_app(
         {
             "TESTING": True,
             "BASE_URL": BASE_URL,
-            "DATABASE_URL": f"sqlite:///{folder / 'merkki.sqlite3'}",
+            "DATABASE_URL": database_url,
             "KEYS_DIR": folder / "keys",
             "KEY_PASSPHRASE": PASSPHRASE,
             "SECRET_KEY": "test secret key",

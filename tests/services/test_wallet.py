@@ -60,7 +60,6 @@ def _ctx(keystore: KeyStore) -> IssuingContext:
     return IssuingContext(base_url=BASE_URL, keystore=keystore, secret="s")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_offer_keeps_only_digests_and_is_redeemed_once(
     session: Session, issued: Credential
 ) -> None:
@@ -94,7 +93,6 @@ def test_an_offer_keeps_only_digests_and_is_redeemed_once(
     assert unknown.value.reason == "unknown"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_offer_expires_and_a_withdrawn_credential_is_not_offered(
     session: Session, issued: Credential
 ) -> None:
@@ -113,7 +111,6 @@ def test_an_offer_expires_and_a_withdrawn_credential_is_not_offered(
         wallet.create_offer(session, issued.id, with_tx_code=False, now=MOMENT)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_transaction_code_is_checked_and_guessing_spends_the_offer(
     session: Session, issued: Credential
 ) -> None:
@@ -169,7 +166,6 @@ def test_two_redemptions_of_one_offer_cannot_both_succeed(
     assert row.used_via == "vcapi"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_holder_bound_copy_shares_the_originals_status(
     session: Session, issued: Credential, keystore: KeyStore
 ) -> None:

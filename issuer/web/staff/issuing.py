@@ -56,6 +56,7 @@ from issuer.web.auth import Role, current_actor, login_required
 from issuer.web.i18n import LANGUAGE_NAMES, current_language
 from issuer.web.staff.common import error_page, institution_or_chooser, institution_url, render
 from issuer.web.staff.dates import typed_date
+from issuer.web.staff.mail_notices import issued_notice, mail_notices, smtp_configured
 from issuer.wiring import jobs
 
 bp = Blueprint("staff_issuing", __name__, url_prefix="/staff/issue")
@@ -120,64 +121,6 @@ def _missing(session: Session, badge_class: BadgeClass) -> dict[str, list[str]]:
 
 def _lang() -> str:
     return current_language()
-
-
-def _smtp_configured() -> bool:
-    return bool(get_settings().smtp_url)
-
-
-def _issued_notice(state: MailState | None) -> tuple[str, str]:
-    """(message, category) after one badge was issued: the truth about its mail (read after
-    the commit, when a synchronous sender has already tried)."""
-    if state is None:
-        return _("The badge was issued."), "success"
-    if not _smtp_configured():
-        return (
-            _(
-                "The badge was issued. No mail server is configured (ISSUER_SMTP_URL), so the "
-                "e-mail to the recipient was not sent: it waits in the outbox, where you can "
-                "copy its links for the recipient."
-            ),
-            "success",
-        )
-    if state is MailState.SENT:
-        return _("The badge was issued and the e-mail was sent to the recipient."), "success"
-    if state is MailState.FAILED:
-        return (
-            _(
-                "The badge was issued, but the e-mail to the recipient could not be sent. "
-                "The outbox shows why and can send it again."
-            ),
-            "error",
-        )
-    return (
-        _("The badge was issued. The e-mail to the recipient is being sent (see the outbox)."),
-        "success",
-    )
-
-
-def _mail_notices(states: dict[MailState, int]) -> list[str]:
-    """What a cohort's job page says about its learners' mails, one line per state (counts as
-    "label: number", which reads right for one mail and for many in every language)."""
-    notices = []
-    sent = states.get(MailState.SENT, 0)
-    waiting = states.get(MailState.PENDING, 0) + states.get(MailState.SENDING, 0)
-    failed = states.get(MailState.FAILED, 0)
-    if sent:
-        notices.append(_("E-mails sent to the learners: %(num)d", num=sent))
-    if waiting and not _smtp_configured():
-        notices.append(
-            _(
-                "E-mails not sent because no mail server is configured (ISSUER_SMTP_URL); "
-                "they wait in the outbox: %(num)d",
-                num=waiting,
-            )
-        )
-    elif waiting:
-        notices.append(_("E-mails being sent: %(num)d", num=waiting))
-    if failed:
-        notices.append(_("E-mails that could not be sent (see the outbox): %(num)d", num=failed))
-    return notices
 
 
 # --- issue one -------------------------------------------------------------------------------
@@ -286,7 +229,7 @@ def issue_one() -> ResponseReturnValue:
                     field = issue_input.FLAT_NAMES.get(problem.field, problem.field)
                     errors.setdefault(field, _form_error(problem))
             else:
-                flash(*_issued_notice(mail.credential_mail_state(session, credential_id)))
+                flash(*issued_notice(mail.credential_mail_state(session, credential_id)))
                 if packages:
                     flash(_("The badge completed a package, which was issued too."), "success")
                 return redirect(
@@ -436,7 +379,7 @@ def job(job_id: int) -> ResponseReturnValue:
         percent=percent,
         running=found.state.value in ("pending", "running"),
         row_errors=bulk.job_errors(session, found),
-        mail_notices=_mail_notices(cohort.mail_states(session, found)),
+        mail_notices=mail_notices(cohort.mail_states(session, found)),
         has_learners=found.issued + found.skipped > 0,
     )
 
@@ -485,7 +428,7 @@ def outbox() -> ResponseReturnValue:
         "staff_issuing/outbox.html",
         institution=institution,
         mails=mail.list_outbox(session, institution),
-        smtp_configured=_smtp_configured(),
+        smtp_configured=smtp_configured(),
         masked=mail.masked_address,
     )
 
@@ -518,7 +461,7 @@ def outbox_mail(mail_id: int) -> ResponseReturnValue:
             institution=institution,
             mail=found,
             links=links,
-            smtp_configured=_smtp_configured(),
+            smtp_configured=smtp_configured(),
         )
     )
     # The page shows a private link: not for any cache.
@@ -541,7 +484,7 @@ def resend(mail_id: int) -> ResponseReturnValue:
             mail.resend(write, found, actor=current_actor())
             flash(
                 _("The mail will be sent again.")
-                if _smtp_configured()
+                if smtp_configured()
                 else _(
                     "The mail is queued again. No mail server is configured (ISSUER_SMTP_URL), "
                     "so it waits in the outbox until one is."

@@ -4,7 +4,6 @@ offers made through the wallet service as the manage page makes them."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,18 +65,16 @@ class WalletWorld:
             return credential.signed_json
 
 
-def make_world(root: Path, base_url: str, migrated_sqlite: Path, **config: Any) -> WalletWorld:
-    """The app at ``base_url`` on a copy of ``migrated_sqlite``, with one credential issued."""
-    database = root / "merkki.sqlite3"
-    shutil.copyfile(migrated_sqlite, database)
-    database.chmod(0o600)  # as the app makes it (issuer.db)
+def make_world(root: Path, base_url: str, database_url: str, **config: Any) -> WalletWorld:
+    """The app at ``base_url`` on ``database_url`` (migrated, empty; ``migrated_database``),
+    with one credential issued."""
     templates = root / "badge_templates"
     write_template(templates, badge_template("test-badge"))
     app = create_app(
         {
             "TESTING": True,
             "BASE_URL": base_url,
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database_url,
             "KEYS_DIR": root / "keys",
             "KEY_PASSPHRASE": PASSPHRASE,
             "SECRET_KEY": "oid4vci test secret key",

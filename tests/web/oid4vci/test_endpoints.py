@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,21 +22,18 @@ from issuer.models.oid4vci import Oid4vciAccessToken
 from issuer.models.wallet import WalletOffer
 from issuer.services import oid4vci, wallet
 from issuer.services.oid4vci_proof import PROOF_TYP
-from tests.conftest import BASE_URL
+from tests.conftest import BACKENDS, BASE_URL, migrated_database
 from tests.web.oid4vci.support import WalletWorld, make_world
 
 TOKEN_GRANT = oid4vci.PRE_AUTHORIZED_GRANT
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def world(
-    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_file: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletWorld]:
-    made = make_world(
-        tmp_path_factory.mktemp("oid4vci-web"),
-        BASE_URL,
-        migrated_sqlite_file,
-    )
+    root = tmp_path_factory.mktemp("oid4vci-web")
+    made = make_world(root, BASE_URL, migrated_database(request, root))
     yield made
     dispose(made.app)
 

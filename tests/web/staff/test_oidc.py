@@ -8,10 +8,8 @@ updated at every sign-in); institution B has a staff member at shared.fi.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -33,7 +31,7 @@ from issuer.services import accounts, institutions, oidc
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
 from issuer.web.staff.oidc import OIDC_FETCHER_EXTENSION
-from tests.conftest import BASE_URL, PASSPHRASE
+from tests.conftest import BACKENDS, BASE_URL, PASSPHRASE, migrated_database
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, start_provider
 from tests.web.staff.support import FAST_HASHER, PASSWORD, csrf_token, login
 
@@ -46,11 +44,12 @@ class Site:
     provider: Provider
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_file: Path) -> Iterator[Site]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("oidc")
-    database = folder / "merkki.sqlite3"
-    shutil.copyfile(migrated_sqlite_file, database)
+    database_url = migrated_database(request, folder)
     patch = pytest.MonkeyPatch()
     patch.setattr(accounts, "_hasher", FAST_HASHER)
     with start_provider(folder) as provider:
@@ -58,7 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_file: Path) -
             {
                 "TESTING": True,
                 "BASE_URL": BASE_URL,
-                "DATABASE_URL": f"sqlite:///{database}",
+                "DATABASE_URL": database_url,
                 "KEYS_DIR": folder / "keys",
                 "KEY_PASSPHRASE": PASSPHRASE,
                 "SECRET_KEY": "test secret key",

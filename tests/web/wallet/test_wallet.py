@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -40,7 +39,6 @@ from tests.web.vcapi.helpers import Holder, presentation
 
 # The database is not what these tests are about; the offer's single use on both databases is
 # tests/services/test_wallet.py's.
-SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 WALLET = {"Accept": "application/json"}
@@ -67,7 +65,6 @@ def _exchange(client: FlaskClient, token: str, body: Any) -> Any:
     return client.post(f"/wallet/{token}/exchange", json=body)
 
 
-@SQLITE
 def test_the_manage_link_makes_an_offer_the_interaction_url_serves_wallets_and_browsers(
     app: Flask, world: World
 ) -> None:
@@ -131,7 +128,6 @@ def test_the_manage_link_makes_an_offer_the_interaction_url_serves_wallets_and_b
         assert "data:image/svg+xml;base64," in text
 
 
-@SQLITE
 def test_the_exchange_binds_a_copy_to_the_holder_once_and_refuses_what_is_not_proof(
     app: Flask, world: World
 ) -> None:
@@ -210,7 +206,6 @@ def test_the_exchange_binds_a_copy_to_the_holder_once_and_refuses_what_is_not_pr
     assert bound.did in page.get_data(as_text=True)
 
 
-@SQLITE
 def test_unknown_and_expired_offers_issue_nothing(app: Flask, world: World) -> None:
     issued = issue(app)
     past = datetime.now(UTC) - timedelta(hours=1)
@@ -232,7 +227,6 @@ def test_unknown_and_expired_offers_issue_nothing(app: Flask, world: World) -> N
     assert _count(app, WalletCopy) == 0
 
 
-@SQLITE
 def test_a_withdrawn_badge_is_not_offered(app: Flask, world: World) -> None:
     issued = issue(app)
     with app.app_context(), unit_of_work() as session:
