@@ -183,8 +183,8 @@ def test_rewrap_reseals_the_integration_secrets_with_the_keys(
 
 def test_rewrap_covers_every_sealed_column() -> None:
     # `merkki key rewrap` reseals these (keys.rewrap, integrations.reseal_secrets,
-    # oidc.reseal_secrets, lti.reseal_tool_keys); a new column sealed under the passphrase must join them, or a
-    # passphrase change would strand it.
+    # oidc.reseal_secrets, lti.reseal_tool_keys); a new column sealed under the passphrase must
+    # join them, or a passphrase change would strand it.
     sealed = {
         (table.name, column.name)
         for table in Base.metadata.sorted_tables

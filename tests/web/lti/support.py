@@ -1,16 +1,14 @@
 """Shared set-up of the LTI tests (fixtures used through tests/web/lti/conftest.py, and by
 tests/cli/test_lti.py).
 
-One app per test module on a copy of the session's migrated SQLite file (the LTI tests change
-no configuration), with institutions ``a`` and ``b`` and an admin of each (``admin@a.test``,
-``admin@b.test``), jobs run inline, and the platform of ``tests.web.lti.platform`` on a
-loopback port, registered for ``a``."""
+One app per test module and backend on a copy of the session's migrated database (SQLite, then
+PostgreSQL: ``migrated_database``; the LTI tests change no configuration), with institutions
+``a`` and ``b`` and an admin of each (``admin@a.test``, ``admin@b.test``), jobs run inline, and
+the platform of ``tests.web.lti.platform`` on a loopback port, registered for ``a``."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,18 +25,24 @@ from issuer.models.lti import LtiState
 from issuer.services import accounts, badge_classes, institutions, lti
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
-from tests.conftest import BASE_URL, PASSPHRASE, badge_template, write_template
+from tests.conftest import (
+    BACKENDS,
+    BASE_URL,
+    PASSPHRASE,
+    badge_template,
+    migrated_database,
+    write_template,
+)
 from tests.web.lti.platform import Platform, serve
 from tests.web.staff.support import PASSWORD, fast_password_hashing
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def lti_app(
-    migrated_sqlite_file: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     root = tmp_path_factory.mktemp("lti")
-    database = root / "merkki.sqlite3"
-    shutil.copyfile(migrated_sqlite_file, database)
+    database_url = migrated_database(request, root)
     templates = root / "badge_templates"
     write_template(templates, badge_template("welding-basics"))
     write_template(templates, badge_template("safety-card"))
@@ -46,7 +50,7 @@ def lti_app(
         {
             "TESTING": True,
             "BASE_URL": BASE_URL,
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database_url,
             "KEYS_DIR": root / "keys",
             "KEY_PASSPHRASE": PASSPHRASE,
             "KEY_STORE": "database",
