@@ -22,12 +22,21 @@ from sqlalchemy.orm import Session
 from issuer.core.errors import EngineError
 from issuer.models import BadgeClass, Institution
 from issuer.models.issuing import BulkJob, BulkJobRow, JobState, RowState
-from issuer.services import audit, badge_classes, issue_input, issue_many, status_publishing
+from issuer.services import (
+    audit,
+    badge_classes,
+    issue_input,
+    issue_many,
+    status_publishing,
+    translation,
+)
 from issuer.services.bulk_csv import ParsedCsv, RowError
 from issuer.services.errors import NotFoundError, ServiceError
+from issuer.services.issue_input import FieldErrors
 from issuer.services.issuing import find_credentials
 from issuer.services.issuing_context import IssuingContext
 from issuer.services.learner_keys import recipient_key
+from issuer.services.translation import N_, Message
 
 #: Rows per transaction: a few tenths of a second of work (``issue_many`` writes a batch
 #: with a statement per table), so that on SQLite (one writer at a time) requests that write
@@ -123,7 +132,9 @@ def job_errors(session: Session, job: BulkJob, limit: int = 100) -> list[RowErro
         .order_by(BulkJobRow.line)
         .limit(limit)
     )
-    return [RowError(line, error or "") for line, error in rows]
+    # Kept as messages (``_row_error``): shown in the reader's language (the staff page's,
+    # the API client's; English on the command line).
+    return [RowError(line, translation.loads(error or "")) for line, error in rows]
 
 
 def pending_rows(session: Session, job: BulkJob) -> int:
@@ -263,6 +274,35 @@ def _issue_rows(
     return outcomes
 
 
+#: A failed row's reasons, kept as messages (``translation.dumps``) to be shown in the
+#: language of whoever reads them later, not in the background job's English (issue 15).
+_ON_FIELD = N_("%(field)s: %(message)s")
+_NOT_MADE = N_("the credential could not be made: %(detail)s")
+#: Longest stored reason; a longer one is kept as its English text, cut.
+MAX_ERROR_CHARS = 4000
+
+
+def _row_error(error: ServiceError | EngineError) -> str:
+    """What is stored for a row that failed with ``error``: its messages (its fields' ones for
+    ``FieldErrors``); a service error that has none, as its text; an engine error (a fault in
+    building or signing the credential, in the engine's technical English) under a translated
+    lead."""
+    parts: list[str | Message]
+    if isinstance(error, FieldErrors):
+        parts = [
+            Message(_ON_FIELD, field=one.field, message=one.deferred or one.message)
+            for one in error.errors
+        ]
+    elif isinstance(error, ServiceError):
+        parts = [error.deferred or error.message]
+    else:
+        parts = [Message(_NOT_MADE, detail=str(error))]
+    stored = translation.dumps(parts)
+    if len(stored) > MAX_ERROR_CHARS:
+        return (error.message if isinstance(error, ServiceError) else str(error))[:2000]
+    return stored
+
+
 def process_batch(
     session: Session,
     ctx: IssuingContext,
@@ -310,7 +350,7 @@ def process_batch(
                 credential_id = outcome
                 state = RowState.ISSUED if row.id in by_row else RowState.SKIPPED
             else:
-                state, error = RowState.FAILED, outcome.message[:2000]
+                state, error = RowState.FAILED, _row_error(outcome)
         marks.append(
             {
                 "id": row.id,

@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+from issuer.services.translation import N_, Message
+
 
 class ServiceError(Exception):
-    """Base class: a request the service cannot carry out, with a message for people."""
+    """Base class: a request the service cannot carry out, with a message for people.
+
+    Given as a ``Message``, the error keeps it (``deferred``) besides its text in the reader's
+    language at the time (``message``): what is stored to be shown later, such as a cohort
+    row's failure, is then shown in whoever's language reads it (issue 15)."""
 
     code = "service_error"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Message) -> None:
+        self.deferred = message if isinstance(message, Message) else None
+        text = message.render() if isinstance(message, Message) else message
+        super().__init__(text)
+        self.message = text
 
 
 class NotFoundError(ServiceError):
@@ -38,6 +46,9 @@ class TemplateError(ServiceError):
     code = "invalid_template"
 
 
+_SIGNING_UNAVAILABLE = N_("credentials cannot be signed right now; the cause is in the service log")
+
+
 class SigningUnavailableError(ServiceError):
     """An institution's signing key cannot be used: its file is missing or unreadable, the
     passphrase does not open it, it is corrupt, or it is not the key the DID document publishes.
@@ -50,6 +61,6 @@ class SigningUnavailableError(ServiceError):
     code = "signing_unavailable"
 
     def __init__(self, detail: str, reason: str) -> None:
-        super().__init__("credentials cannot be signed right now; the cause is in the service log")
+        super().__init__(Message(_SIGNING_UNAVAILABLE))
         self.detail = detail
         self.reason = reason

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from issuer.services.translation import N_, Translator, for_reader
+from issuer.services.translation import N_, Message, Translator, for_reader
 
 #: Field path (list indexes dropped) -> label, marked for extraction and translated when shown.
 LABELS: dict[str, str] = {
@@ -65,37 +65,54 @@ LANGUAGE_NAMES: dict[str, str] = {
 }
 
 
-def label(path: str, translate: Translator = for_reader) -> str:
-    """The label of the field at ``path`` (a text's language suffix named too:
-    ``name.sv`` -> "Name (Swedish)"); an unknown path is shown as it is."""
+def label_message(path: str) -> Message | str:
+    """The label of the field at ``path`` as a message to translate when shown (a text's
+    language suffix named too: ``name.sv`` -> "Name (Swedish)"); an unknown path as it is."""
     head, _, lang = path.rpartition(".")
     if head and lang in LANGUAGE_NAMES:
-        return translate(
-            _IN_LANGUAGE, field=label(head, translate), language=language(lang, translate)
-        )
+        return Message(_IN_LANGUAGE, field=label_message(head), language=language_message(lang))
     parts = path.split(".")
     if len(parts) >= 2 and parts[1].isdigit():
         number = int(parts[1]) + 1
         rest = parts[2:]
         if parts[0] == "learning_outcomes" and not rest:
-            return translate(_LEARNING_OUTCOME, number=number)
+            return Message(_LEARNING_OUTCOME, number=number)
         if parts[0] == "requires" and not rest:
-            return translate(_REQUIRED_BADGE, number=number)
+            return Message(_REQUIRED_BADGE, number=number)
         if parts[0] == "esco_skills":
             which = {(): _ESCO_SKILL, ("name",): _ESCO_SKILL_NAME, ("uri",): _ESCO_SKILL_URI}
             message = which.get(tuple(rest))
             if message is not None:
-                return translate(message, number=number)
+                return Message(message, number=number)
     known = LABELS.get(path)
-    return translate(known) if known is not None else path
+    return Message(known) if known is not None else path
+
+
+def label(path: str, translate: Translator = for_reader) -> str:
+    """The label of the field at ``path`` in ``translate``'s language (``label_message``)."""
+    return _shown(label_message(path), translate)
+
+
+def language_message(lang: str) -> Message | str:
+    """The name of the language ``lang`` (``fi``, ``sv``, ``en``), to translate when shown."""
+    known = LANGUAGE_NAMES.get(lang)
+    return Message(known) if known is not None else lang
 
 
 def language(lang: str, translate: Translator = for_reader) -> str:
     """The name of the language ``lang`` (``fi``, ``sv``, ``en``) in the reader's language."""
-    known = LANGUAGE_NAMES.get(lang)
-    return translate(known) if known is not None else lang
+    return _shown(language_message(lang), translate)
+
+
+def labels_message(paths: Sequence[str]) -> tuple[Message | str, ...]:
+    """Labels of ``paths`` as a message value (shown comma-separated, each once, in order)."""
+    return tuple(label_message(path) for path in paths)
 
 
 def labels(paths: Sequence[str], translate: Translator = for_reader) -> str:
     """Labels of ``paths``, comma-separated, each once, in order."""
     return ", ".join(dict.fromkeys(label(path, translate) for path in paths))
+
+
+def _shown(message: Message | str, translate: Translator) -> str:
+    return message.render(translate) if isinstance(message, Message) else message

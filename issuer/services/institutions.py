@@ -20,6 +20,7 @@ from issuer.core.keys import SigningKeyStore
 from issuer.models import Institution, KeyStatus
 from issuer.services import emails, keys, texts
 from issuer.services.errors import ConflictError, InvalidInputError, NotFoundError
+from issuer.services.translation import N_, Message
 
 LANGUAGES = ("fi", "sv", "en")
 # A slug is one did:web path segment and one URL path segment: lower-case letters, digits and
@@ -126,21 +127,40 @@ def normalized_details(details: InstitutionDetails) -> InstitutionDetails:
     return dataclasses.replace(details, **changes)  # type: ignore[arg-type]
 
 
+# The refusals of a detail, in the reader's language (``translation.for_reader``): the staff
+# member's on the profile page, English on the command line.
+_NEEDS_NAME = N_("an institution needs a name")
+_BAD_BUSINESS_ID = N_("%(value)s is not a valid Y-tunnus (business id)")
+_BAD_OID = N_("%(value)s is not an Opintopolku organisation OID (1.2.246.562.10.N)")
+_BAD_URL = N_("%(value)s is not an http(s) URL")
+_BAD_COUNTRY_CODE = N_("%(value)s is not an ISO 3166-1 alpha-2 country code")
+
+
+class InstitutionDetailError(InvalidInputError):
+    """One detail of an institution is refused: ``field`` names it as ``InstitutionDetails``
+    (and the profile form) do, so that a form can show the message at its field."""
+
+    def __init__(self, field: str, message: Message) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _check_details(details: InstitutionDetails) -> None:
     check_slug(details.slug)
     if not details.name_fi.strip():
-        raise InvalidInputError("an institution needs a name")
+        raise InstitutionDetailError("name_fi", Message(_NEEDS_NAME))
     if details.business_id and not is_valid_business_id(details.business_id):
-        raise InvalidInputError(f"{details.business_id!r} is not a valid Y-tunnus (business id)")
-    if details.oid and not OID_PATTERN.fullmatch(details.oid):
-        raise InvalidInputError(
-            f"{details.oid!r} is not an Opintopolku organisation OID (1.2.246.562.10.N)"
+        raise InstitutionDetailError(
+            "business_id", Message(_BAD_BUSINESS_ID, value=repr(details.business_id))
         )
+    if details.oid and not OID_PATTERN.fullmatch(details.oid):
+        raise InstitutionDetailError("oid", Message(_BAD_OID, value=repr(details.oid)))
     if details.url and urlsplit(details.url).scheme not in ("http", "https"):
-        raise InvalidInputError(f"{details.url!r} is not an http(s) URL")
+        raise InstitutionDetailError("url", Message(_BAD_URL, value=repr(details.url)))
     if not COUNTRY_CODE_PATTERN.fullmatch(details.address_country_code):
-        raise InvalidInputError(
-            f"{details.address_country_code!r} is not an ISO 3166-1 alpha-2 country code"
+        raise InstitutionDetailError(
+            "address_country_code",
+            Message(_BAD_COUNTRY_CODE, value=repr(details.address_country_code)),
         )
 
 

@@ -34,13 +34,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, time
 
 from issuer.core.badgeclass.model import BadgeClassData, missing_translations
 from issuer.services import emails, institutions, texts
 from issuer.services.errors import InvalidInputError
-from issuer.services.field_labels import labels, language
-from issuer.services.translation import N_, for_reader
+from issuer.services.field_labels import labels_message, language_message
+from issuer.services.translation import N_, Message, for_reader
 
 LANGUAGES = institutions.LANGUAGES
 MAX_NAME_LENGTH = 255
@@ -188,6 +189,9 @@ class FieldError:
     #: Whether ``message`` says what it is about ("the recipient's name is required") or
     #: reads only next to its field ("must be in the future").
     names_field: bool = True
+    #: ``message`` before translation, when it may be shown later in another language (a
+    #: cohort row that fails in a background job; ``translation.Message``).
+    deferred: Message | None = dataclass_field(default=None, compare=False)
 
     @property
     def text(self) -> str:
@@ -222,9 +226,11 @@ class _Found:
     def name(self, key: str) -> str:
         return self.names.get(key, key)
 
-    def add(self, key: str, code: str, message: str, *, names_field: bool = True) -> None:
+    def add(self, key: str, code: str, message: str | Message, *, names_field: bool = True) -> None:
         self.keys.add(key)
-        self.errors.append(FieldError(self.name(key), code, message, names_field))
+        deferred = message if isinstance(message, Message) else None
+        text = message.render() if isinstance(message, Message) else message
+        self.errors.append(FieldError(self.name(key), code, text, names_field, deferred))
 
     def text(self, value: str | None, key: str, *, multiline: bool) -> str | None:
         """``value`` normalised (``issuer.services.texts``) and None when blank, or None with
@@ -277,7 +283,7 @@ def validate(
         )
     valid_until = _valid_until(raw.valid_until, found)
     if valid_until is not None and valid_until <= now:
-        found.add("valid_until", "not_in_future", for_reader(_NOT_IN_FUTURE), names_field=False)
+        found.add("valid_until", "not_in_future", Message(_NOT_IN_FUTURE), names_field=False)
     if found.errors:
         raise FieldErrors(found.errors)
     options = IssueOptions(
@@ -316,15 +322,15 @@ def untranslated(
 ) -> FieldError:
     """The refusal of ``lang`` for a badge class not fully translated into it, naming the
     ``fields`` that lack it when they are known (issue 15: "which field?")."""
-    name = language(lang)
+    name = language_message(lang)
     refusal = (
-        for_reader(_UNTRANSLATED_NAMED, badge=repr(badge_class), language=name)
+        Message(_UNTRANSLATED_NAMED, badge=repr(badge_class), language=name)
         if badge_class
-        else for_reader(_UNTRANSLATED, language=name)
+        else Message(_UNTRANSLATED, language=name)
     )
     if fields:
-        refusal = for_reader(_MISSING, refusal=refusal, fields=labels(fields))
-    return FieldError("lang", "not_translated", refusal)
+        refusal = Message(_MISSING, refusal=refusal, fields=labels_message(fields))
+    return FieldError("lang", "not_translated", refusal.render(), deferred=refusal)
 
 
 def _email(value: str | None, found: _Found) -> str:

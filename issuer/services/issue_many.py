@@ -35,6 +35,10 @@ from issuer.services.errors import NotFoundError
 from issuer.services.issue_input import Evidence, FieldErrors, Recipient
 from issuer.services.issuing_context import IssuingContext, mail_text
 from issuer.services.learner_keys import recipient_key, token_hash
+from issuer.services.translation import N_, Message
+
+# In the reader's language; a cohort row keeps the message to show it later (``bulk``).
+_CANNOT_ISSUE = N_("institution %(institution)s cannot issue badge class %(badge)s")
 
 SALT_BYTES = 16
 
@@ -142,7 +146,7 @@ def issue_many(
     checked = [_check_recipient(recipient, valid_from) for recipient in recipients]
     if not badge_classes.usable_by(badge_class, institution):
         raise NotFoundError(
-            f"institution {institution.slug!r} cannot issue badge class {badge_class.slug!r}"
+            Message(_CANNOT_ISSUE, institution=repr(institution.slug), badge=repr(badge_class.slug))
         )
     version, bc, languages = ctx.badge_class_version(session, badge_class)
     for one in checked:

@@ -35,6 +35,10 @@ from issuer.services.credential_json import serialize
 from issuer.services.errors import NotFoundError
 from issuer.services.issue_input import complete_languages
 from issuer.services.learner_keys import recipient_secret
+from issuer.services.translation import N_, Message
+
+# In the reader's language; a cohort row keeps the message to show it later (``bulk``).
+_REQUIRES_MISSING = N_("badge class %(badge)s requires %(required)s, which does not exist")
 
 if TYPE_CHECKING:
     # Only the type: the settings are handed in, never looked up in an application here.
@@ -285,7 +289,9 @@ def _components(
     for slug in bc.requires:
         required = badge_classes.find_badge_class(session, slug)
         if required is None:
-            raise NotFoundError(f"badge class {bc.slug!r} requires {slug!r}, which does not exist")
+            raise NotFoundError(
+                Message(_REQUIRES_MISSING, badge=repr(bc.slug), required=repr(slug))
+            )
         version = badge_classes.current_version(session, required)
         name = badge_classes.parsed(version).name.get(lang)
         components.append((name, urls.achievement_url(base_url, slug, version.version, lang)))

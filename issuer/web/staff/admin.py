@@ -15,7 +15,7 @@ from issuer.models import Institution
 from issuer.models.accounts import Role
 from issuer.services import accounts, images
 from issuer.services.errors import ServiceError
-from issuer.services.institutions import InstitutionDetails
+from issuer.services.institutions import InstitutionDetailError, InstitutionDetails
 from issuer.web.auth import current_actor, login_required
 from issuer.web.staff import bp
 from issuer.web.staff.common import (
@@ -85,6 +85,11 @@ def institution_profile() -> ResponseReturnValue:
             form.logo.errors = [
                 _("The logo must be a PNG or SVG image whose content matches its name.")
             ]
+            status = 422
+        except InstitutionDetailError as error:
+            # At its field (and in the form's error summary), in the reader's language: the
+            # service raised the message, not its English text (issue 15).
+            getattr(form, error.field).errors = [error.message]
             status = 422
         except ServiceError as error:
             flash(_("The profile could not be saved: %(reason)s", reason=error.message), "error")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from flask_babel import get_locale, gettext
 
 from issuer.core.badgeclass.eu_profile import eu_facts
-from issuer.core.verifier import Check, parse_datetime
+from issuer.core.verifier import STATE_CODES, Check, parse_datetime
 from issuer.services.verification import VerificationResult
 from issuer.web.i18n import SUPPORTED_LANGUAGES, format_when
 from issuer.web.learner.page import country_name
@@ -307,6 +307,8 @@ class VerificationView:
     failed_checks: list[str] = field(default_factory=list)
     #: The issuer's facts, when the signature confirmed it is one of our institutions.
     issuer_card: IssuerCard | None = None
+    #: The credential was readable but is not verified: the page says its claims are not shown.
+    claims_withheld: bool = False
 
 
 def _text(value: Any) -> str | None:
@@ -371,6 +373,19 @@ def _expired_on(result: VerificationResult) -> str | None:
     return _date(view.end) if view is not None else None
 
 
+def verified_but_for_its_state(result: VerificationResult) -> bool:
+    """Is the credential verified, or would it be but for its status or validity period
+    (``valid``, ``revoked``, ``suspended``, ``expired``, ``not_yet_valid``)? Only then is what
+    it says confirmed: its signature matches, its issuer is who it says (or signed with its
+    own key, which the page flags), and every other check passed. A state verdict beside a
+    check that could not be carried out (expired, but its key or status list could not be
+    retrieved) is not: the verdict model names the state first, the page shows no claims."""
+    return bool(result.checks) and all(
+        check.ok is True or (check.ok is False and check.code in STATE_CODES)
+        for check in result.checks
+    )
+
+
 def build_view(result: VerificationResult, lang: str) -> VerificationView:
     """The page's content for ``result`` in ``lang``."""
     verdict = result.verdict
@@ -388,9 +403,11 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
     if verdict in ("not_genuine", "malformed"):
         # Why, in words, instead of the claims (which are not shown).
         view.failed_checks = [row.label for row in view.checks if row.state == "fail"]
-    if verdict in ("malformed", "unverifiable", "not_genuine"):
+    if verdict != "valid":
         texts_by_code = _in_locale("reasons", reason_texts)
-        wanted = (False, None) if verdict == "unverifiable" else (False,)
+        # A check that could not be carried out is a reason too, except beside a failed
+        # signature or format, which already say all there is to say.
+        wanted = (False,) if verdict in ("not_genuine", "malformed") else (False, None)
         for check in result.checks:
             reason = texts_by_code.get(check.code) if check.ok in wanted else None
             if reason is not None and reason not in view.reasons:
@@ -406,9 +423,13 @@ def build_view(result: VerificationResult, lang: str) -> VerificationView:
         view.key_withdrawn = True
         view.key_withdrawn_on = _date(result.key_withdrawn_at) if result.key_withdrawn_at else None
     signed = result.report.view
-    if signed is None or signed.problem is not None or verdict in ("not_genuine", "malformed"):
+    if signed is None or signed.problem is not None:
+        return view
+    if not verified_but_for_its_state(result):
         # Facts only from what the signature covers, and none from a credential that failed
-        # it or breaks the format: the page says why instead of repeating its claims.
+        # it, breaks the format or could not be verified (issue 15): the page gives the
+        # verdict, why and what to do, instead of repeating claims nobody has confirmed.
+        view.claims_withheld = True
         return view
     subject = signed.subject
     achievement = signed.achievement

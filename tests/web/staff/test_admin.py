@@ -6,12 +6,14 @@ import io
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from issuer.db import get_session
 from issuer.models import Institution
 from issuer.services import accounts
 from tests.web.staff.support import World, bearer, csrf_token, signed_in
+from tests.web.test_i18n_pages import english_on
 
 PROFILE = {
     "name_fi": "Oppilaitos A",
@@ -207,3 +209,35 @@ def test_profile_contact_address_must_be_one_plain_address(app: Flask, world: Wo
         institution = get_session().get(Institution, world.a.institution_id)
         assert institution is not None
         assert institution.email == "info@a.example.fi"
+
+
+#: A refused detail -> what the profile page says at its field, in Finnish and in Swedish.
+REFUSED_DETAILS = {
+    "business_id": ("1629284-6", "ei ole kelvollinen Y-tunnus", "är inte ett giltigt FO-nummer"),
+    "oid": ("1.2.3", "ei ole Opintopolun organisaatio-OID", "är inte ett organisations-OID"),
+    "url": ("ftp://a.example.fi", "ei ole http(s)-osoite", "är inte en http(s)-adress"),
+    "address_country_code": ("F1", "ei ole ISO 3166-1", "är inte en landskod"),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_profile_errors_are_in_the_readers_language_at_their_field(
+    app: Flask, world: World
+) -> None:
+    """The service refuses a detail with a message, not its English text; the page shows it in
+    Finnish or Swedish, at its field (issue 15)."""
+    client = signed_in(app, world.a.admin_email)
+    for field, (value, finnish, swedish) in REFUSED_DETAILS.items():
+        for lang, expected in (("fi", finnish), ("sv", swedish)):
+            data = {**PROFILE, field: value, "csrf_token": csrf_token(client, "/staff/institution")}
+            response = client.post(
+                f"/staff/institution?lang={lang}", data=data, content_type="multipart/form-data"
+            )
+            assert response.status_code == 422, (field, lang)
+            page = response.get_data(as_text=True)
+            assert expected in page, (field, lang)
+            # Tied to its field (aria-describedby), not only in a notice at the top.
+            [control] = re.findall(rf'<input[^>]* id="{field}"[^>]*>', page)
+            assert 'aria-invalid="true"' in control, (field, lang)
+            assert f'aria-describedby="error-{field}"' in control, (field, lang)
+            assert english_on(response, lang) == [], (field, lang)

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_babel import force_locale, gettext
 from markupsafe import escape
+from sqlalchemy import update
 
 from issuer.core.credential import build_credential, issuer_profile
 from issuer.core.dataintegrity.signing import sign
@@ -24,6 +25,7 @@ from issuer.core.keys import generate_private_key
 from issuer.core.multikey import encode_public_key
 from issuer.db import unit_of_work
 from issuer.models import Institution
+from issuer.models.issuing import StatusList
 from issuer.services import institutions
 from issuer.web.verify.presentation import advice_texts
 from tests.conftest import BASE_URL
@@ -251,3 +253,81 @@ def test_a_self_asserted_issuer_gets_its_own_advice(
         advice = advice_texts()
     assert str(escape(advice["self_asserted"])) in page
     assert str(escape(advice["valid"])) not in page
+
+
+def _claims_absent(page: str, claims: tuple[str, ...]) -> None:
+    for claim in claims:
+        assert claim not in page, claim
+    for mark in ('class="holder"', 'class="achievement"', 'class="issuer"', "details-title"):
+        assert mark not in page, mark
+    assert "About the issuer" not in page
+    for fact in PROFILE_ONLY:
+        assert fact not in page, fact
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_credential_that_could_not_be_verified_shows_the_verdict_and_why_not_its_claims(
+    app: Flask, client: FlaskClient, scenario: Scenario
+) -> None:
+    """HAMK's DID as the issuer, signed with a key nobody shows to be HAMK's: intact, but not
+    verified. Its claims are not shown as facts, in any language; the verdict, the reason and
+    the advice are."""
+    _with_profile(app)
+    document = _forged(did_web_for(BASE_URL, "hamk"))
+    claims = ("Matti Mallikas", "Forged competence", "Forged.", NAMES["fi"], WEBSITE)
+    for lang in ("fi", "sv", "en"):
+        page = _pasted(client, document, lang)
+        assert _verdict(page) == "unverifiable"
+        _claims_absent(page, claims)
+        assert _escaped(app, lang, "What the credential claims") not in page
+        with app.test_request_context(), force_locale(lang):
+            advice = advice_texts()["unverifiable"]
+        assert str(escape(advice)) in page
+        reason = (
+            "The issuer's identity could not be confirmed: the key that signed it is not shown "
+            "to belong to the issuer it names."
+        )
+        assert _escaped(app, lang, reason) in page
+        withheld = (
+            "What it says about the holder, the achievement and the issuer is not shown here, "
+            "because it could not be confirmed."
+        )
+        assert _escaped(app, lang, withheld) in page
+    # The JSON API keeps its contract (README: the summary is always there, beside
+    # "verified": false); a program reads the verdict, not a page.
+    body = client.post("/api/v1/verify", json=document).get_json()
+    assert (body["verified"], body["verdict"]) == (False, "unverifiable")
+    assert body["credential"]["recipient"]["name"] == "Matti Mallikas"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_our_own_credential_whose_status_cannot_be_checked_shows_none_of_its_claims(
+    app: Flask, client: FlaskClient, scenario: Scenario
+) -> None:
+    """Our own credentials, their status lists left unsigned (as an older Merkki left them): a
+    valid one could not be verified, an expired one is expired but not verified either; neither
+    shows its holder or badge. A revoked one is still revoked by our records, with its facts."""
+    _with_profile(app)
+    with app.app_context(), unit_of_work() as session:
+        session.execute(update(StatusList).values(signed_json=None, signed_version=None))
+    for kind, verdict, holder in (
+        ("valid", "unverifiable", "Aino Virtanen"),
+        ("expired", "expired", "Daniel Koski"),
+    ):
+        for lang in ("fi", "sv"):
+            page = client.get(f"/verify/{scenario.credentials[kind].id}?lang={lang}").text
+            assert _verdict(page) == verdict, kind
+            _claims_absent(page, (holder,))
+            reason = (
+                "Whether it has been revoked could not be checked: the issuer's status list is "
+                "not validly signed."
+            )
+            unavailable = (
+                "Whether it has been revoked could not be checked: the issuer's status list "
+                "could not be retrieved."
+            )
+            assert any(_escaped(app, lang, text) in page for text in (reason, unavailable)), kind
+    page = client.get(f"/verify/{scenario.credentials['revoked'].id}?lang=fi").text
+    assert _verdict(page) == "revoked"
+    assert '<td class="holder">Bertil Holm</td>' in page
+    assert f'<td class="issuer-business-id">{BUSINESS_ID}</td>' in page

@@ -29,6 +29,7 @@ from tests.web.learner.support import (
     issuing_templates_dir,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
 )
+from tests.web.test_i18n_pages import english_on
 
 PASSWORD = "a long enough test password"
 
@@ -293,3 +294,63 @@ def test_the_cohort_downloads_as_csv_with_names_addresses_and_links(
             )
             == 1
         )
+
+
+# --- a cohort's rows that fail while issuing -----------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_rows_that_fail_in_the_background_are_shown_in_the_readers_language(
+    app: Flask, staff: dict[str, str], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed row keeps its messages, not their text in the language the job ran in (a
+    worker's English, or here the uploader's Finnish): the staff page shows them in the
+    reader's Finnish or Swedish, the API in English (issue 15)."""
+    from issuer.services import issue_many
+    from issuer.services.errors import SigningUnavailableError
+    from issuer.services.issue_input import FieldErrors, untranslated
+
+    real = issue_many.issue_many
+
+    def failing(session, ctx, institution, badge_class, recipients, **kwargs):  # type: ignore[no-untyped-def]
+        emails = {recipient.email for recipient in recipients}
+        if "a@example.fi" in emails:
+            raise SigningUnavailableError("the key file is missing", "key_missing")
+        if "b@example.fi" in emails:
+            # As if the badge class had lost its Swedish texts after the upload.
+            raise FieldErrors([untranslated("sv", "test-badge", ["name.sv", "criteria_narrative"])])
+        return real(session, ctx, institution, badge_class, recipients, **kwargs)
+
+    monkeypatch.setattr(issue_many, "issue_many", failing)
+    client = _signed_in(app, staff["hamk"])
+    cohort = "email;name\na@example.fi;Anna A\nb@example.fi;Bertil B\nc@example.fi;Cecilia C\n"
+    job_url = _upload(app, client, cohort.encode())
+    expected = {
+        "fi": (
+            "Rivi 2: merkkejä ei voi juuri nyt allekirjoittaa; syy on palvelun lokissa",
+            "Rivi 3: lang: merkkiluokkaa &#39;test-badge&#39; ei ole käännetty kokonaan kielelle "
+            "ruotsi; puuttuu: Nimi (ruotsi), Kriteerit",
+        ),
+        "sv": (
+            "Rad 2: märken kan inte undertecknas just nu; orsaken finns i tjänstens logg",
+            "Rad 3: lang: märkesklassen &#39;test-badge&#39; är inte helt översatt till svenska",
+        ),
+    }
+    for lang, lines in expected.items():
+        response = client.get(f"{job_url}?lang={lang}")
+        for line in lines:
+            assert line in response.text, (lang, line)
+        assert english_on(response, lang) == [], lang
+    english = client.get(f"{job_url}?lang=en").text
+    assert "credentials cannot be signed right now; the cause is in the service log" in english
+    assert "badge class &#39;test-badge&#39; is not fully translated into Swedish" in english
+    with app.app_context():
+        job_id = get_session().scalar(select(BulkJob.id))
+    body = client.get(
+        f"/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {world.hamk_token}"}
+    )
+    assert body.status_code == 200, body.text
+    assert body.get_json()["errors"][0] == {
+        "line": 2,
+        "message": "credentials cannot be signed right now; the cause is in the service log",
+    }
