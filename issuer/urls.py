@@ -158,3 +158,26 @@ def holder_bound_copy_id(copy_id: str) -> str:
     any URL), not a page of ours: the copy is the holder's, the learner page stays the
     original's."""
     return UUID(hex=copy_id).urn
+
+
+# --- the LTI tool (issuer.web.lti): what platforms are told to call ---------------------------
+
+
+def lti_login_url(base_url: str) -> str:
+    """OIDC login initiation (LTI 1.3 Core section 5.1.1)."""
+    return f"{base_url}/lti/login"
+
+
+def lti_launch_url(base_url: str) -> str:
+    """Launches, Deep Linking requests and the resource links Merkki places."""
+    return f"{base_url}/lti/launch"
+
+
+def lti_jwks_url(base_url: str) -> str:
+    """The tool's public key set."""
+    return f"{base_url}/lti/jwks.json"
+
+
+def lti_register_url(base_url: str, invite: str) -> str:
+    """A one-time Dynamic Registration link."""
+    return f"{base_url}/lti/register?invite={invite}"

@@ -53,6 +53,7 @@ REAL: dict[str, Callable[[World], str]] = {
     "offer_id": lambda w: "1",
     "mail_id": lambda w: "1",
     "integration_id": lambda w: "1",
+    "platform_id": lambda w: "1",
     "decision": lambda w: "approve",
     "version": lambda w: "1",
     "lang": lambda w: "fi",
@@ -108,6 +109,18 @@ QUERY = (
     # The sign-in provider's callback (issuer.web.staff.oidc).
     "code",
     "error",
+    # The LTI tool (issuer.web.lti).
+    "launch",
+    "invite",
+    "openid_configuration",
+    "registration_token",
+    "placement",
+    "iss",
+    "login_hint",
+    "client_id",
+    "issued",
+    "already",
+    "unreachable",
 )
 
 #: Form fields and JSON members the views read; each body sets all of them at once.
@@ -165,6 +178,21 @@ FIELDS = (
     "proofs",
     # The wallet exchange (issue 18).
     "verifiablePresentation",
+    # The LTI tool (issuer.web.lti) and its registrations on the integrations page.
+    "id_token",
+    "state",
+    "user",
+    "line_item",
+    "threshold",
+    "iss",
+    "login_hint",
+    "lti-name",
+    "lti-issuer",
+    "lti-client_id",
+    "lti-deployment_ids",
+    "lti-auth_login_url",
+    "lti-auth_token_url",
+    "lti-key_set_url",
 )
 
 #: Routes left out, and why.

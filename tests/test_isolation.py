@@ -30,7 +30,7 @@ from issuer.db import get_session
 from issuer.models import Credential, Institution
 from issuer.models.accounts import ApiToken, StaffUser
 from issuer.models.integrations import AuthKind
-from issuer.services import badge_classes, integrations, oidc
+from issuer.services import badge_classes, integrations, lti, oidc
 from issuer.services.audit import SystemActor
 from tests.snapshots import restore_or_build
 from tests.web.staff.support import (
@@ -99,8 +99,25 @@ PUBLIC_ENDPOINTS = frozenset(
         # signs in only whom the provider vouches for (tests/web/staff/test_oidc.py).
         "staff.oidc_start",
         "staff.oidc_callback",
+        # The LTI tool: no staff session; a launch is proven by the platform's signed id_token
+        # and acts for the institution of the registration it names, the course pages by the
+        # launch id (tests/web/lti: another institution's registrations, placements and awards
+        # are not reached; tests/web/test_csrf.py: a session cookie alone gets nothing).
+        "lti.login",
+        "lti.launch",
+        "lti.jwks",
+        "lti.register",
+        "lti.course",
+        "lti.place",
+        "lti.placed",
+        "lti.award",
+        "lti.grade_rule",
+        "lti.poll",
     }
 )
+
+#: Institution B's LTI platform (``b_objects``): its address must not reach A's pages.
+B_PLATFORM = "https://moodle.b-only.example"
 
 #: Staff routes about the session itself (signing out would end the test's session).
 SESSION_ENDPOINTS = PUBLIC_ENDPOINTS | {"staff.logout"}
@@ -117,6 +134,7 @@ PARAMETERS: dict[str, Callable[[World, dict[str, Any]], Any]] = {
     "offer_id": lambda w, extra: extra["offer_id"],
     "mail_id": lambda w, extra: extra["mail_id"],
     "integration_id": lambda w, extra: extra["integration_id"],
+    "platform_id": lambda w, extra: extra["platform_id"],
     "decision": lambda w, extra: "approve",
 }
 
@@ -198,6 +216,20 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         )
+        b_platform = lti.register_platform(
+            session,
+            _institution(world.b),
+            lti.PlatformDetails(
+                name="B Moodle",
+                issuer=B_PLATFORM,
+                client_id="merkki-b",
+                deployment_ids=["1"],
+                auth_login_url=f"{B_PLATFORM}/mod/lti/auth.php",
+                auth_token_url=f"{B_PLATFORM}/mod/lti/token.php",
+                key_set_url=f"{B_PLATFORM}/mod/lti/certs.php",
+            ),
+            actor=SystemActor(),
+        )
         session.flush()
         session.add(
             CompletionEvent(
@@ -215,6 +247,7 @@ def b_objects(app: Flask, world: World) -> dict[str, Any]:
             "mail_id": mail.id,
             "integration_id": b_integration.id,
             "a_integration_token": a_integration.secret,
+            "platform_id": b_platform.id,
         }
 
 
@@ -234,7 +267,13 @@ def _methods(rule: Rule) -> list[str]:
 
 def _b_markers(world: World) -> list[str]:
     """Strings only B's data contains."""
-    markers = [world.b.admin_email, world.b.issuer_email, world.b.badge_slug, "Oppilaitos B"]
+    markers = [
+        world.b.admin_email,
+        world.b.issuer_email,
+        world.b.badge_slug,
+        "Oppilaitos B",
+        B_PLATFORM,
+    ]
     markers.append("login.b.example")  # B's sign-in provider (``b_objects``)
     if world.b.credential_id:
         markers.append(world.b.credential_id)
@@ -285,6 +324,10 @@ def _snapshot(app: Flask, world: World) -> dict[str, Any]:
             "integrations": [
                 (found.revoked_at, found.secret_sealed)
                 for found in integrations.list_integrations(session, _institution(world.b))
+            ],
+            "lti_platforms": [
+                lti.platform_json(found)
+                for found in lti.list_platforms(session, _institution(world.b))
             ],
             "oidc": [
                 (found.issuer, found.client_secret_sealed, found.enabled, found.updated_at)
@@ -445,6 +488,13 @@ def test_cli_commands_scoped_to_a_do_not_reach_b(
     assert "no integration" in revoke.output
     listed = runner.invoke(main, ["integration", "list", "--institution", "a"])
     assert [entry["name"] for entry in json.loads(listed.stdout)] == ["A SIS"]
+    removed = runner.invoke(
+        main, ["lti", "remove", "--institution", "a", str(b_objects["platform_id"])]
+    )
+    assert removed.exit_code != 0
+    assert "no LTI registration" in removed.output
+    listed = runner.invoke(main, ["lti", "list", "--institution", "a"])
+    assert json.loads(listed.stdout) == []
     revoke = runner.invoke(main, ["token", "revoke", "--institution", "a", str(world.b.token_id)])
     assert revoke.exit_code != 0
     assert "no API token" in revoke.output

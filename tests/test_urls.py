@@ -41,3 +41,11 @@ def test_the_scheme() -> None:
     assert urls.status_list_url(base, "hamk", "revocation", 3) == (
         f"{base}/status/hamk/revocation/3"
     )
+
+
+def test_the_lti_addresses() -> None:
+    base = "https://merkki.example"
+    assert urls.lti_login_url(base) == f"{base}/lti/login"
+    assert urls.lti_launch_url(base) == f"{base}/lti/launch"
+    assert urls.lti_jwks_url(base) == f"{base}/lti/jwks.json"
+    assert urls.lti_register_url(base, "t") == f"{base}/lti/register?invite=t"

@@ -6,6 +6,7 @@ from issuer.cli import (  # noqa: F401
     accounts,
     integrations,
     jobs,
+    lti,
     oidc,
     publish,
     setup,

@@ -18,7 +18,7 @@ from issuer.cli.base import echo_json, main, settings_and_keystore, with_app
 from issuer.config import get_settings
 from issuer.db import get_session, unit_of_work
 from issuer.models import Credential, Institution, KeyStatus, SigningKey
-from issuer.services import institutions, integrations, keys, oidc, revocation
+from issuer.services import institutions, integrations, keys, lti, oidc, revocation
 from issuer.services.actors import CLI_ACTOR
 from issuer.services.audit import AuditActor
 
@@ -213,9 +213,11 @@ def key_rewrap(variable: str | None) -> None:
         opening = (settings.key_passphrase, *settings.key_passphrase_previous)
         resealed = integrations.reseal_secrets(session, opening, new_passphrase)
         providers = oidc.reseal_secrets(session, opening, new_passphrase)
+        # The LTI tool's key is sealed under the same passphrase (issuer.services.lti).
+        tool_keys = lti.reseal_tool_keys(session, opening, new_passphrase)
     click.echo(
         f"{count} key(s), {resealed} integration secret(s) and {providers} sign-in provider "
-        "secret(s) re-wrapped under the new passphrase",
+        f"secret(s) re-wrapped under the new passphrase, with {tool_keys} LTI tool key(s)",
         err=True,
     )
     echo_json({"rewrapped": count})

@@ -43,6 +43,11 @@ ACTIONS: tuple[str, ...] = (
     # (issuer.services.integrations).
     "integration.create",
     "integration.revoke",
+    # An LTI platform was registered (by hand or by Dynamic Registration) or removed, or a
+    # registration invite was made (issuer.services.lti).
+    "lti.register",
+    "lti.remove",
+    "lti.invite",
     # Staff sign-in through the institution's OpenID Connect provider: its settings set or
     # switched off, a sign-in (and provisioning), a refused person (issuer.services.oidc).
     "oidc.configure",

@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         errors,
         i18n,
         learner,
+        lti,
         observability,
         oid4vci,
         pages,
@@ -55,5 +56,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(wallet.bp)
     learner.init_app(app)
     issuing.init_app(app)
+    lti.init_app(app)
     # Last: it exempts the API blueprints, registered above, from CSRF checks.
     auth.init_app(app)

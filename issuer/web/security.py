@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -80,7 +80,10 @@ def add_security_headers(response: Response) -> Response:
         headers["Cache-Control"] = "no-store"
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    if not g.get("framable_by_platform"):
+        # An LTI page (``issuer.web.lti``) names the platform that may frame it in its CSP's
+        # frame-ancestors instead; X-Frame-Options cannot name an origin.
+        headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if response.mimetype == "image/svg+xml":

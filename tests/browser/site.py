@@ -2,7 +2,10 @@
 (``test_every_page.py``: axe, reflow, contrast): the public pages (catalogue, badge pages,
 learner pages, the verification page with each verdict, the forms and their error answers) and
 the staff pages (sign-in, dashboard, badge classes, issuing, credentials, audit log,
-administration, the sign-in provider, outbox and one of its mails).
+administration, the sign-in provider, outbox and one of its mails); the LTI tool's pages a
+course opens (the Deep Linking badge chooser, a learner's badges from the course, a refused
+launch), from launches stored as a validated launch stores them (the teacher's roster page
+needs the platform's services and is checked in tests/web/lti instead).
 
 ``build_site`` adds to the live server's seeded institution what the pages need to show
 something: credentials in each state (valid, revoked, suspended, expired, not yet valid,
@@ -30,10 +33,14 @@ from issuer.db import unit_of_work
 from issuer.models import Credential
 from issuer.models.accounts import Role
 from issuer.models.issuing import OutboxMail
+from issuer.models.lti import LtiPlacement
 from issuer.services import (
     accounts,
     badge_class_admin,
+    badge_classes,
     institutions,
+    lti,
+    lti_launch,
     oidc,
     revocation,
     wallet,
@@ -129,6 +136,9 @@ class Site:
     outbox_mail_path: str
     #: An open wallet offer's interaction URL (``/wallet/<token>``, issue 18).
     wallet_path: str
+    #: Stored LTI launches: a teacher's Deep Linking request, a learner's resource link.
+    lti_deep_link: str
+    lti_learner: str
 
     def public(self) -> list[Visit]:
         ids = self.credentials
@@ -158,6 +168,9 @@ class Site:
             visits.append(get(f"verification {state}", f"/verify/{ids[state]}"))
         visits += [
             get("verification unknown credential", "/verify/" + "0" * 32),
+            get("lti badge chooser", f"/lti/course?launch={self.lti_deep_link}"),
+            get("lti learner badges", f"/lti/course?launch={self.lti_learner}"),
+            get("lti launch refused", "/lti/course?launch=lti1p3-launch-unknown"),
             get("verification form", "/verify"),
             submit("verification form empty", "/verify", _no_fill),
             submit("verification not genuine", "/verify", self._paste(self.tampered)),
@@ -228,6 +241,7 @@ class Site:
             get("sign-in provider", "/staff/sign-in-provider"),
             submit("sign-in provider errors", "/staff/sign-in-provider", _bad_provider),
             get("sign-in provider unknown", "/staff/sign-in/oidc/nobody"),
+            Visit("lti registration link", _lti_invite),
             get("password", "/staff/password"),
             submit("password form errors", "/staff/password", _no_fill),
         ]
@@ -310,6 +324,80 @@ def _bad_provider(page: Page) -> None:
     page.locator("#allowed_domains").fill("not a domain!")
 
 
+def _lti_invite(page: Page, lang: str) -> None:
+    page.goto(with_lang("/staff/integrations", lang))
+    _send(page, "form[action*='lti/invite'] button")
+
+
+LTI_PLATFORM = "https://moodle.example.fi"
+_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def _lti_launches(session: object, institution: object, badge_class_id: int) -> tuple[str, str]:
+    """A registered platform, a placement and two stored launches (teacher's Deep Linking,
+    learner's resource link), as ``lti_launch.validate_launch`` stores them."""
+    platform = lti.register_platform(
+        session,  # type: ignore[arg-type]
+        institution,  # type: ignore[arg-type]
+        lti.PlatformDetails(
+            name="moodle.example.fi",
+            issuer=LTI_PLATFORM,
+            client_id="merkki",
+            deployment_ids=["1"],
+            auth_login_url=f"{LTI_PLATFORM}/mod/lti/auth.php",
+            auth_token_url=f"{LTI_PLATFORM}/mod/lti/token.php",
+            key_set_url=f"{LTI_PLATFORM}/mod/lti/certs.php",
+        ),
+        actor=ACTOR,
+    )
+    placement = LtiPlacement(
+        platform_id=platform.id,
+        deployment_id="1",
+        context_id="c-1",
+        badge_class_id=badge_class_id,
+        created_by="browser test",
+    )
+    session.add(placement)  # type: ignore[attr-defined]
+    session.flush()  # type: ignore[attr-defined]
+    common = {
+        "iss": LTI_PLATFORM,
+        "aud": "merkki",
+        _CLAIM + "deployment_id": "1",
+        _CLAIM + "version": "1.3.0",
+        _CLAIM + "context": {"id": "c-1", "title": "Hitsauksen perusteet"},
+    }
+    storage = lti_launch.DatabaseStorage(session)  # type: ignore[arg-type]
+    teacher, learner = "lti1p3-launch-browser-teacher", "lti1p3-launch-browser-learner"
+    storage.set_value(
+        teacher,
+        {
+            **common,
+            "sub": "t-1",
+            _CLAIM + "message_type": "LtiDeepLinkingRequest",
+            _CLAIM + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"],
+            "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": {
+                "deep_link_return_url": f"{LTI_PLATFORM}/mod/lti/contentitem_return.php",
+                "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["iframe", "window"],
+            },
+        },
+        exp=86400,
+    )
+    storage.set_value(
+        learner,
+        {
+            **common,
+            "sub": "s-1",
+            _CLAIM + "message_type": "LtiResourceLinkRequest",
+            _CLAIM + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+            _CLAIM + "resource_link": {"id": "r-1"},
+            _CLAIM + "custom": {"merkki_placement": str(placement.id)},
+        },
+        exp=86400,
+    )
+    return teacher, learner
+
+
 def build_site(live_server: LiveServer) -> Site:
     now = datetime.now(UTC)
     ids = {
@@ -375,6 +463,8 @@ def build_site(live_server: LiveServer) -> Site:
             published=True,
             auto_issue=False,
         )
+        badge = badge_classes.get_badge_class(session, live_server.badge_slug)
+        lti_deep_link, lti_learner = _lti_launches(session, institution, badge.id)
     valid_json = live_server.signed_json(ids["valid"])
     document = json.loads(valid_json)
     document["credentialSubject"]["name"] = "Someone Else"
@@ -385,6 +475,8 @@ def build_site(live_server: LiveServer) -> Site:
         badge_slug=live_server.badge_slug,
         outbox_mail_path=f"/staff/issue/outbox/{mail_id}",
         wallet_path=_wallet_path(live_server, managed),
+        lti_deep_link=lti_deep_link,
+        lti_learner=lti_learner,
     )
 
 

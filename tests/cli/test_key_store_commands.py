@@ -183,8 +183,8 @@ def test_rewrap_reseals_the_integration_secrets_with_the_keys(
 
 def test_rewrap_covers_every_sealed_column() -> None:
     # `merkki key rewrap` reseals these (keys.rewrap, integrations.reseal_secrets,
-    # oidc.reseal_secrets); a new column sealed under the passphrase must join them, or a
-    # passphrase change would strand it.
+    # oidc.reseal_secrets, lti.reseal_tool_keys); a new column sealed under the passphrase must
+    # join them, or a passphrase change would strand it.
     sealed = {
         (table.name, column.name)
         for table in Base.metadata.sorted_tables
@@ -195,6 +195,7 @@ def test_rewrap_covers_every_sealed_column() -> None:
         ("signing_key", "sealed_private_key"),
         ("integration", "secret_sealed"),
         ("oidc_provider", "client_secret_sealed"),
+        ("lti_tool_key", "sealed_private_pem"),
     }
 
 

@@ -27,6 +27,12 @@ Exemptions:
   session; what it changes needs the offer's secret token in the URL and a presentation signed
   by the holder's key over the offer's challenge, which a cross-site page cannot make. Checked:
   a signed-in session's cookie with a request that lacks that proof changes nothing.
+* ``LTI_ROUTES``: the LTI tool (``issuer.web.lti``). Its requests come from a course platform,
+  often inside the platform's iframe where the session cookie is not sent, so no session and
+  no form token exist. The launch POST is proven by the platform's signed id_token and its
+  single-use nonce (tests/web/lti/test_launch.py); the course pages' POSTs by the launch id in
+  their address, a 256-bit secret only the launched page holds. Checked: a signed-in staff
+  member's session cookie alone gets a 4xx on every one of them and nothing changes.
 """
 
 from __future__ import annotations
@@ -49,7 +55,14 @@ from issuer.db import get_database, get_session, unit_of_work
 from issuer.models import BadgeClass, Credential
 from issuer.models.accounts import StaffUser
 from issuer.models.issuing import OutboxMail
-from issuer.services import badge_classes, institutions, integrations, issue_input, issuing
+from issuer.services import (
+    badge_classes,
+    institutions,
+    integrations,
+    issue_input,
+    issuing,
+    lti,
+)
 from issuer.services.audit import SystemActor
 from issuer.services.issuing_context import IssuingContext
 from tests.web.staff.support import (
@@ -84,6 +97,9 @@ FORMS: dict[str, Who] = {
     "staff.integrations_page": "admin",
     "staff.revoke_integration": "admin",
     "staff.oidc_settings": "admin",
+    "staff.add_lti_platform": "admin",
+    "staff.create_lti_invite": "admin",
+    "staff.remove_lti_platform": "admin",
     "staff.badge_class_new": "admin",
     "staff.badge_class_edit": "admin",
     "staff.badge_class_copy": "admin",
@@ -137,6 +153,19 @@ NOT_STATE_CHANGING = frozenset(
 )
 
 
+#: The LTI tool's routes: the platform's id_token or the launch id, never a session cookie.
+LTI_ROUTES = frozenset(
+    {
+        "lti.login",
+        "lti.launch",
+        "lti.place",
+        "lti.award",
+        "lti.grade_rule",
+        "lti.poll",
+    }
+)
+
+
 @dataclass
 class Setting:
     app: Flask
@@ -174,6 +203,20 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
             actor=SystemActor(),
             passphrase=get_settings().key_passphrase,
         ).integration.id
+        platform_id = lti.register_platform(
+            session,
+            institution,
+            lti.PlatformDetails(
+                name="Moodle",
+                issuer="https://moodle.b.example",
+                client_id="merkki",
+                deployment_ids=["1"],
+                auth_login_url="https://moodle.b.example/mod/lti/auth.php",
+                auth_token_url="https://moodle.b.example/mod/lti/token.php",
+                key_set_url="https://moodle.b.example/mod/lti/certs.php",
+            ),
+            actor=SystemActor(),
+        ).id
     assert mail_id is not None
     assert world.b.credential_id is not None
     values = {
@@ -184,6 +227,7 @@ def setting(app: Flask, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> 
         "user_id": world.b.issuer_id,
         "mail_id": mail_id,
         "integration_id": integration_id,
+        "platform_id": platform_id,
         "offer_id": 1,
         "decision": "approve",
     }
@@ -254,11 +298,17 @@ def test_every_unsafe_route_is_covered(app: Flask) -> None:
     api = {rule.endpoint for rule, _m in unsafe_rules(app) if rule.rule.startswith("/api/")}
     forms = found - api - WALLET_PROTOCOL_ROUTES
     assert found >= WALLET_PROTOCOL_ROUTES
-    exempt = NOT_STATE_CHANGING | HOLDER_AUTHENTICATED
+    exempt = NOT_STATE_CHANGING | HOLDER_AUTHENTICATED | LTI_ROUTES
     assert forms - exempt == set(FORMS), (
         "state-changing form routes and the FORMS table differ: "
         f"not in the table {sorted(forms - exempt - set(FORMS))}, "
         f"gone {sorted(set(FORMS) - forms)}"
+    )
+    assert forms >= LTI_ROUTES
+    assert all(
+        rule.rule.startswith("/lti/")
+        for rule, _m in unsafe_rules(app)
+        if rule.endpoint in LTI_ROUTES
     )
     assert api - NOT_STATE_CHANGING == API_TOKEN_ROUTES, (
         f"API routes to review: {sorted(api - NOT_STATE_CHANGING - API_TOKEN_ROUTES)}, "
@@ -358,6 +408,21 @@ def test_the_wallet_exchange_changes_nothing_without_the_holders_proof(setting: 
         assert admin.open(own, method=method, json=forged).status_code == 400
         # Starting the exchange (a challenge) needs no token either, and stores nothing.
         assert admin.open(own, method=method, json={}).status_code == 200
+    assert database_fingerprint(app) == before
+
+
+def test_lti_routes_ignore_the_session_cookie(setting: Setting) -> None:
+    """Signed in to the staff UI, with no id_token and no launch id: every LTI route answers a
+    4xx page and nothing changes (see the module docstring)."""
+    app = setting.app
+    admin = signed_in(app, setting.world.b.admin_email)
+    before = database_fingerprint(app)
+    for rule, method in unsafe_rules(app):
+        if rule.endpoint not in LTI_ROUTES:
+            continue
+        url = url_for_rule(setting, rule)
+        response = admin.open(url, method=method, data={"user": "x", "badge_class": "1"})
+        assert 400 <= response.status_code < 500, f"{method} {url}: {response.status_code}"
     assert database_fingerprint(app) == before
 
 

@@ -15,4 +15,4 @@ from flask import Blueprint
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 # The views register themselves on ``bp``.
-from issuer.web.staff import account, admin, badges, integrations, oidc  # noqa: E402,F401
+from issuer.web.staff import account, admin, badges, integrations, lti, oidc  # noqa: E402,F401

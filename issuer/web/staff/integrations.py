@@ -12,6 +12,7 @@ from flask_babel import gettext
 # and translated when rendered; `pybabel extract` finds ``_`` and ``gettext``.
 from flask_babel import lazy_gettext as _
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -24,6 +25,7 @@ from issuer.services import integrations
 from issuer.services.errors import ServiceError
 from issuer.web.auth import current_actor, login_required
 from issuer.web.staff import bp
+from issuer.web.staff import lti as lti_staff
 from issuer.web.staff.common import (
     acting_institution,
     institution_or_chooser,
@@ -85,15 +87,31 @@ def integrations_page() -> ResponseReturnValue:
             form = IntegrationForm(formdata=None)
     elif request.method == "POST":
         status = 400
+    return render_page(session, institution, status=status, form=form, created=created)
+
+
+def render_page(
+    session: Session,
+    institution: Institution,
+    *,
+    status: int,
+    form: IntegrationForm | None = None,
+    created: dict[str, str] | None = None,
+    lti_form: lti_staff.PlatformForm | None = None,
+    invite_url: str | None = None,
+) -> ResponseReturnValue:
+    """The integrations page: the completion webhook's integrations and the LTI platforms
+    (``issuer.web.staff.lti``)."""
     page = render_template(
         "staff/integrations.html",
         institution=institution,
         integrations=integrations.list_integrations(session, institution),
         key_id=integrations.key_id,
-        form=form,
+        form=form or IntegrationForm(formdata=None),
         action_form=ActionForm(),
         created=created,
         endpoint=get_settings().base_url + "/api/v1/completions",
+        **lti_staff.page_context(session, institution, form=lti_form, invite_url=invite_url),
     )
     response = make_response(page, status)
     # The page may hold a new secret: no copy in any cache.
