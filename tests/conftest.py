@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from jinja2.bccache import Bucket, BytecodeCache
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from issuer import create_app
 from issuer.core.keys import KeyStore
 from issuer.db import dispose, get_session
-from issuer.services import migrate
+from issuer.services import accounts, migrate
 from issuer.services.translation import compile_catalogs
 from tests.db_servers import (
     PostgresServer,
@@ -32,6 +33,17 @@ from tests.spec_files import require_spec_dir
 
 BASE_URL = "http://127.0.0.1:5000"
 PASSPHRASE = "correct horse battery staple"
+
+
+#: Staff passwords are hashed with argon2id at argon2-cffi's default cost (about 0.1 s and
+#: 64 MiB a hash, ``issuer.services.accounts``): that cost is what makes guessing slow, not what
+#: the tests check. The suite creates and signs in thousands of accounts, and at that cost
+#: hashing alone took a sixth of the staff tests' time, so the test processes hash with the same
+#: algorithm at its smallest cost. tests/services/test_accounts.py checks the production cost;
+#: servers and commands the tests start in their own processes hash at it.
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PRODUCTION_HASHER = accounts._hasher
+accounts._hasher = FAST_HASHER
 
 
 def _memoize_url_builders() -> None:

@@ -54,6 +54,23 @@ def test_password_is_stored_as_argon2id_hash(session: Session, institution: Inst
     assert not user.must_change_password
 
 
+def test_production_hashes_at_argon2s_default_cost() -> None:
+    # The test processes hash with FAST_HASHER (tests/conftest.py); the app's own hasher is
+    # argon2id at argon2-cffi's default cost (RFC 9106's low-memory profile).
+    from argon2 import PasswordHasher, Type
+
+    from tests.conftest import PRODUCTION_HASHER
+
+    defaults = PasswordHasher()
+    assert PRODUCTION_HASHER.type is Type.ID
+    assert PRODUCTION_HASHER.memory_cost == defaults.memory_cost >= 64 * 1024
+    assert PRODUCTION_HASHER.time_cost == defaults.time_cost
+    assert PRODUCTION_HASHER.parallelism == defaults.parallelism
+    assert PRODUCTION_HASHER.hash(PASSWORD).startswith(
+        f"$argon2id$v=19$m={defaults.memory_cost},t={defaults.time_cost},"
+    )
+
+
 def test_generated_password_is_one_time(session: Session, institution: Institution) -> None:
     created = accounts.create_user(
         session, institution=institution, email="uusi@hamk.fi", role=Role.ISSUER

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -31,12 +30,9 @@ from issuer.services import (
     learner_keys,
 )
 from issuer.services.institutions import InstitutionDetails
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, FAST_HASHER
 
 PASSWORD = "a long enough test password"
-#: Argon2id with small parameters: the tests hash dozens of passwords, and the production cost
-#: (argon2-cffi's defaults, ~64 MiB) is what makes guessing slow, not what the tests check.
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
