@@ -295,23 +295,7 @@ def verify_presentation_request(
         raise InvalidInputError("options.domain must be a string")
     items = _embedded(presentation)
     fetch = FetchBudget.wrap(fetch)
-    loader = _loader_for(presentation)
-    checks = [_presentation_format(presentation)]
-    problem, holder = _signed_holder(presentation, loader)
-    if problem is not None:
-        checks = [problem]
-    resolver = resolver_for(session, base_url, fetch, own=OwnIssuerResolver(session, base_url))
-    results = verify_proofs(
-        presentation,
-        resolver,
-        loader=loader,
-        expected_purpose=AUTHENTICATION,
-        check_terms=False,
-        challenge=challenge,
-        domain=domain,
-    )
-    checks.append(_proof_check(results))
-    checks.append(_holder_check(holder, results))
+    checks, _ = _presentation_checks(session, presentation, base_url, fetch, challenge, domain)
     credential_results: list[dict[str, Any]] = []
     for item in items:
         if isinstance(item, dict):
@@ -348,6 +332,36 @@ def verify_presentation_request(
     )
 
 
+def _presentation_checks(
+    session: Session,
+    presentation: dict[str, Any],
+    base_url: str,
+    fetch: RemoteFetcher | None,
+    challenge: str,
+    domain: str | None,
+) -> tuple[list[Check], list[ProofResult]]:
+    """The checks of the presentation itself, not of what it carries: its format, its
+    ``authentication`` proofs for ``challenge`` and ``domain``, and that the holder signed it;
+    with the proof results."""
+    loader = _loader_for(presentation)
+    checks = [_presentation_format(presentation)]
+    problem, holder = _signed_holder(presentation, loader)
+    if problem is not None:
+        checks = [problem]
+    resolver = resolver_for(session, base_url, fetch, own=OwnIssuerResolver(session, base_url))
+    results = verify_proofs(
+        presentation,
+        resolver,
+        loader=loader,
+        expected_purpose=AUTHENTICATION,
+        check_terms=False,
+        challenge=challenge,
+        domain=domain,
+    )
+    checks += [_proof_check(results), _holder_check(holder, results)]
+    return checks, results
+
+
 class DidAuthenticationError(InvalidInputError):
     """A DID Authentication presentation was refused; ``message`` says why."""
 
@@ -372,22 +386,9 @@ def authenticate_holder(
     is in the DID itself, so nothing is fetched to authenticate someone."""
     if not isinstance(presentation, dict):
         raise DidAuthenticationError("verifiablePresentation must be a JSON object")
-    loader = _loader_for(presentation)
-    checks = [_presentation_format(presentation)]
-    problem, holder = _signed_holder(presentation, loader)
-    if problem is not None:
-        checks = [problem]
-    resolver = resolver_for(session, base_url, refuse_all, own=OwnIssuerResolver(session, base_url))
-    results = verify_proofs(
-        presentation,
-        resolver,
-        loader=loader,
-        expected_purpose=AUTHENTICATION,
-        check_terms=False,
-        challenge=challenge,
-        domain=domain,
+    checks, results = _presentation_checks(
+        session, presentation, base_url, refuse_all, challenge, domain
     )
-    checks += [_proof_check(results), _holder_check(holder, results)]
     failed = [check.message for check in checks if check.ok is not True]
     if failed:
         raise DidAuthenticationError("; ".join(failed))
