@@ -53,7 +53,7 @@ from tests.deployment.issuing_load import (
 from tests.deployment.server import Deployment
 
 CLIENTS = 8
-KILLS = 2
+KILLS = 3
 #: Successful issues between two kills (and after the last one, before the clients stop): the
 #: 8 clients are all issuing by then, so each kill cuts requests in flight.
 ISSUES_BETWEEN_KILLS = 20
