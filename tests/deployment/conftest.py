@@ -1,7 +1,8 @@
 """Fixtures for tests against a real gunicorn deployment (tests/deployment/server.py).
 
 ``deploy(database="sqlite" | "postgresql", workers=2, **options)`` prepares an instance in the
-test's temporary folder and serves it; every server it started is stopped, every PostgreSQL
+test's temporary folder (a copy of one set up the same way before in the session, when there is
+one: ``prepared_instances``) and serves it; every server it started is stopped, every PostgreSQL
 database it created is dropped, and the server log is checked for tracebacks when the test
 ends (``check_log=False`` opts out, for a test that asserts on the log itself).
 """
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import pytest
 
 from tests.db_servers import PostgresServer
+from tests.deployment.instances import PreparedInstances
 from tests.deployment.server import Deployment, serve
 
 
@@ -42,8 +44,20 @@ def database_url(
     return server.url(name)
 
 
+@pytest.fixture(scope="session")
+def prepared_instances(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> PreparedInstances:
+    """The instances the session's deployments copy (tests/deployment/instances.py)."""
+    return PreparedInstances(
+        tmp_path_factory.mktemp("instances"), lambda: request.getfixturevalue("postgres_server")
+    )
+
+
 @pytest.fixture
-def deploy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deploy]:
+def deploy(
+    request: pytest.FixtureRequest, tmp_path: Path, prepared_instances: PreparedInstances
+) -> Iterator[Deploy]:
     checked: list[Deployment] = []
     started = 0
     with ExitStack() as stack:
@@ -56,7 +70,9 @@ def deploy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deploy]:
             folder = tmp_path / f"deployment-{started}"
             folder.mkdir()
             url = database_url(request, stack, database, folder)
-            deployment = stack.enter_context(serve(folder, url, workers, **options))
+            deployment = stack.enter_context(
+                serve(folder, url, workers, instances=prepared_instances, **options)
+            )
             if check_log:
                 checked.append(deployment)
             return deployment

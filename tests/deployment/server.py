@@ -5,7 +5,8 @@ HTTP stack.
 run", "Command line"): sets the ``ISSUER_*`` variables, runs ``merkki init``, creates an
 institution and an API token with the installed ``merkki`` script, picks a shipped badge class,
 and starts ``gunicorn -c gunicorn.conf.py wsgi:app`` from the repository root on a free loopback
-port with N workers. It waits (bounded, polling ``/healthz``) until the server answers and
+port with N workers. Given ``instances`` (tests/deployment/instances.py), only the first instance
+of each kind in a test process is set up with those commands; later ones are copies of it. It waits (bounded, polling ``/healthz``) until the server answers and
 until all workers are up, yields a ``Deployment``, and always stops the server (SIGTERM, then
 SIGKILL of its process group after a bounded wait), also when the test fails.
 
@@ -38,7 +39,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 from issuer import paths
+from issuer.core.did import did_web_for
+from tests.deployment.instances import PreparedInstances, SetUp
 
 BIN = Path(sys.executable).parent
 PASSPHRASE = "deployment test passphrase"
@@ -376,11 +381,45 @@ def prepare(
     badge: str = DEFAULT_BADGE,
     environment: Mapping[str, str] | None = None,
     workers: int = 2,
+    instances: PreparedInstances | None = None,
 ) -> Deployment:
-    """Set up the instance (database, keys, institution, token); no server yet."""
+    """Set up the instance (database, keys, institution, token); no server yet.
+
+    With ``instances``, an instance set up the same way before in this test process is copied
+    instead of set up again (``PreparedInstances``)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     env = server_environment(folder, database_url, port, rate_limits=rate_limits, extra=environment)
+    key = (
+        make_url(database_url).get_backend_name(),
+        institution,
+        badge,
+        tuple(sorted((k, v) for k, v in (environment or {}).items() if k.startswith("ISSUER_"))),
+    )
+    set_up = instances.restore(key, folder, database_url) if instances is not None else None
+    if set_up is None:
+        set_up = _set_up(env, folder, institution, badge)
+        if instances is not None:
+            instances.keep(key, folder, database_url, set_up)
+    return Deployment(
+        folder=folder,
+        database_url=database_url,
+        base_url=env["ISSUER_BASE_URL"],
+        address=f"http://127.0.0.1:{port}",
+        environment=env,
+        institution=institution,
+        institution_did=did_web_for(env["ISSUER_BASE_URL"], institution),
+        token=set_up.token,
+        badge_class_id=set_up.badge_class_id,
+        badge_class_slug=set_up.badge_class_slug,
+        workers=workers,
+        log_path=folder / "server.log",
+    )
+
+
+def _set_up(env: Mapping[str, str], folder: Path, institution: str, badge: str) -> SetUp:
+    """What an operator does before the first start (README "Install and run"): ``merkki
+    init``, an institution, an API token, and a shipped badge class picked from the list."""
     run_merkki(env, "init", cwd=folder)
     # Each command starts the app (seconds); the listing runs beside the other two.
     with ThreadPoolExecutor(max_workers=1) as beside:
@@ -401,21 +440,11 @@ def prepare(
             cwd=folder,
         ).strip()
         listed = json.loads(listing.result(timeout=CLI_TIMEOUT))
+    # The DID is the base URL's (did:web), not stored: a copied instance is the same issuer
+    # under its own port.
+    assert created["did"] == did_web_for(env["ISSUER_BASE_URL"], institution), created
     [badge_class] = [row for row in listed if badge in (row["slug"], str(row["id"]))]
-    return Deployment(
-        folder=folder,
-        database_url=database_url,
-        base_url=env["ISSUER_BASE_URL"],
-        address=f"http://127.0.0.1:{port}",
-        environment=env,
-        institution=institution,
-        institution_did=created["did"],
-        token=token,
-        badge_class_id=int(badge_class["id"]),
-        badge_class_slug=badge_class["slug"],
-        workers=workers,
-        log_path=folder / "server.log",
-    )
+    return SetUp(token, int(badge_class["id"]), badge_class["slug"])
 
 
 def _wait_until_answering(deployment: Deployment, timeout: float) -> None:
@@ -514,6 +543,7 @@ def serve(
     environment: Mapping[str, str] | None = None,
     gunicorn_args: tuple[str, ...] = (),
     ready_timeout: float = READY_TIMEOUT,
+    instances: PreparedInstances | None = None,
 ) -> Iterator[Deployment]:
     """Prepare an instance in ``folder`` on ``database_url`` and serve it with gunicorn (module
     docstring); the server is stopped when the block ends, however it ends."""
@@ -525,6 +555,7 @@ def serve(
         badge=badge,
         environment=environment,
         workers=workers,
+        instances=instances,
     )
     start(deployment, threads=threads, gunicorn_args=gunicorn_args, ready_timeout=ready_timeout)
     try:

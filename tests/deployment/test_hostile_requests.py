@@ -35,6 +35,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from tests.db_servers import PostgresServer
+from tests.deployment.instances import PreparedInstances
 from tests.deployment.server import BIN, CLI_TIMEOUT, Deployment, serve
 
 pytestmark = pytest.mark.slow
@@ -326,7 +327,9 @@ def _database(request: pytest.FixtureRequest, name: str, folder: Path) -> Iterat
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def target(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    prepared_instances: PreparedInstances,
 ) -> Iterator[Target]:
     folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
     listener = socket.socket()
@@ -334,7 +337,9 @@ def target(
     listener.listen(8)
     try:
         for url in _database(request, request.param, folder):
-            with serve(folder / "deployment", url, workers=2) as deployment:
+            with serve(
+                folder / "deployment", url, workers=2, instances=prepared_instances
+            ) as deployment:
                 port = urlsplit(deployment.base_url).port
                 assert port is not None
                 found = Target(deployment, port, deployment.worker_pids(), listener)

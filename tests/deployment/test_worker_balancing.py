@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.deployment.conftest import Deploy
+from tests.deployment.instances import PreparedInstances
 from tests.deployment.server import Deployment, serve
 
 #: A free worker answers /healthz in milliseconds; a request queued behind the stuck one would
@@ -32,11 +33,14 @@ ANSWER_WITHIN_S = 5.0
 
 
 @pytest.fixture(scope="module")
-def sqlite_deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def sqlite_deployment(
+    tmp_path_factory: pytest.TempPathFactory, prepared_instances: PreparedInstances
+) -> Iterator[Deployment]:
     """One SQLite deployment with gunicorn's default configuration for this module's SQLite
     tests: they only read (/healthz), and the stuck client is gone when its test ends."""
     folder: Path = tmp_path_factory.mktemp("balancing-sqlite")
-    with serve(folder / "deployment", f"sqlite:///{folder / 'merkki.sqlite3'}", 2) as deployment:
+    database = f"sqlite:///{folder / 'merkki.sqlite3'}"
+    with serve(folder / "deployment", database, 2, instances=prepared_instances) as deployment:
         yield deployment
     deployment.assert_clean_log()
 
