@@ -28,6 +28,7 @@ from issuer.core.canonical import (
 from issuer.core.contexts import (
     OB_V3,
     STATUS_V1,
+    VC_V1,
     VC_V2,
     DocumentLoader,
     default_document_loader,
@@ -41,6 +42,7 @@ from tests.spec_files import example_contexts, read_text, require_spec_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 XSD = "http://www.w3.org/2001/XMLSchema#"
+OB_V3_0_0 = "https://purl.imsglobal.org/spec/ob/v3p0/context.json"
 
 
 def _outcome(function: Any, *args: Any) -> Any:
@@ -551,6 +553,15 @@ FALLBACK: dict[str, Any] = {
     "no context": {"id": "https://x", "name": "n"},
     "top-level array": [credential()],
     "a key that is not a string": {**credential(), 1: "x"},
+    # OB 3.0.0 maps an Achievement's "creator" to the class IRI "Profile" stands for.
+    "two keys that expand to the same IRI": {
+        **credential(
+            credentialSubject=achievement(
+                creator={"id": "https://example.fi/c", "type": ["Profile"]}, Profile="x"
+            )
+        ),
+        "@context": [VC_V1, OB_V3_0_0],
+    },
 }
 
 

@@ -516,13 +516,32 @@ def test_fast_path_matches_pyld_urdna2015(credential: dict[str, Any]) -> None:
     assert nquads == urdna2015
 
 
+#: Keys that the OB 3.0.0 context expands to the same IRI when they are in one object: it maps
+#: "achievement" to the class "Achievement" (which the generator therefore never uses as a key)
+#: and, inside an Achievement, "creator" to the class "Profile" (which the generator does use,
+#: as a class name misused as a property: UNDEFINED_KEYS).
+_SAME_IRI_KEYS = (frozenset({"creator", "Profile"}), frozenset({"achievement", "Achievement"}))
+
+
+def _has_keys_with_one_iri(value: Any) -> bool:
+    """Whether an object in ``value`` holds two keys of one of ``_SAME_IRI_KEYS``."""
+    if isinstance(value, list):
+        return any(_has_keys_with_one_iri(item) for item in value)
+    if not isinstance(value, dict):
+        return False
+    return any(pair <= value.keys() for pair in _SAME_IRI_KEYS) or any(
+        _has_keys_with_one_iri(item) for item in value.values()
+    )
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(credentials())
 def test_generated_credentials_take_the_fast_path(credential: dict[str, Any]) -> None:
     # Everything the generator makes is in the fast path's scope, except documents the
-    # reference path itself refuses (those are left to it, for its error messages). (Keys
-    # that expand to the same IRI in one object fall back too: the OB 3.0.0 context maps
-    # "achievement" to the class "Achievement", so the generator avoids using "Achievement".)
+    # reference path itself refuses (those are left to it, for its error messages), and
+    # objects with two keys that expand to the same IRI, which the fast path leaves to the
+    # reference path too (tests/core/test_fastld.py shows it falls back for them).
+    assume(not _has_keys_with_one_iri(credential))
     if isinstance(_outcome(canonize_reference, credential, LOADER), tuple):
         return
     assert fastld.convert(credential, LOADER) is not None

@@ -6,9 +6,10 @@ run", "Command line"): sets the ``ISSUER_*`` variables, runs ``merkki init``, cr
 institution and an API token with the installed ``merkki`` script, picks a shipped badge class,
 and starts ``gunicorn -c gunicorn.conf.py wsgi:app`` from the repository root on a free loopback
 port with N workers. Given ``instances`` (tests/deployment/instances.py), only the first instance
-of each kind in a test process is set up with those commands; later ones are copies of it. It waits (bounded, polling ``/healthz``) until the server answers and
-until all workers are up, yields a ``Deployment``, and always stops the server (SIGTERM, then
-SIGKILL of its process group after a bounded wait), also when the test fails.
+of each kind in a test process is set up with those commands; later ones are copies of it. It
+waits (bounded, polling ``/healthz``) until the server answers and until all workers are up,
+yields a ``Deployment``, and always stops the server (SIGTERM, then SIGKILL of its process
+group after a bounded wait), also when the test fails.
 
 Everything the server writes to stderr (gunicorn's log and the app's JSON log) goes to a file in
 the folder; ``Deployment.log()`` reads it and ``assert_clean_log()`` fails on a ``Traceback``.
