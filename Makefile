@@ -37,11 +37,15 @@ run: install
 
 # pytest runs one worker process per core (pytest-xdist; PYTEST_XDIST_AUTO_NUM_WORKERS=N sets
 # another number); tests that share a set-up run together in groups (tests/conftest.py).
+# The suite starts about a hundred Python processes (servers, workers, commands), each importing
+# the app: where the environment turns off bytecode files (PYTHONDONTWRITEBYTECODE), each of them
+# would compile the package from source again, and pytest would rewrite every test module again
+# in each worker. The test run writes them (__pycache__ folders, ignored by git).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n auto
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n auto
 
 lint: install
 	$(BIN)/ruff check .
