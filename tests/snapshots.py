@@ -8,6 +8,9 @@ keeps a copy of the database (a SQLite file; a PostgreSQL template database) and
 folder, and gives every later test that asks for the same world a copy of both, with the same
 ids, tokens and credentials the builder returned.
 
+A world is restored only into a database nothing was written to yet; on anything already there
+(another world, rows a fixture wrote first) it is built, as it would be without snapshots.
+
 A copy is only taken where it is the same world: the key holds the builder's name, the backend,
 the configuration the builder's rows depend on (base URL, secret key, key passphrase and store)
 and the badge templates folder's contents. A test that changes any of these builds its own.
@@ -27,10 +30,13 @@ from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
+from sqlalchemy import exists, select
 from sqlalchemy.engine import make_url
 
 from issuer.config import get_settings
-from issuer.db import dispose
+from issuer.db import dispose, get_session
+from issuer.models import BadgeClass, Credential, Institution
+from issuer.models.accounts import StaffUser
 from tests.db_servers import PostgresServer, TemplateCopies
 
 T = TypeVar("T")
@@ -101,6 +107,10 @@ def restore_or_build(
     snapshots: Snapshots = request.getfixturevalue("world_snapshots")
     keys_dir = Path(app.config["KEYS_DIR"])
     url = make_url(get_settings(app).database_url)
+    if not _untouched(app):
+        # Something is already there (another world, or rows a fixture wrote first): the world
+        # is built on it, as without snapshots, rather than replace it.
+        return build()
     key = _key(name, app)
     snapshot = snapshots.taken.get(key)
     if snapshot is None:
@@ -122,6 +132,20 @@ def restore_or_build(
         server.drop_database(url.database or "")
         server.rename_database(snapshot.postgres_copies.take(), url.database or "")
     return copy.deepcopy(snapshot.result)
+
+
+#: Tables one of which every world writes to: institutions (with their keys), staff, badge
+#: classes (loaded from the templates), credentials.
+_WORLD_TABLES = (Institution, StaffUser, BadgeClass, Credential)
+
+
+def _untouched(app: Flask) -> bool:
+    """Whether nothing has been written to the app's database yet (as the template left it)."""
+    with app.app_context():
+        session = get_session()
+        return not any(
+            session.scalar(select(exists().select_from(model))) for model in _WORLD_TABLES
+        )
 
 
 def _take(

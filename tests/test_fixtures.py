@@ -148,10 +148,16 @@ def _row_counts(app: Flask) -> dict[str, int]:
 
 
 def test_a_restored_world_is_the_world_its_builder_made(
-    request: pytest.FixtureRequest, app: Flask, keystore: KeyStore, keys_dir: Path
+    request: pytest.FixtureRequest,
+    app: Flask,
+    app_config: dict[str, Any],
+    keystore: KeyStore,
+    keys_dir: Path,
+    tmp_path: Path,
 ) -> None:
-    # tests/snapshots.py: the first call builds (a name no other test uses), the second
-    # replaces the app's database and keys folder with the snapshot's copies.
+    # tests/snapshots.py: the first call builds (a name no other test uses); a later call for
+    # an app whose database nothing was written to yet gets the snapshot's copies of the
+    # database and keys folder; on a database with rows in it, the builder runs instead.
     from tests.snapshots import restore_or_build
     from tests.web.staff.support import bearer, make_world
 
@@ -163,33 +169,44 @@ def test_a_restored_world_is_the_world_its_builder_made(
     assert counts["credential"] == 1
 
     def unused() -> Any:
-        raise AssertionError("the second call must restore, not build")
+        raise AssertionError("a call for an untouched database must restore, not build")
 
-    with app.app_context():  # rows written after the snapshot are gone after the restore
-        from issuer.db import unit_of_work
-        from issuer.services import institutions
-        from issuer.services.institutions import InstitutionDetails
+    # Another app of the same configuration, on an empty migrated database of its own.
+    second_keys = tmp_path / "second-keys"
+    if app_config["DATABASE_URL"].startswith("sqlite"):
+        second_file = tmp_path / "second.sqlite3"
+        second_file.write_bytes(request.getfixturevalue("migrated_sqlite_file").read_bytes())
+        second_url = f"sqlite:///{second_file}"
+    else:
+        copies = request.getfixturevalue("postgres_template_copies")
+        second_name = copies.take()
+        request.addfinalizer(lambda: copies.give_back(second_name))
+        second_url = copies.server.url(second_name)
+    second = create_app({**app_config, "DATABASE_URL": second_url, "KEYS_DIR": second_keys})
+    try:
+        restored = restore_or_build(request, second, name, unused)
+        assert restored == built
+        assert _row_counts(second) == counts
+        assert sorted(p.relative_to(second_keys).as_posix() for p in second_keys.rglob("*")) == keys
+        # The restored world works: its token authenticates, its credential verifies.
+        client = second.test_client()
+        assert client.get("/api/v1/badge-classes", headers=bearer(built.b.token)).status_code == 200
+        with second.app_context():
+            from issuer.db import get_session
+            from issuer.models import Credential
 
-        with unit_of_work() as session:
-            institutions.create_institution(
-                session, InstitutionDetails("c", "C fi", "C sv", "C en"), keystore
-            )
-    restored = restore_or_build(request, app, name, unused)
-    assert restored == built
-    assert _row_counts(app) == counts
-    assert sorted(p.relative_to(keys_dir).as_posix() for p in keys_dir.rglob("*")) == keys
-    # The restored world works: its token authenticates, its credential is served and verifies.
-    client = app.test_client()
-    assert client.get("/api/v1/badge-classes", headers=bearer(built.b.token)).status_code == 200
-    with app.app_context():
-        from issuer.db import get_session
-        from issuer.models import Credential
+            stored = get_session().get(Credential, built.b.credential_id)
+            assert stored is not None
+            signed = stored.signed_json
+        verdict = client.post("/api/v1/verify", data=signed, content_type="application/json")
+        assert verdict.get_json()["verified"] is True, verdict.get_json()
+    finally:
+        dispose(second)
 
-        stored = get_session().get(Credential, built.b.credential_id)
-        assert stored is not None
-        signed = stored.signed_json
-    verdict = client.post("/api/v1/verify", data=signed, content_type="application/json")
-    assert verdict.get_json()["verified"] is True, verdict.get_json()
+    # On the first app's database, which has the world in it now, the builder runs again.
+    builds = []
+    again = restore_or_build(request, app, name, lambda: builds.append(1) or "built again")
+    assert (again, builds) == ("built again", [1])
 
 
 def test_temporary_folders_are_in_ram_where_the_machine_allows(

@@ -40,6 +40,7 @@ from issuer.services import (
 from issuer.services.audit import SystemActor
 from issuer.services.institutions import InstitutionDetails
 from tests.conftest import BASE_URL, SVG, badge_template, write_template
+from tests.snapshots import restore_or_build
 
 MICRO = "pokot-ennakointiosaaminen"
 REASON = "Näyttö hyväksyttiin virheellisesti <b>väärälle</b> henkilölle"
@@ -178,8 +179,9 @@ def build_scenario(app: Flask) -> Scenario:
 
 
 @pytest.fixture
-def scenario(app: Flask) -> Scenario:
-    return build_scenario(app)
+def scenario(request: pytest.FixtureRequest, app: Flask) -> Scenario:
+    """``build_scenario``'s world, built once per session and backend (tests/snapshots.py)."""
+    return restore_or_build(request, app, "verify scenario", lambda: build_scenario(app))
 
 
 def store_tampered(app: Flask, scenario: Scenario) -> str:
