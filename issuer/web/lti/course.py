@@ -38,6 +38,8 @@ from issuer.wiring import jobs
 
 PLACEMENT = "merkki_placement"
 DEEP_LINKING = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+#: What a call to the platform's services (roster, grades) raises when it fails.
+_PLATFORM_FAILURES = (LtiException, lti.LtiError, OSError)
 
 
 def _restore() -> tuple[lti_launch.ToolLaunch, lti_launch.LaunchFacts] | str:
@@ -135,7 +137,7 @@ def course() -> ResponseReturnValue:
         try:
             members = _members(restored)
             line_items = _line_items(restored)
-        except (LtiException, lti.LtiError, OSError) as error:
+        except _PLATFORM_FAILURES as error:
             current_app.logger.warning("LTI roster or grades unavailable: %s", error)
             return error_page(502, gettext("The course platform did not give the roster."))
         awarded = lti_awards.awarded_users(session, facts, placement.badge_class)
@@ -168,6 +170,20 @@ def _teacher() -> tuple[lti_launch.ToolLaunch, lti_launch.LaunchFacts]:
     if not found[1].instructor:
         raise Refusal(error_page(403, gettext("Only the course's teachers issue badges here.")))
     return found
+
+
+def _course_failure(error: Exception, launch_id: str, platform_failure: str) -> ResponseReturnValue:
+    """The answer to a teacher's course action (award, grade rule, poll) that ``error`` stopped:
+    a refused launch, an unknown placement, a concurrent award that already issued (nothing
+    was issued twice: back to the course page), or ``platform_failure`` when the platform
+    did not answer."""
+    if isinstance(error, Refusal):
+        return error.response
+    if isinstance(error, NotFoundError):
+        return error_page(404, gettext("This link does not name a badge of Merkki."))
+    if isinstance(error, IntegrityError):
+        return _back(launch_id)
+    return error_page(502, platform_failure)
 
 
 @bp.post("/course/place")
@@ -251,15 +267,9 @@ def award() -> ResponseReturnValue:
                 lang=current_language(),
             )
             job_id = result.job.id if result.job is not None else None
-    except Refusal as refusal:
-        return refusal.response
-    except NotFoundError:
-        return error_page(404, gettext("This link does not name a badge of Merkki."))
-    except IntegrityError:
-        # Another request awarded one of them at the same moment; nothing was issued twice.
-        return _back(launch_id)
-    except (LtiException, lti.LtiError, OSError):
-        return error_page(502, gettext("The course platform did not give the roster."))
+    except (Refusal, NotFoundError, IntegrityError, *_PLATFORM_FAILURES) as error:
+        failure = gettext("The course platform did not give the roster.")
+        return _course_failure(error, launch_id, failure)
     _submit(job_id)
     return _back(launch_id, **_counts(result))
 
@@ -277,14 +287,11 @@ def grade_rule() -> ResponseReturnValue:
             if chosen not in items or percent is None:
                 return error_page(422, _rule_refused())
             lti_awards.set_grade_rule(placement, chosen, percent / 100)
-    except Refusal as refusal:
-        return refusal.response
-    except NotFoundError:
-        return error_page(404, gettext("This link does not name a badge of Merkki."))
     except InvalidInputError:
         return error_page(422, _rule_refused())
-    except (LtiException, lti.LtiError, OSError):
-        return error_page(502, gettext("The course platform did not give the grades."))
+    except (Refusal, NotFoundError, *_PLATFORM_FAILURES) as error:
+        failure = gettext("The course platform did not give the grades.")
+        return _course_failure(error, launch_id, failure)
     return _back(launch_id)
 
 
@@ -307,13 +314,8 @@ def poll() -> ResponseReturnValue:
                 lang=current_language(),
             )
             job_id = result.job.id if result.job is not None else None
-    except Refusal as refusal:
-        return refusal.response
-    except NotFoundError:
-        return error_page(404, gettext("This link does not name a badge of Merkki."))
-    except IntegrityError:
-        return _back(launch_id)
-    except (LtiException, lti.LtiError, OSError):
-        return error_page(502, gettext("The course platform did not give the grades."))
+    except (Refusal, NotFoundError, IntegrityError, *_PLATFORM_FAILURES) as error:
+        failure = gettext("The course platform did not give the grades.")
+        return _course_failure(error, launch_id, failure)
     _submit(job_id)
     return _back(launch_id, **_counts(result))
